@@ -1,0 +1,16 @@
+//! The object-storage port and the values it exchanges.
+
+mod key;
+mod model;
+mod port;
+
+pub use key::{MAX_KEY_BYTES, ObjectKey};
+pub use model::{
+    ByteRange, ByteStream, Capabilities, ListOptions, ListPage, MAX_LIST_PAGE, MAX_METADATA_BYTES,
+    MAX_METADATA_NAME, MAX_PRESIGN_EXPIRY, Metadata, ObjectStream, ObjectSummary,
+    PresignDownloadRequest, PresignUploadRequest, PresignedDownload, PresignedUpload, PutOptions,
+    RESERVED_METADATA_PREFIX, StorageObject, UploadMethod, validate_expiry, validate_metadata,
+};
+#[cfg(feature = "mock")]
+pub use port::MockObjectStorage;
+pub use port::{ObjectStorage, ObjectStorageExt};
