@@ -83,6 +83,20 @@ pub enum StorageError {
         /// The size of the object.
         size: u64,
     },
+    /// An upload is larger than the limit it was bound to (a presigned upload's `max_size`).
+    #[error("upload exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The uploaded content does not have the SHA-256 it was bound to; nothing was stored.
+    #[error("content SHA-256 mismatch: expected {expected}, got {actual}")]
+    ChecksumMismatch {
+        /// The SHA-256 the upload was bound to.
+        expected: crate::content::Sha256,
+        /// The SHA-256 of the bytes received.
+        actual: crate::content::Sha256,
+    },
     /// Any other failure of the backend: network, I/O, unexpected responses.
     #[error("{backend} backend error: {source}")]
     Backend {
