@@ -448,11 +448,15 @@ fn check_segments(key: &ObjectKey) -> StorageResult<()> {
 }
 
 async fn sync_parent(path: &Path) -> StorageResult<()> {
-    if let Some(parent) = path.parent() {
-        let dir = tokio::fs::File::open(parent).await.map_err(backend)?;
-        dir.sync_all().await.map_err(backend)?;
+    let Some(parent) = path.parent() else {
+        return Ok(());
+    };
+    match tokio::fs::File::open(parent).await {
+        Ok(dir) => dir.sync_all().await.map_err(backend),
+        // Emptied and removed by a concurrent delete: nothing left to make durable.
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(backend(e)),
     }
-    Ok(())
 }
 
 #[async_trait]
@@ -465,6 +469,7 @@ impl ObjectStorage for FsStorage {
         Capabilities::minimal()
             .with_presigned_upload(UploadMethod::Put, true, true)
             .with_presigned_download()
+            .without_object_under_object()
     }
 
     async fn upload_stream(

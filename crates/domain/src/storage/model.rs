@@ -374,12 +374,16 @@ pub struct Capabilities {
     pub presigned_download: bool,
     /// Whether objects are encrypted at rest by the backend with the configured settings.
     pub server_side_encryption: bool,
+    /// Whether a key may name an object and also be the prefix of other objects (`a` and `a/b`):
+    /// true of object stores; false of a filesystem, which answers `AlreadyExists`.
+    pub object_under_object: bool,
 }
 
 impl Capabilities {
-    /// A backend with no presigning and no encryption.
+    /// A backend with no presigning and no encryption, where a key may also be a prefix.
     pub const fn minimal() -> Self {
         Self {
+            object_under_object: true,
             presigned_upload: None,
             presigned_upload_enforces_max_size: false,
             presigned_upload_verifies_sha256: false,
@@ -404,6 +408,12 @@ impl Capabilities {
     /// These capabilities with presigned downloads.
     pub const fn with_presigned_download(mut self) -> Self {
         self.presigned_download = true;
+        self
+    }
+
+    /// These capabilities, where a key cannot be both an object and a prefix (a filesystem).
+    pub const fn without_object_under_object(mut self) -> Self {
+        self.object_under_object = false;
         self
     }
 
