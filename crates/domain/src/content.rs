@@ -133,7 +133,9 @@ impl ContentHasher {
 
 impl fmt::Debug for ContentHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ContentHasher").field("size", &self.size).finish()
+        f.debug_struct("ContentHasher")
+            .field("size", &self.size)
+            .finish()
     }
 }
 
@@ -302,7 +304,10 @@ mod tests {
 
     fn chunks(parts: &[&'static [u8]]) -> ByteStream {
         Box::pin(stream::iter(
-            parts.iter().map(|p| Ok(Bytes::from_static(p))).collect::<Vec<_>>(),
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
         ))
     }
 
@@ -336,7 +341,9 @@ mod tests {
 
     #[tokio::test]
     async fn peek_prefix_loses_nothing() {
-        let (prefix, rest) = peek_prefix(chunks(&[b"hel", b"lo w", b"orld"]), 5).await.unwrap();
+        let (prefix, rest) = peek_prefix(chunks(&[b"hel", b"lo w", b"orld"]), 5)
+            .await
+            .unwrap();
         assert_eq!(&prefix[..], b"hello");
         assert_eq!(collect(rest).await, b"hello world");
         let (prefix, rest) = peek_prefix(chunks(&[b"hi"]), 5).await.unwrap();
@@ -349,10 +356,22 @@ mod tests {
         let pdf = ObjectKey::new("a/report.pdf").unwrap();
         let bare = ObjectKey::new("a/report").unwrap();
         let magic_pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n";
-        assert_eq!(detect_content_type(&pdf, Some("text/x-given"), b""), "text/x-given");
-        assert_eq!(detect_content_type(&pdf, None, b"plain words"), "application/pdf");
-        assert_eq!(detect_content_type(&bare, None, magic_pdf), "application/pdf");
-        assert_eq!(detect_content_type(&bare, None, &[0u8, 159, 146, 150, 0, 1]), OCTET_STREAM);
+        assert_eq!(
+            detect_content_type(&pdf, Some("text/x-given"), b""),
+            "text/x-given"
+        );
+        assert_eq!(
+            detect_content_type(&pdf, None, b"plain words"),
+            "application/pdf"
+        );
+        assert_eq!(
+            detect_content_type(&bare, None, magic_pdf),
+            "application/pdf"
+        );
+        assert_eq!(
+            detect_content_type(&bare, None, &[0u8, 159, 146, 150, 0, 1]),
+            OCTET_STREAM
+        );
         assert_eq!(detect_content_type(&bare, None, b""), OCTET_STREAM);
     }
 

@@ -36,9 +36,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use casefile_domain::content::{ContentHasher, prepare_upload};
 use casefile_domain::storage::{
-    ByteRange, ByteStream, Capabilities, ListOptions, ListPage, Metadata, ObjectKey,
-    ObjectStorage, ObjectStream, PresignDownloadRequest, PresignUploadRequest, PresignedDownload,
-    PresignedUpload, PutOptions, StorageObject, UploadMethod,
+    ByteRange, ByteStream, Capabilities, ListOptions, ListPage, Metadata, ObjectKey, ObjectStorage,
+    ObjectStream, PresignDownloadRequest, PresignUploadRequest, PresignedDownload, PresignedUpload,
+    PutOptions, StorageObject, UploadMethod,
 };
 use casefile_domain::{Sha256, StorageError, StorageResult};
 use chrono::{DateTime, Utc};
@@ -337,9 +337,7 @@ impl FsStorage {
                     match tokio::fs::create_dir(&path).await {
                         Ok(()) => {}
                         Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                            let m = tokio::fs::symlink_metadata(&path)
-                                .await
-                                .map_err(backend)?;
+                            let m = tokio::fs::symlink_metadata(&path).await.map_err(backend)?;
                             if !m.is_dir() || m.is_symlink() {
                                 return Err(symlink_refused(key.as_str()));
                             }

@@ -48,8 +48,11 @@ impl Default for MemoryStorage {
 impl MemoryStorage {
     /// An empty store.
     pub fn new() -> Self {
-        let signer = UrlSigner::new("http://127.0.0.1/memory/", rand::random::<[u8; 32]>().to_vec())
-            .unwrap_or_else(|_| unreachable!("the default base URL and secret are valid"));
+        let signer = UrlSigner::new(
+            "http://127.0.0.1/memory/",
+            rand::random::<[u8; 32]>().to_vec(),
+        )
+        .unwrap_or_else(|_| unreachable!("the default base URL and secret are valid"));
         Self {
             objects: Arc::default(),
             signer,

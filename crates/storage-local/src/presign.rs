@@ -291,7 +291,10 @@ impl UrlSigner {
 
         let mut params = std::collections::BTreeMap::new();
         for (name, value) in url.query_pairs() {
-            if params.insert(name.into_owned(), value.into_owned()).is_some() {
+            if params
+                .insert(name.into_owned(), value.into_owned())
+                .is_some()
+            {
                 return Err(malformed("repeated parameter"));
             }
         }

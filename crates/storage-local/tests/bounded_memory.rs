@@ -34,7 +34,11 @@ async fn streaming_256_mib_through_fs_storage_keeps_rss_growth_under_64_mib() {
     let baseline = status_kib("VmRSS:") * 1024;
 
     let stored = store
-        .upload_stream(&key, data::random_stream(42, SIZE, chunk), PutOptions::default())
+        .upload_stream(
+            &key,
+            data::random_stream(42, SIZE, chunk),
+            PutOptions::default(),
+        )
         .await
         .expect("upload");
     assert_eq!((stored.size, stored.sha256), (SIZE, Some(expected)));
@@ -44,6 +48,13 @@ async fn streaming_256_mib_through_fs_storage_keeps_rss_growth_under_64_mib() {
 
     let peak = status_kib("VmHWM:") * 1024;
     let growth = peak.saturating_sub(baseline);
-    eprintln!("peak RSS growth while streaming 256 MiB: {} KiB", growth / 1024);
-    assert!(growth < LIMIT, "peak RSS grew by {} MiB", growth / (1024 * 1024));
+    eprintln!(
+        "peak RSS growth while streaming 256 MiB: {} KiB",
+        growth / 1024
+    );
+    assert!(
+        growth < LIMIT,
+        "peak RSS grew by {} MiB",
+        growth / (1024 * 1024)
+    );
 }

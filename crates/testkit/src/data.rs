@@ -76,6 +76,9 @@ mod tests {
         let (digest, size) = random_stream_digest(7, 1000, 1000).await;
         assert_eq!((digest, size), (Sha256::digest(&whole), 1000));
         let chunked: Vec<Bytes> = random_stream(1, 10, 3).try_collect().await.unwrap();
-        assert_eq!(chunked.iter().map(Bytes::len).collect::<Vec<_>>(), vec![3, 3, 3, 1]);
+        assert_eq!(
+            chunked.iter().map(Bytes::len).collect::<Vec<_>>(),
+            vec![3, 3, 3, 1]
+        );
     }
 }

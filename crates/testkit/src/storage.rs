@@ -85,7 +85,12 @@ async fn put(store: &dyn ObjectStorage, key: &ObjectKey, data: impl Into<Bytes>)
         .upload(key, data.clone(), PutOptions::default())
         .await
         .unwrap_or_else(|e| panic!("{}: upload {key}: {e}", name(store)));
-    assert_eq!(object.size, data.len() as u64, "{}: size of {key}", name(store));
+    assert_eq!(
+        object.size,
+        data.len() as u64,
+        "{}: size of {key}",
+        name(store)
+    );
     let sha = Sha256::digest(&data);
     assert_eq!(object.sha256, Some(sha), "{}: sha256 of {key}", name(store));
     sha
@@ -94,15 +99,31 @@ async fn put(store: &dyn ObjectStorage, key: &ObjectKey, data: impl Into<Bytes>)
 /// Upload and download of random content of several sizes: same bytes, same size, same SHA-256.
 pub async fn round_trip(store: &dyn ObjectStorage) {
     let scope = Scope::new(store);
-    for (i, size) in [1usize, 1000, 64 * 1024 + 3, 1024 * 1024 + 17].into_iter().enumerate() {
+    for (i, size) in [1usize, 1000, 64 * 1024 + 3, 1024 * 1024 + 17]
+        .into_iter()
+        .enumerate()
+    {
         let key = scope.key(&format!("round-trip-{i}"));
         let content = data::random_bytes(i as u64, size);
         let sha = put(store, &key, content.clone()).await;
         let got = store.download(&key).await.expect("download");
-        assert!(got == content, "{}: content of {size} bytes differs", name(store));
-        let head = store.head(&key).await.expect("head").expect("object exists");
+        assert!(
+            got == content,
+            "{}: content of {size} bytes differs",
+            name(store)
+        );
+        let head = store
+            .head(&key)
+            .await
+            .expect("head")
+            .expect("object exists");
         assert_eq!(head.size, size as u64);
-        assert_eq!(head.sha256, Some(sha), "{}: head reports the SHA-256", name(store));
+        assert_eq!(
+            head.sha256,
+            Some(sha),
+            "{}: head reports the SHA-256",
+            name(store)
+        );
         assert!(head.etag.is_some(), "{}: head reports an ETag", name(store));
         let streamed = store.download_stream(&key, None).await.expect("stream");
         assert_eq!(streamed.range, 0..size as u64);
@@ -123,11 +144,17 @@ pub async fn empty_object(store: &dyn ObjectStorage) {
     );
     let head = store.head(&key).await.expect("head").expect("exists");
     assert_eq!((head.size, head.sha256), (0, Some(sha)));
-    assert_eq!(head.content_type, OCTET_STREAM, "{}: empty has no type", name(store));
+    assert_eq!(
+        head.content_type,
+        OCTET_STREAM,
+        "{}: empty has no type",
+        name(store)
+    );
     assert!(store.download(&key).await.expect("download").is_empty());
-    let (digest, size) = data::digest_stream(store.download_stream(&key, None).await.expect("get").body)
-        .await
-        .expect("body");
+    let (digest, size) =
+        data::digest_stream(store.download_stream(&key, None).await.expect("get").body)
+            .await
+            .expect("body");
     assert_eq!((digest, size), (sha, 0));
     scope.cleanup().await;
 }
@@ -140,14 +167,23 @@ pub async fn large_stream_round_trip(store: &dyn ObjectStorage) {
     let chunk = 256 * 1024 + 13; // not a multiple of any part size
     let (expected, size) = data::random_stream_digest(99, LARGE_OBJECT, chunk).await;
     let object = store
-        .upload_stream(&key, data::random_stream(99, LARGE_OBJECT, chunk), PutOptions::default())
+        .upload_stream(
+            &key,
+            data::random_stream(99, LARGE_OBJECT, chunk),
+            PutOptions::default(),
+        )
         .await
         .unwrap_or_else(|e| panic!("{}: streaming upload: {e}", name(store)));
     assert_eq!((object.size, object.sha256), (size, Some(expected)));
     let found = store.download_stream(&key, None).await.expect("download");
     assert_eq!(found.object.size, size);
     let (digest, len) = data::digest_stream(found.body).await.expect("body");
-    assert_eq!((digest, len), (expected, size), "{}: large object differs", name(store));
+    assert_eq!(
+        (digest, len),
+        (expected, size),
+        "{}: large object differs",
+        name(store)
+    );
     scope.cleanup().await;
 }
 
@@ -156,19 +192,38 @@ pub async fn failed_upload_leaves_nothing(store: &dyn ObjectStorage) {
     let scope = Scope::new(store);
     let fresh = scope.key("never-written");
     let err = store
-        .upload_stream(&fresh, data::failing_stream(data::random_bytes(1, 100_000)), PutOptions::default())
+        .upload_stream(
+            &fresh,
+            data::failing_stream(data::random_bytes(1, 100_000)),
+            PutOptions::default(),
+        )
         .await
         .expect_err("a failing stream fails the upload");
-    assert!(matches!(err, StorageError::InvalidInput { field: "body", .. }), "{err:?}");
-    assert_eq!(store.head(&fresh).await.expect("head"), None, "{}: partial object", name(store));
+    assert!(
+        matches!(err, StorageError::InvalidInput { field: "body", .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.head(&fresh).await.expect("head"),
+        None,
+        "{}: partial object",
+        name(store)
+    );
 
     let existing = scope.key("kept");
     let sha = put(store, &existing, &b"original"[..]).await;
     store
-        .upload_stream(&existing, data::failing_stream(Bytes::from_static(b"new")), PutOptions::default())
+        .upload_stream(
+            &existing,
+            data::failing_stream(Bytes::from_static(b"new")),
+            PutOptions::default(),
+        )
         .await
         .expect_err("a failing stream fails the upload");
-    assert_eq!(store.download(&existing).await.expect("get"), &b"original"[..]);
+    assert_eq!(
+        store.download(&existing).await.expect("get"),
+        &b"original"[..]
+    );
     let head = store.head(&existing).await.expect("head").expect("exists");
     assert_eq!(head.sha256, Some(sha));
     scope.cleanup().await;
@@ -192,11 +247,21 @@ pub async fn special_character_keys(store: &dyn ObjectStorage) {
         let key = scope.key(n);
         let content = format!("content {i}");
         put(store, &key, content.clone()).await;
-        assert_eq!(store.download(&key).await.expect("get"), content.as_bytes(), "{n}");
+        assert_eq!(
+            store.download(&key).await.expect("get"),
+            content.as_bytes(),
+            "{n}"
+        );
         assert!(store.exists(&key).await.expect("exists"), "{n}");
         let copy = scope.key(&format!("copies/{n}"));
-        store.copy(&key, &copy).await.unwrap_or_else(|e| panic!("copy {n}: {e}"));
-        assert_eq!(store.download(&copy).await.expect("get copy"), content.as_bytes());
+        store
+            .copy(&key, &copy)
+            .await
+            .unwrap_or_else(|e| panic!("copy {n}: {e}"));
+        assert_eq!(
+            store.download(&copy).await.expect("get copy"),
+            content.as_bytes()
+        );
     }
     assert!(
         !store.exists(&scope.key("HELLO")).await.expect("exists"),
@@ -210,7 +275,11 @@ pub async fn special_character_keys(store: &dyn ObjectStorage) {
         .await
         .expect("list");
     for n in names {
-        assert!(listed.contains(scope.key(n).as_str()), "{}: {n} not listed", name(store));
+        assert!(
+            listed.contains(scope.key(n).as_str()),
+            "{}: {n} not listed",
+            name(store)
+        );
     }
     let spaced: Vec<_> = store
         .list_all(Some(scope.key("with space")), 1000)
@@ -218,7 +287,10 @@ pub async fn special_character_keys(store: &dyn ObjectStorage) {
         .try_collect()
         .await
         .expect("list");
-    assert_eq!(spaced, vec![scope.key("with space/file name.txt").to_string()]);
+    assert_eq!(
+        spaced,
+        vec![scope.key("with space/file name.txt").to_string()]
+    );
     for n in names {
         store.delete(&scope.key(n)).await.expect("delete");
         assert!(!store.exists(&scope.key(n)).await.expect("exists"));
@@ -232,34 +304,63 @@ pub async fn missing_objects(store: &dyn ObjectStorage) {
     let scope = Scope::new(store);
     let missing = scope.key("missing");
     assert_eq!(store.head(&missing).await.expect("head"), None);
-    assert!(!store.exists(&missing).await.expect("exists"), "{}: exists of missing", name(store));
+    assert!(
+        !store.exists(&missing).await.expect("exists"),
+        "{}: exists of missing",
+        name(store)
+    );
     let not_found = |r: Result<_, StorageError>, what: &str| match r {
         Err(StorageError::NotFound { .. }) => {}
         Err(e) => panic!("{}: {what} of a missing key gave {e:?}", name(store)),
         Ok(_) => panic!("{}: {what} of a missing key succeeded", name(store)),
     };
     not_found(store.download(&missing).await.map(|_| ()), "download");
-    not_found(store.download_stream(&missing, None).await.map(|_| ()), "download_stream");
     not_found(
-        store.download_stream(&missing, Some(ByteRange::bounded(0, 1))).await.map(|_| ()),
+        store.download_stream(&missing, None).await.map(|_| ()),
+        "download_stream",
+    );
+    not_found(
+        store
+            .download_stream(&missing, Some(ByteRange::bounded(0, 1)))
+            .await
+            .map(|_| ()),
         "ranged download",
     );
-    not_found(store.copy(&missing, &scope.key("target")).await.map(|_| ()), "copy");
+    not_found(
+        store.copy(&missing, &scope.key("target")).await.map(|_| ()),
+        "copy",
+    );
     assert!(!store.exists(&scope.key("target")).await.expect("exists"));
-    store.delete(&missing).await.expect("delete of a missing key");
+    store
+        .delete(&missing)
+        .await
+        .expect("delete of a missing key");
     store.delete(&missing).await.expect("delete twice");
 
     put(store, &scope.key("dir/child"), &b"x"[..]).await;
-    assert_eq!(store.head(&scope.key("dir")).await.expect("head"), None, "directory prefix");
+    assert_eq!(
+        store.head(&scope.key("dir")).await.expect("head"),
+        None,
+        "directory prefix"
+    );
     assert!(!store.exists(&scope.key("dir")).await.expect("exists"));
-    store.delete(&scope.key("dir")).await.expect("delete of a prefix");
-    assert!(store.exists(&scope.key("dir/child")).await.expect("exists"), "child survives");
+    store
+        .delete(&scope.key("dir"))
+        .await
+        .expect("delete of a prefix");
+    assert!(
+        store.exists(&scope.key("dir/child")).await.expect("exists"),
+        "child survives"
+    );
     let present = scope.key("present");
     put(store, &present, &b"here"[..]).await;
     assert!(store.exists(&present).await.expect("exists"));
     store.delete(&present).await.expect("delete");
     assert!(!store.exists(&present).await.expect("exists after delete"));
-    not_found(store.download(&present).await.map(|_| ()), "download after delete");
+    not_found(
+        store.download(&present).await.map(|_| ()),
+        "download after delete",
+    );
     scope.cleanup().await;
 }
 
@@ -267,25 +368,45 @@ pub async fn missing_objects(store: &dyn ObjectStorage) {
 /// missing prefix is an empty page; keys come in byte order.
 pub async fn list_by_prefix(store: &dyn ObjectStorage) {
     let scope = Scope::new(store);
-    for n in ["a/b/1", "a/b/2", "a/b/deep/3", "a/bc", "a/bcd/4", "a/b.txt", "z"] {
+    for n in [
+        "a/b/1",
+        "a/b/2",
+        "a/b/deep/3",
+        "a/bc",
+        "a/bcd/4",
+        "a/b.txt",
+        "z",
+    ] {
         put(store, &scope.key(n), n.as_bytes().to_vec()).await;
     }
     let keys = |prefix: &str| {
         let prefix = scope.key(prefix);
         async move {
             let page = store
-                .list(ListOptions { prefix: Some(prefix), ..ListOptions::default() })
+                .list(ListOptions {
+                    prefix: Some(prefix),
+                    ..ListOptions::default()
+                })
                 .await
                 .expect("list");
             assert_eq!(page.next_token, None);
-            page.objects.into_iter().map(|o| o.key.to_string()).collect::<Vec<_>>()
+            page.objects
+                .into_iter()
+                .map(|o| o.key.to_string())
+                .collect::<Vec<_>>()
         }
     };
-    let expected: Vec<String> =
-        ["a/b/1", "a/b/2", "a/b/deep/3"].iter().map(|n| scope.key(n).to_string()).collect();
+    let expected: Vec<String> = ["a/b/1", "a/b/2", "a/b/deep/3"]
+        .iter()
+        .map(|n| scope.key(n).to_string())
+        .collect();
     assert_eq!(keys("a/b").await, expected, "{}: prefix a/b", name(store));
     assert_eq!(keys("a/bcd").await, vec![scope.key("a/bcd/4").to_string()]);
-    assert!(keys("a/bc").await.is_empty(), "{}: an object is not its own prefix", name(store));
+    assert!(
+        keys("a/bc").await.is_empty(),
+        "{}: an object is not its own prefix",
+        name(store)
+    );
     assert!(keys("nothing/here").await.is_empty(), "missing prefix");
     let all = keys("a").await;
     let mut sorted = all.clone();
@@ -293,12 +414,23 @@ pub async fn list_by_prefix(store: &dyn ObjectStorage) {
     assert_eq!(all, sorted, "{}: listing in byte order", name(store));
     assert_eq!(all.len(), 6);
     let page = store
-        .list(ListOptions { prefix: Some(scope.key("a/b")), ..ListOptions::default() })
+        .list(ListOptions {
+            prefix: Some(scope.key("a/b")),
+            ..ListOptions::default()
+        })
         .await
         .expect("list");
     let first = &page.objects[0];
     assert_eq!(first.size, 5, "{}: listed size", name(store));
-    assert!(store.list(ListOptions { max_keys: Some(0), ..ListOptions::default() }).await.is_err());
+    assert!(
+        store
+            .list(ListOptions {
+                max_keys: Some(0),
+                ..ListOptions::default()
+            })
+            .await
+            .is_err()
+    );
     scope.cleanup().await;
 }
 
@@ -310,7 +442,9 @@ pub async fn object_and_prefix(store: &dyn ObjectStorage) {
     let parent = scope.key("doc");
     let child = scope.key("doc/attachment");
     put(store, &parent, &b"parent"[..]).await;
-    let result = store.upload(&child, Bytes::from_static(b"child"), PutOptions::default()).await;
+    let result = store
+        .upload(&child, Bytes::from_static(b"child"), PutOptions::default())
+        .await;
     if store.capabilities().object_under_object {
         result.unwrap_or_else(|e| panic!("{}: child of an object: {e}", name(store)));
         assert_eq!(store.download(&child).await.expect("child"), &b"child"[..]);
@@ -330,11 +464,22 @@ pub async fn object_and_prefix(store: &dyn ObjectStorage) {
         // And the other way round: an object where others have it as their prefix.
         let other_child = scope.key("folder/file");
         put(store, &other_child, &b"f"[..]).await;
-        let clash = store.upload(&scope.key("folder"), Bytes::new(), PutOptions::default()).await;
-        assert!(matches!(clash, Err(StorageError::AlreadyExists { .. })), "{clash:?}");
-        assert_eq!(store.download(&other_child).await.expect("intact"), &b"f"[..]);
+        let clash = store
+            .upload(&scope.key("folder"), Bytes::new(), PutOptions::default())
+            .await;
+        assert!(
+            matches!(clash, Err(StorageError::AlreadyExists { .. })),
+            "{clash:?}"
+        );
+        assert_eq!(
+            store.download(&other_child).await.expect("intact"),
+            &b"f"[..]
+        );
     }
-    assert_eq!(store.download(&parent).await.expect("parent intact"), &b"parent"[..]);
+    assert_eq!(
+        store.download(&parent).await.expect("parent intact"),
+        &b"parent"[..]
+    );
     scope.cleanup().await;
 }
 
@@ -342,11 +487,16 @@ pub async fn object_and_prefix(store: &dyn ObjectStorage) {
 /// in order; and the same through [`ObjectStorageExt::list_all`].
 pub async fn list_pagination(store: &dyn ObjectStorage) {
     let scope = Scope::new(store);
-    let expected: Vec<String> = (0..2500).map(|i| scope.key(&format!("item-{i:05}")).to_string()).collect();
+    let expected: Vec<String> = (0..2500)
+        .map(|i| scope.key(&format!("item-{i:05}")).to_string())
+        .collect();
     stream::iter(expected.iter())
         .for_each_concurrent(32, |k| async move {
             let key = ObjectKey::new(k.as_str()).expect("key");
-            store.upload(&key, Bytes::from_static(b"x"), PutOptions::default()).await.expect("put");
+            store
+                .upload(&key, Bytes::from_static(b"x"), PutOptions::default())
+                .await
+                .expect("put");
         })
         .await;
     let mut pages = Vec::new();
@@ -360,7 +510,12 @@ pub async fn list_pagination(store: &dyn ObjectStorage) {
             })
             .await
             .expect("list page");
-        pages.push(page.objects.iter().map(|o| o.key.to_string()).collect::<Vec<_>>());
+        pages.push(
+            page.objects
+                .iter()
+                .map(|o| o.key.to_string())
+                .collect::<Vec<_>>(),
+        );
         match page.next_token {
             Some(t) => token = Some(t),
             None => break,
@@ -369,7 +524,12 @@ pub async fn list_pagination(store: &dyn ObjectStorage) {
     }
     let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
     assert_eq!(sizes, vec![1000, 1000, 500], "{}: page sizes", name(store));
-    assert_eq!(pages.concat(), expected, "{}: no gap, no duplicate, in order", name(store));
+    assert_eq!(
+        pages.concat(),
+        expected,
+        "{}: no gap, no duplicate, in order",
+        name(store)
+    );
     let streamed: Vec<String> = store
         .list_all(Some(scope.root().clone()), 700)
         .map_ok(|o| o.key.to_string())
@@ -393,15 +553,28 @@ pub async fn copy_keeps_attributes(store: &dyn ObjectStorage) {
         metadata: metadata.clone(),
     };
     let content = data::random_bytes(3, 5000);
-    store.upload(&from, content.clone(), options).await.expect("put");
+    store
+        .upload(&from, content.clone(), options)
+        .await
+        .expect("put");
     let to = scope.key("copies/target.bin");
     put(store, &to, &b"to be replaced"[..]).await;
     let copied = store.copy(&from, &to).await.expect("copy");
     assert_eq!(copied.key, to);
     let head = store.head(&to).await.expect("head").expect("copy exists");
-    assert_eq!(head.content_type, "application/x-casefile-test", "{}: copied type", name(store));
+    assert_eq!(
+        head.content_type,
+        "application/x-casefile-test",
+        "{}: copied type",
+        name(store)
+    );
     assert_eq!(head.metadata, metadata, "{}: copied metadata", name(store));
-    assert_eq!(head.sha256, Some(Sha256::digest(&content)), "{}: copied sha", name(store));
+    assert_eq!(
+        head.sha256,
+        Some(Sha256::digest(&content)),
+        "{}: copied sha",
+        name(store)
+    );
     assert_eq!(head.size, 5000);
     assert_eq!(store.download(&to).await.expect("get"), content);
     assert!(store.exists(&from).await.expect("source stays"));
@@ -418,12 +591,18 @@ pub async fn overwrite(store: &dyn ObjectStorage) {
         content_type: Some("text/plain".to_owned()),
         metadata: Metadata::from([("version".to_owned(), "1".to_owned())]),
     };
-    store.upload(&key, Bytes::from_static(b"first version, longer"), first).await.expect("put 1");
+    store
+        .upload(&key, Bytes::from_static(b"first version, longer"), first)
+        .await
+        .expect("put 1");
     let second = PutOptions {
         content_type: Some("application/json".to_owned()),
         metadata: Metadata::from([("version".to_owned(), "2".to_owned())]),
     };
-    store.upload(&key, Bytes::from_static(b"{\"v\":2}"), second).await.expect("put 2");
+    store
+        .upload(&key, Bytes::from_static(b"{\"v\":2}"), second)
+        .await
+        .expect("put 2");
     assert_eq!(store.download(&key).await.expect("get"), &b"{\"v\":2}"[..]);
     let head = store.head(&key).await.expect("head").expect("exists");
     assert_eq!(head.size, 7);
@@ -437,28 +616,75 @@ pub async fn overwrite(store: &dyn ObjectStorage) {
 /// extension); else `application/octet-stream` — for byte and stream uploads alike.
 pub async fn content_type_detection(store: &dyn ObjectStorage) {
     let scope = Scope::new(store);
-    let pdf = Bytes::from_static(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n");
+    let pdf =
+        Bytes::from_static(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n");
     let cases: [(&str, Option<&str>, Bytes, &str); 5] = [
-        ("given.pdf", Some("text/x-given"), pdf.clone(), "text/x-given"),
-        ("by-extension.json", None, Bytes::from_static(b"\x00\x01 not json"), "application/json"),
+        (
+            "given.pdf",
+            Some("text/x-given"),
+            pdf.clone(),
+            "text/x-given",
+        ),
+        (
+            "by-extension.json",
+            None,
+            Bytes::from_static(b"\x00\x01 not json"),
+            "application/json",
+        ),
         ("by-magic", None, pdf.clone(), "application/pdf"),
-        ("fallback", None, Bytes::from_static(&[0, 159, 146, 150, 0, 1, 2]), OCTET_STREAM),
-        ("by-extension.pdf", None, Bytes::from_static(b"plain text really"), "application/pdf"),
+        (
+            "fallback",
+            None,
+            Bytes::from_static(&[0, 159, 146, 150, 0, 1, 2]),
+            OCTET_STREAM,
+        ),
+        (
+            "by-extension.pdf",
+            None,
+            Bytes::from_static(b"plain text really"),
+            "application/pdf",
+        ),
     ];
     for (n, given, content, expected) in cases {
-        let options = PutOptions { content_type: given.map(str::to_owned), ..PutOptions::default() };
+        let options = PutOptions {
+            content_type: given.map(str::to_owned),
+            ..PutOptions::default()
+        };
         let key = scope.key(n);
-        let stored = store.upload(&key, content.clone(), options.clone()).await.expect("put");
-        assert_eq!(stored.content_type, expected, "{}: {n} (bytes)", name(store));
+        let stored = store
+            .upload(&key, content.clone(), options.clone())
+            .await
+            .expect("put");
+        assert_eq!(
+            stored.content_type,
+            expected,
+            "{}: {n} (bytes)",
+            name(store)
+        );
         let head = store.head(&key).await.expect("head").expect("exists");
         assert_eq!(head.content_type, expected, "{}: {n} (head)", name(store));
         let streamed_key = scope.key(&format!("streamed/{n}"));
         // Magic detection must look past a first chunk that is too short to tell.
         let (a, b) = content.split_at(3.min(content.len()));
-        let body = Box::pin(stream::iter([Ok(Bytes::copy_from_slice(a)), Ok(Bytes::copy_from_slice(b))]));
-        let stored = store.upload_stream(&streamed_key, body, options).await.expect("put stream");
-        assert_eq!(stored.content_type, expected, "{}: {n} (stream)", name(store));
-        assert_eq!(store.download(&streamed_key).await.expect("get"), content, "{n}: bytes kept");
+        let body = Box::pin(stream::iter([
+            Ok(Bytes::copy_from_slice(a)),
+            Ok(Bytes::copy_from_slice(b)),
+        ]));
+        let stored = store
+            .upload_stream(&streamed_key, body, options)
+            .await
+            .expect("put stream");
+        assert_eq!(
+            stored.content_type,
+            expected,
+            "{}: {n} (stream)",
+            name(store)
+        );
+        assert_eq!(
+            store.download(&streamed_key).await.expect("get"),
+            content,
+            "{n}: bytes kept"
+        );
     }
     scope.cleanup().await;
 }
@@ -470,21 +696,44 @@ pub async fn metadata_and_validation(store: &dyn ObjectStorage) {
     let key = scope.key("with-metadata");
     let metadata = Metadata::from([
         ("case-id".to_owned(), "c0ffee".to_owned()),
-        ("note".to_owned(), "Exhibit A: signed 2024-01-02 (copy) & more!".to_owned()),
+        (
+            "note".to_owned(),
+            "Exhibit A: signed 2024-01-02 (copy) & more!".to_owned(),
+        ),
         ("x_1".to_owned(), String::new()),
     ]);
-    let options = PutOptions { content_type: None, metadata: metadata.clone() };
-    store.upload(&key, Bytes::from_static(b"m"), options).await.expect("put");
+    let options = PutOptions {
+        content_type: None,
+        metadata: metadata.clone(),
+    };
+    store
+        .upload(&key, Bytes::from_static(b"m"), options)
+        .await
+        .expect("put");
     let head = store.head(&key).await.expect("head").expect("exists");
-    assert_eq!(head.metadata, metadata, "{}: metadata round trip", name(store));
+    assert_eq!(
+        head.metadata,
+        metadata,
+        "{}: metadata round trip",
+        name(store)
+    );
     let found = store.download_stream(&key, None).await.expect("get");
     assert_eq!(found.object.metadata, metadata);
 
     let rejected = scope.key("rejected");
     let bad_options = [
-        PutOptions { metadata: Metadata::from([("Bad Name".to_owned(), "v".to_owned())]), ..PutOptions::default() },
-        PutOptions { metadata: Metadata::from([("ok".to_owned(), "line\nbreak".to_owned())]), ..PutOptions::default() },
-        PutOptions { metadata: Metadata::from([("casefile-sha256".to_owned(), "0".to_owned())]), ..PutOptions::default() },
+        PutOptions {
+            metadata: Metadata::from([("Bad Name".to_owned(), "v".to_owned())]),
+            ..PutOptions::default()
+        },
+        PutOptions {
+            metadata: Metadata::from([("ok".to_owned(), "line\nbreak".to_owned())]),
+            ..PutOptions::default()
+        },
+        PutOptions {
+            metadata: Metadata::from([("casefile-sha256".to_owned(), "0".to_owned())]),
+            ..PutOptions::default()
+        },
         PutOptions::with_content_type("not a type"),
         PutOptions::with_content_type("text/plain\r\nx-injected: 1"),
     ];
@@ -493,8 +742,15 @@ pub async fn metadata_and_validation(store: &dyn ObjectStorage) {
             .upload(&rejected, Bytes::from_static(b"x"), options.clone())
             .await
             .expect_err("invalid options are refused");
-        assert!(matches!(err, StorageError::InvalidInput { .. }), "{options:?}: {err:?}");
-        assert_eq!(store.head(&rejected).await.expect("head"), None, "nothing written");
+        assert!(
+            matches!(err, StorageError::InvalidInput { .. }),
+            "{options:?}: {err:?}"
+        );
+        assert_eq!(
+            store.head(&rejected).await.expect("head"),
+            None,
+            "nothing written"
+        );
     }
     scope.cleanup().await;
 }
@@ -517,21 +773,49 @@ pub async fn ranged_reads(store: &dyn ObjectStorage) {
         (ByteRange::Suffix(500_000), 0..100_000),
     ];
     for (range, expected) in cases {
-        let found = store.download_stream(&key, Some(range)).await.expect("ranged get");
-        assert_eq!(found.range, expected.clone(), "{}: range {range}", name(store));
-        assert_eq!(found.object.size, 100_000, "{}: full size reported", name(store));
+        let found = store
+            .download_stream(&key, Some(range))
+            .await
+            .expect("ranged get");
+        assert_eq!(
+            found.range,
+            expected.clone(),
+            "{}: range {range}",
+            name(store)
+        );
+        assert_eq!(
+            found.object.size,
+            100_000,
+            "{}: full size reported",
+            name(store)
+        );
         let body: Vec<Bytes> = found.body.try_collect().await.expect("body");
         let (s, e) = (expected.start as usize, expected.end as usize);
-        assert!(body.concat() == content[s..e], "{}: bytes of {range}", name(store));
-        assert_eq!(store.download_range(&key, range).await.expect("range"), content.slice(s..e));
+        assert!(
+            body.concat() == content[s..e],
+            "{}: bytes of {range}",
+            name(store)
+        );
+        assert_eq!(
+            store.download_range(&key, range).await.expect("range"),
+            content.slice(s..e)
+        );
     }
-    for range in [ByteRange::From(100_000), ByteRange::bounded(100_000, 100_010), ByteRange::From(200_000)] {
+    for range in [
+        ByteRange::From(100_000),
+        ByteRange::bounded(100_000, 100_010),
+        ByteRange::From(200_000),
+    ] {
         match store.download_stream(&key, Some(range)).await {
             Err(StorageError::RangeNotSatisfiable { size: 100_000, .. }) => {}
             other => panic!("{}: {range} gave {:?}", name(store), other.map(|o| o.range)),
         }
     }
-    for range in [ByteRange::bounded(5, 5), ByteRange::bounded(6, 5), ByteRange::Suffix(0)] {
+    for range in [
+        ByteRange::bounded(5, 5),
+        ByteRange::bounded(6, 5),
+        ByteRange::Suffix(0),
+    ] {
         match store.download_stream(&key, Some(range)).await {
             Err(StorageError::InvalidInput { field: "range", .. }) => {}
             other => panic!("{}: {range} gave {:?}", name(store), other.map(|o| o.range)),
@@ -544,8 +828,19 @@ pub async fn ranged_reads(store: &dyn ObjectStorage) {
 pub async fn invalid_keys_rejected(store: &dyn ObjectStorage) {
     let scope = Scope::new(store);
     for bad in [
-        "", "/abs", "../x", "a/../../x", "./x", "a//b", "a/", "C:\\x", "..\\..\\x", "a\0b", "a\rb",
-        "a\nb", "a\u{7f}b",
+        "",
+        "/abs",
+        "../x",
+        "a/../../x",
+        "./x",
+        "a//b",
+        "a/",
+        "C:\\x",
+        "..\\..\\x",
+        "a\0b",
+        "a\rb",
+        "a\nb",
+        "a\u{7f}b",
     ] {
         assert!(
             matches!(ObjectKey::new(bad), Err(StorageError::InvalidKey { .. })),
@@ -556,7 +851,10 @@ pub async fn invalid_keys_rejected(store: &dyn ObjectStorage) {
     assert!(scope.root().join("..").is_err());
     // Nothing was written under the scope by any of it.
     let page = store
-        .list(ListOptions { prefix: Some(scope.root().clone()), ..ListOptions::default() })
+        .list(ListOptions {
+            prefix: Some(scope.root().clone()),
+            ..ListOptions::default()
+        })
         .await
         .expect("list");
     assert!(page.objects.is_empty());
@@ -577,25 +875,50 @@ pub async fn presigned_urls(store: &dyn ObjectStorage) {
         sha256: Some(Sha256::digest(b"x")),
     };
     let before = chrono::Utc::now();
-    match (caps.presigned_upload, store.presigned_upload(&key, upload(Duration::from_secs(900))).await) {
+    match (
+        caps.presigned_upload,
+        store
+            .presigned_upload(&key, upload(Duration::from_secs(900)))
+            .await,
+    ) {
         (Some(method), Ok(p)) => {
             assert_eq!(p.method, method);
-            assert!(p.url.starts_with("http://") || p.url.starts_with("https://"), "{}", p.url);
+            assert!(
+                p.url.starts_with("http://") || p.url.starts_with("https://"),
+                "{}",
+                p.url
+            );
             let carries_type = match method {
                 UploadMethod::Post => p.fields.values().any(|v| v == "application/pdf"),
                 UploadMethod::Put => p.headers.values().any(|v| v == "application/pdf"),
             };
-            assert!(carries_type, "{}: presigned upload binds the content type", name(store));
+            assert!(
+                carries_type,
+                "{}: presigned upload binds the content type",
+                name(store)
+            );
             let lifetime = p.expires_at - before;
-            assert!(lifetime > chrono::Duration::seconds(890) && lifetime <= chrono::Duration::seconds(901));
+            assert!(
+                lifetime > chrono::Duration::seconds(890)
+                    && lifetime <= chrono::Duration::seconds(901)
+            );
         }
         (None, Err(StorageError::NotSupported { .. })) => {}
-        (caps, other) => panic!("{}: capability {caps:?} but presign gave {other:?}", name(store)),
+        (caps, other) => panic!(
+            "{}: capability {caps:?} but presign gave {other:?}",
+            name(store)
+        ),
     }
     for bad in [Duration::ZERO, MAX_PRESIGN_EXPIRY + Duration::from_secs(1)] {
-        let err = store.presigned_upload(&key, upload(bad)).await.expect_err("bad expiry");
+        let err = store
+            .presigned_upload(&key, upload(bad))
+            .await
+            .expect_err("bad expiry");
         assert!(
-            matches!(err, StorageError::InvalidInput { .. } | StorageError::NotSupported { .. }),
+            matches!(
+                err,
+                StorageError::InvalidInput { .. } | StorageError::NotSupported { .. }
+            ),
             "{err:?}"
         );
     }
@@ -603,15 +926,24 @@ pub async fn presigned_urls(store: &dyn ObjectStorage) {
         expires_in: Duration::from_secs(300),
         file_name: Some("Exhibit A.pdf".to_owned()),
     };
-    match (caps.presigned_download, store.presigned_download(&key, download).await) {
+    match (
+        caps.presigned_download,
+        store.presigned_download(&key, download).await,
+    ) {
         (true, Ok(p)) => {
             assert!(p.url.starts_with("http"), "{}", p.url);
             assert!(p.expires_at > before);
         }
         (false, Err(StorageError::NotSupported { .. })) => {}
-        (caps, other) => panic!("{}: capability {caps} but presign gave {other:?}", name(store)),
+        (caps, other) => panic!(
+            "{}: capability {caps} but presign gave {other:?}",
+            name(store)
+        ),
     }
-    let too_long = PresignDownloadRequest { expires_in: MAX_PRESIGN_EXPIRY * 2, file_name: None };
+    let too_long = PresignDownloadRequest {
+        expires_in: MAX_PRESIGN_EXPIRY * 2,
+        file_name: None,
+    };
     assert!(store.presigned_download(&key, too_long).await.is_err());
     scope.cleanup().await;
 }

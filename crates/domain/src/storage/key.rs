@@ -175,7 +175,10 @@ mod tests {
             "a.b/..c/d..",
             &"x".repeat(MAX_KEY_BYTES),
         ] {
-            assert_eq!(ObjectKey::new(ok).map(|k| k.to_string()).ok().as_deref(), Some(ok));
+            assert_eq!(
+                ObjectKey::new(ok).map(|k| k.to_string()).ok().as_deref(),
+                Some(ok)
+            );
         }
     }
 
@@ -211,7 +214,10 @@ mod tests {
             }
         }
         let long = "x".repeat(MAX_KEY_BYTES + 1);
-        assert!(matches!(ObjectKey::new(long), Err(StorageError::InvalidKey { .. })));
+        assert!(matches!(
+            ObjectKey::new(long),
+            Err(StorageError::InvalidKey { .. })
+        ));
         // 1024 bytes of UTF-8, not 1024 characters.
         let long_utf8 = "é".repeat(MAX_KEY_BYTES / 2 + 1);
         assert!(ObjectKey::new(long_utf8).is_err());

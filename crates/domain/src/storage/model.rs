@@ -472,7 +472,21 @@ mod tests {
         assert!(validate_expiry(MAX_PRESIGN_EXPIRY).is_ok());
         assert!(validate_expiry(MAX_PRESIGN_EXPIRY + Duration::from_secs(1)).is_err());
         assert_eq!(ListOptions::default().page_size().unwrap(), 1000);
-        assert!(ListOptions { max_keys: Some(0), ..Default::default() }.page_size().is_err());
-        assert!(ListOptions { max_keys: Some(1001), ..Default::default() }.page_size().is_err());
+        assert!(
+            ListOptions {
+                max_keys: Some(0),
+                ..Default::default()
+            }
+            .page_size()
+            .is_err()
+        );
+        assert!(
+            ListOptions {
+                max_keys: Some(1001),
+                ..Default::default()
+            }
+            .page_size()
+            .is_err()
+        );
     }
 }

@@ -78,10 +78,13 @@ pub trait ObjectStorage: Send + Sync {
         let capacity = usize::try_from(found.range.end - found.range.start).unwrap_or(0);
         let bytes = found
             .body
-            .try_fold(BytesMut::with_capacity(capacity), |mut acc, chunk| async move {
-                acc.extend_from_slice(&chunk);
-                Ok(acc)
-            })
+            .try_fold(
+                BytesMut::with_capacity(capacity),
+                |mut acc, chunk| async move {
+                    acc.extend_from_slice(&chunk);
+                    Ok(acc)
+                },
+            )
             .await?;
         Ok(bytes.freeze())
     }
@@ -169,19 +172,19 @@ pub trait ObjectStorageExt: ObjectStorage {
         let pages = stream::try_unfold(State::Start, move |state| {
             let prefix = prefix.clone();
             async move {
-            let continuation_token = match state {
-                State::Done => return Ok::<_, StorageError>(None),
-                State::Start => None,
-                State::Next(token) => Some(token),
-            };
-            let options = ListOptions {
-                prefix,
-                max_keys: Some(page_size),
-                continuation_token,
-            };
-            let page = self.list(options).await?;
-            let next = page.next_token.map_or(State::Done, State::Next);
-            Ok(Some((stream::iter(page.objects.into_iter().map(Ok)), next)))
+                let continuation_token = match state {
+                    State::Done => return Ok::<_, StorageError>(None),
+                    State::Start => None,
+                    State::Next(token) => Some(token),
+                };
+                let options = ListOptions {
+                    prefix,
+                    max_keys: Some(page_size),
+                    continuation_token,
+                };
+                let page = self.list(options).await?;
+                let next = page.next_token.map_or(State::Done, State::Next);
+                Ok(Some((stream::iter(page.objects.into_iter().map(Ok)), next)))
             }
         });
         pages.try_flatten().boxed()

@@ -1,4 +1,5 @@
 //! Integration tests of the local stores (one binary: links once).
+#![allow(clippy::unwrap_used)] // test helpers may panic
 
 mod conformance;
 mod fs;

@@ -23,7 +23,11 @@ async fn downstream_code_runs_against_the_mock() {
         .times(1)
         .returning(|k| Err(StorageError::not_found(k.as_str())));
     let store: Arc<dyn ObjectStorage> = Arc::new(mock);
-    assert!(is_archived(store.as_ref(), &ObjectKey::new("cases/1/files/a").unwrap()).await.unwrap());
+    assert!(
+        is_archived(store.as_ref(), &ObjectKey::new("cases/1/files/a").unwrap())
+            .await
+            .unwrap()
+    );
     let err = is_archived(store.as_ref(), &ObjectKey::new("cases/1/files/b").unwrap()).await;
     assert!(matches!(err, Err(StorageError::NotFound { .. })));
 }

@@ -30,9 +30,16 @@ fn upload_url_verifies_and_carries_its_bounds() {
     let key = ObjectKey::new("cases/7/files/ä b#c?d%.pdf").unwrap();
     let presigned = signer().sign_upload(&key, &upload_request(), now).unwrap();
     assert_eq!(presigned.method, UploadMethod::Put);
-    assert_eq!(presigned.headers.get("content-type").map(String::as_str), Some("application/pdf"));
+    assert_eq!(
+        presigned.headers.get("content-type").map(String::as_str),
+        Some("application/pdf")
+    );
     assert_eq!(presigned.expires_at, now + chrono::Duration::seconds(900));
-    assert!(presigned.url.starts_with("https://files.example.test/v1/blobs/cases/7/files/"));
+    assert!(
+        presigned
+            .url
+            .starts_with("https://files.example.test/v1/blobs/cases/7/files/")
+    );
     let grant = signer().verify("PUT", &presigned.url, now).unwrap();
     assert_eq!(grant.method, GrantMethod::Put);
     assert_eq!(grant.key, key);
@@ -44,7 +51,9 @@ fn upload_url_verifies_and_carries_its_bounds() {
     assert!(signer().verify("PUT", &presigned.url, last).is_ok());
     assert_eq!(
         signer().verify("PUT", &presigned.url, presigned.expires_at),
-        Err(SignatureError::Expired { at: presigned.expires_at })
+        Err(SignatureError::Expired {
+            at: presigned.expires_at
+        })
     );
 }
 
@@ -52,37 +61,72 @@ fn upload_url_verifies_and_carries_its_bounds() {
 fn tampered_foreign_and_misused_urls_are_refused() {
     let now = Utc::now();
     let key = ObjectKey::new("cases/7/files/abc").unwrap();
-    let url = signer().sign_upload(&key, &upload_request(), now).unwrap().url;
+    let url = signer()
+        .sign_upload(&key, &upload_request(), now)
+        .unwrap()
+        .url;
 
     let other_key = url.replace("/files/abc", "/files/abd");
-    assert_eq!(signer().verify("PUT", &other_key, now), Err(SignatureError::BadSignature));
+    assert_eq!(
+        signer().verify("PUT", &other_key, now),
+        Err(SignatureError::BadSignature)
+    );
     let bigger = url.replace("cf-max-size=1000000", "cf-max-size=9000000");
     assert_ne!(bigger, url);
-    assert_eq!(signer().verify("PUT", &bigger, now), Err(SignatureError::BadSignature));
+    assert_eq!(
+        signer().verify("PUT", &bigger, now),
+        Err(SignatureError::BadSignature)
+    );
     let later = url.replace("cf-expires=", "cf-expires=9");
-    assert_eq!(signer().verify("PUT", &later, now), Err(SignatureError::BadSignature));
+    assert_eq!(
+        signer().verify("PUT", &later, now),
+        Err(SignatureError::BadSignature)
+    );
 
     let foreign = UrlSigner::new("https://files.example.test/v1/blobs", vec![7u8; 32]).unwrap();
-    assert_eq!(foreign.verify("PUT", &url, now), Err(SignatureError::BadSignature));
+    assert_eq!(
+        foreign.verify("PUT", &url, now),
+        Err(SignatureError::BadSignature)
+    );
 
     assert_eq!(
         signer().verify("GET", &url, now),
-        Err(SignatureError::WrongMethod { allowed: GrantMethod::Put })
+        Err(SignatureError::WrongMethod {
+            allowed: GrantMethod::Put
+        })
     );
     let elsewhere = url.replace("files.example.test", "evil.example.test");
-    assert!(matches!(signer().verify("PUT", &elsewhere, now), Err(SignatureError::Malformed(_))));
+    assert!(matches!(
+        signer().verify("PUT", &elsewhere, now),
+        Err(SignatureError::Malformed(_))
+    ));
     // A `..` (literal or %2E%2E) is resolved by URL parsing, to another key: the signature fails.
     // An encoded slash decodes to a `..` segment inside the key, which is no key at all.
     let traversal = url.replace("cases/7/files/abc", "cases/7/../../etc/passwd");
-    assert_eq!(signer().verify("PUT", &traversal, now), Err(SignatureError::BadSignature));
+    assert_eq!(
+        signer().verify("PUT", &traversal, now),
+        Err(SignatureError::BadSignature)
+    );
     let dots = url.replace("cases/7/files/abc", "cases/7/%2E%2E/%2E%2E/etc/passwd");
-    assert_eq!(signer().verify("PUT", &dots, now), Err(SignatureError::BadSignature));
+    assert_eq!(
+        signer().verify("PUT", &dots, now),
+        Err(SignatureError::BadSignature)
+    );
     let slash = url.replace("cases/7/files/abc", "cases/7/files%2F..%2F..%2Fetc");
-    assert!(matches!(signer().verify("PUT", &slash, now), Err(SignatureError::Malformed(_))));
+    assert!(matches!(
+        signer().verify("PUT", &slash, now),
+        Err(SignatureError::Malformed(_))
+    ));
     let unsigned = url.split("&cf-signature").next().unwrap().to_owned();
-    assert!(matches!(signer().verify("PUT", &unsigned, now), Err(SignatureError::Malformed(_))));
+    assert!(matches!(
+        signer().verify("PUT", &unsigned, now),
+        Err(SignatureError::Malformed(_))
+    ));
     let extra = format!("{url}&cf-extra=1");
-    assert!(matches!(signer().verify("PUT", &extra, now), Err(SignatureError::Malformed(_))));
+    assert!(matches!(
+        signer().verify("PUT", &extra, now),
+        Err(SignatureError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -104,34 +148,65 @@ fn download_url_carries_the_file_name_and_expires() {
     ));
     assert!(matches!(
         signer().verify("PUT", &presigned.url, now),
-        Err(SignatureError::WrongMethod { allowed: GrantMethod::Get })
+        Err(SignatureError::WrongMethod {
+            allowed: GrantMethod::Get
+        })
     ));
-    let bad_name = PresignDownloadRequest { file_name: Some("a\r\nb".into()), ..request };
+    let bad_name = PresignDownloadRequest {
+        file_name: Some("a\r\nb".into()),
+        ..request
+    };
     assert!(signer().sign_download(&key, &bad_name, now).is_err());
 }
 
 #[test]
 fn signer_configuration_is_checked() {
-    assert!(UrlSigner::new("https://x.test/", vec![0u8; 31]).is_err(), "short secret");
+    assert!(
+        UrlSigner::new("https://x.test/", vec![0u8; 31]).is_err(),
+        "short secret"
+    );
     assert!(UrlSigner::new("ftp://x.test/", SECRET.to_vec()).is_err());
     assert!(UrlSigner::new("not a url", SECRET.to_vec()).is_err());
     assert!(UrlSigner::new("https://x.test/?q=1", SECRET.to_vec()).is_err());
-    assert_eq!(format!("{:?}", signer()).contains("0123456789"), false, "secret never printed");
+    assert!(
+        !format!("{:?}", signer()).contains("0123456789"),
+        "secret never printed"
+    );
 }
 
 #[tokio::test]
 async fn stores_sign_with_their_configured_signer() {
     let dir = tempfile::tempdir().unwrap();
-    let fs = FsStorage::new(dir.path()).unwrap().with_url_signer(signer());
+    let fs = FsStorage::new(dir.path())
+        .unwrap()
+        .with_url_signer(signer());
     let memory = MemoryStorage::new().with_url_signer(signer());
     let key = ObjectKey::new("k").unwrap();
     for store in [&fs as &dyn ObjectStorage, &memory] {
-        let up = store.presigned_upload(&key, upload_request()).await.unwrap();
-        assert_eq!(signer().verify("PUT", &up.url, Utc::now()).unwrap().key, key);
-        let down = store
-            .presigned_download(&key, PresignDownloadRequest { expires_in: Duration::from_secs(5), file_name: None })
+        let up = store
+            .presigned_upload(&key, upload_request())
             .await
             .unwrap();
-        assert_eq!(signer().verify("GET", &down.url, Utc::now()).unwrap().method, GrantMethod::Get);
+        assert_eq!(
+            signer().verify("PUT", &up.url, Utc::now()).unwrap().key,
+            key
+        );
+        let down = store
+            .presigned_download(
+                &key,
+                PresignDownloadRequest {
+                    expires_in: Duration::from_secs(5),
+                    file_name: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            signer()
+                .verify("GET", &down.url, Utc::now())
+                .unwrap()
+                .method,
+            GrantMethod::Get
+        );
     }
 }
