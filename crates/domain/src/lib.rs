@@ -7,6 +7,7 @@
 //! - [`storage`]: the object-storage port [`storage::ObjectStorage`] and its values.
 //! - [`content`]: SHA-256 hashing and content-type detection shared by every adapter.
 //! - [`error`]: the semantic errors of the port.
+//! - [`legal`]: the legal file service, its model, and its persistence ports.
 //!
 //! With the `mock` feature, mockall mocks of the ports are exported (`MockObjectStorage`, ...)
 //! for downstream unit tests.
@@ -14,6 +15,7 @@
 
 pub mod content;
 pub mod error;
+pub mod legal;
 pub mod storage;
 
 pub use content::Sha256;

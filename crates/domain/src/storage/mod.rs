@@ -11,6 +11,6 @@ pub use model::{
     PresignDownloadRequest, PresignUploadRequest, PresignedDownload, PresignedUpload, PutOptions,
     RESERVED_METADATA_PREFIX, StorageObject, UploadMethod, validate_expiry, validate_metadata,
 };
-#[cfg(feature = "mock")]
+#[cfg(any(test, feature = "mock"))]
 pub use port::MockObjectStorage;
 pub use port::{ObjectStorage, ObjectStorageExt};

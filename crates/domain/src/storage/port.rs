@@ -33,7 +33,7 @@ use crate::storage::{
 /// - Errors are semantic [`StorageError`]s; a missing object is
 ///   [`StorageError::NotFound`] (never a backend error), except where `None`/`false`/`Ok` is
 ///   documented instead.
-#[cfg_attr(feature = "mock", mockall::automock)]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait ObjectStorage: Send + Sync {
     /// A short name of the backend (`"fs"`, `"memory"`, `"s3"`, ...) used in errors and logs.

@@ -1,0 +1,32 @@
+//! The legal file service and its model: cases owned by users, files uploaded in two verified
+//! phases, access checks on every operation, and an append-only audit trail.
+
+mod body;
+mod config;
+mod error;
+mod model;
+mod names;
+mod ports;
+mod service;
+
+pub use config::{
+    DEFAULT_DOWNLOAD_URL_EXPIRY, DEFAULT_MAX_FILE_SIZE, DEFAULT_UPLOAD_URL_EXPIRY, ServiceConfig,
+};
+pub use error::{IntegrityField, ServiceError, ServiceResult};
+pub use model::{
+    AuditAction, AuditEntry, AuditId, AuditOutcome, Case, CaseFile, CaseId, FileId, FileStatus,
+    UserId,
+};
+pub use names::{
+    FileName, InvalidName, LogicalPath, MAX_DEPTH, MAX_LOGICAL_PATH_BYTES, MAX_SEGMENT_BYTES,
+};
+pub use ports::{
+    AuditQuery, CaseRepository, Clock, FileQuery, PersistenceError, PersistenceResult, SystemClock,
+    Transition,
+};
+#[cfg(any(test, feature = "mock"))]
+pub use ports::{MockCaseRepository, MockClock};
+pub use service::{
+    DEFAULT_FILE_PAGE, FileDownload, FilePage, InitiatedUpload, LegalFileService, ListFiles,
+    MAX_FILE_PAGE, MAX_TITLE_CHARS, NewUpload, PurgeReport, mime_contradicts,
+};

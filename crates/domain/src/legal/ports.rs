@@ -1,0 +1,205 @@
+//! The persistence ports of the legal file service, and its clock.
+//!
+//! Every method that changes state takes the [`AuditEntry`] describing the change and MUST apply
+//! the change and append the entry in ONE atomic operation (one database transaction): both
+//! happen or neither does. A change that does not happen (an `Unchanged` transition, an error)
+//! appends nothing.
+
+use chrono::{DateTime, Utc};
+
+use crate::error::BoxError;
+use crate::legal::{AuditEntry, Case, CaseFile, CaseId, FileId, LogicalPath, UserId};
+
+/// An error of a persistence adapter, mapped from its driver's errors at its boundary.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PersistenceError {
+    /// A row the operation needs does not exist.
+    #[error("not found: {what}")]
+    NotFound {
+        /// What was missing.
+        what: String,
+    },
+    /// A uniqueness rule or a state rule refused the change (e.g. a live file already holds
+    /// the logical path, or the file is not in a state that allows the transition).
+    #[error("conflict: {what}")]
+    Conflict {
+        /// What conflicted.
+        what: String,
+    },
+    /// The database cannot be reached or is not ready (including a schema behind the
+    /// migrations).
+    #[error("database unavailable: {message}")]
+    Unavailable {
+        /// What is wrong.
+        message: String,
+        /// The driver's error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// Any other failure of the database.
+    #[error("database error: {source}")]
+    Backend {
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// The result of persistence operations.
+pub type PersistenceResult<T> = Result<T, PersistenceError>;
+
+/// The result of a state transition: applied now, or already in the target state (idempotent:
+/// nothing changed and no audit entry was appended).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// The transition happened now; the file as it is after it.
+    Applied(CaseFile),
+    /// The file was already in the target state; the file as it is.
+    Unchanged(CaseFile),
+}
+
+impl Transition {
+    /// The file, either way.
+    pub fn into_file(self) -> CaseFile {
+        match self {
+            Self::Applied(f) | Self::Unchanged(f) => f,
+        }
+    }
+}
+
+/// Which completed files of a case to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileQuery {
+    /// Only files under this folder (`a/b` holds `a/b/c`, not `a/bc`).
+    pub prefix: Option<LogicalPath>,
+    /// Only files whose logical path sorts strictly after this one (keyset pagination).
+    pub after: Option<LogicalPath>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditQuery {
+    /// Only entries about this case.
+    pub case_id: Option<CaseId>,
+    /// Only entries about this file.
+    pub file_id: Option<FileId>,
+    /// At most this many (the oldest first); `None` for all.
+    pub limit: Option<usize>,
+}
+
+/// Cases, files and the audit trail.
+///
+/// # Contract
+///
+/// Implementations pass the repository conformance suite of `casefile-testkit`. Each method
+/// documents what it MUST do; "atomically" means: the change and its audit entry are written in
+/// one transaction, and under concurrency every transition happens at most once (a compare-and-set
+/// on the status), so case statistics stay exact.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait CaseRepository: Send + Sync {
+    /// Inserts `case` and appends `audit`, atomically.
+    /// MUST return [`PersistenceError::Conflict`] if the id exists.
+    async fn create_case(&self, case: &Case, audit: &AuditEntry) -> PersistenceResult<()>;
+
+    /// The case with this id, or `None`.
+    async fn get_case(&self, id: CaseId) -> PersistenceResult<Option<Case>>;
+
+    /// The cases of `owner`, oldest first.
+    async fn list_cases(&self, owner: UserId) -> PersistenceResult<Vec<Case>>;
+
+    /// Records `file` (status pending) and appends `audit`, atomically.
+    ///
+    /// MUST return [`PersistenceError::Conflict`] when a completed file of the case, or a pending
+    /// one created at or after `supersede_pending_before`, holds the same logical path. A pending
+    /// file holding it that was created before that instant (its upload URL has expired) is
+    /// marked failed in the same transaction, freeing the path.
+    /// MUST return [`PersistenceError::NotFound`] when the case does not exist.
+    async fn insert_pending_file(
+        &self,
+        file: &CaseFile,
+        supersede_pending_before: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<()>;
+
+    /// The file with this id (in any status), or `None`.
+    async fn get_file(&self, id: FileId) -> PersistenceResult<Option<CaseFile>>;
+
+    /// Pending → completed with `actual_size`: sets `actual_size`, `completed_at` and
+    /// `updated_at` to `at`, adds one file and `actual_size` bytes to the case's statistics, and
+    /// appends `audit` — atomically.
+    ///
+    /// Already completed: `Unchanged`, nothing written. Failed or deleted:
+    /// [`PersistenceError::Conflict`]. Unknown id: [`PersistenceError::NotFound`].
+    async fn complete_file(
+        &self,
+        id: FileId,
+        actual_size: u64,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<Transition>;
+
+    /// Pending → failed, appending `audit`, atomically. Already failed: `Unchanged`. Completed or
+    /// deleted: [`PersistenceError::Conflict`]. Unknown id: [`PersistenceError::NotFound`].
+    async fn fail_file(
+        &self,
+        id: FileId,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<Transition>;
+
+    /// Pending or completed → deleted (a tombstone: the row stays, the path is freed); a completed
+    /// file's size and count leave the case's statistics; `audit` is appended — atomically.
+    /// Already deleted: `Unchanged`. Failed: [`PersistenceError::Conflict`]. Unknown id:
+    /// [`PersistenceError::NotFound`].
+    async fn delete_file(
+        &self,
+        id: FileId,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<Transition>;
+
+    /// Completed files of `case` matching `query`, in ascending byte order of logical path.
+    async fn list_files(&self, case: CaseId, query: &FileQuery)
+    -> PersistenceResult<Vec<CaseFile>>;
+
+    /// Failed or deleted files whose object has not been removed yet (`purged_at` unset), oldest
+    /// first, at most `limit`.
+    async fn files_to_purge(&self, limit: usize) -> PersistenceResult<Vec<CaseFile>>;
+
+    /// Records that the object of a failed or deleted file is gone (`purged_at` = `at`),
+    /// appending `audit`, atomically. Already purged: `Unchanged`. Pending or completed:
+    /// [`PersistenceError::Conflict`]. Unknown id: [`PersistenceError::NotFound`].
+    async fn mark_purged(
+        &self,
+        id: FileId,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<Transition>;
+
+    /// Appends one entry to the audit trail (for actions that change nothing else).
+    async fn append_audit(&self, entry: &AuditEntry) -> PersistenceResult<()>;
+
+    /// Audit entries matching `query`, in the order they were appended.
+    async fn list_audit(&self, query: &AuditQuery) -> PersistenceResult<Vec<AuditEntry>>;
+}
+
+/// The time, as the service sees it (a port so that tests control expiry).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}

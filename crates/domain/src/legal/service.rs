@@ -1,0 +1,834 @@
+//! [`LegalFileService`]: cases, two-phase verified uploads, access checks and the audit trail.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use crate::content::{self, ContentHasher, SNIFF_LEN, Sha256};
+use crate::error::StorageError;
+use crate::legal::body::{guard_upload, verify_download};
+use crate::legal::{
+    AuditAction, AuditEntry, AuditOutcome, AuditQuery, Case, CaseFile, CaseId, CaseRepository,
+    Clock, FileId, FileName, FileQuery, FileStatus, IntegrityField, LogicalPath, ServiceConfig,
+    ServiceError, ServiceResult, Transition, UserId,
+};
+use crate::storage::{
+    ByteRange, ByteStream, ObjectKey, ObjectStorage, ObjectStorageExt, PresignDownloadRequest,
+    PresignUploadRequest, PresignedDownload, PresignedUpload, PutOptions,
+};
+
+/// The longest case title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// The default page of [`LegalFileService::list_case_files`].
+pub const DEFAULT_FILE_PAGE: usize = 100;
+/// The largest page of [`LegalFileService::list_case_files`].
+pub const MAX_FILE_PAGE: usize = 1000;
+
+/// MIME types of native executables: content sniffed as one of these never passes as anything
+/// else.
+const EXECUTABLES: &[&str] = &[
+    "application/x-executable",
+    "application/x-pie-executable",
+    "application/x-sharedlib",
+    "application/x-mach-binary",
+    "application/x-msdownload",
+    "application/x-dosexec",
+    "application/vnd.microsoft.portable-executable",
+    "application/x-elf",
+];
+
+/// Declared types whose files always start with a recognisable signature: the sniffed type must
+/// be the declared one.
+const SIGNED_TYPES: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+];
+
+/// Whether the type sniffed from the first bytes contradicts the declared one: an executable
+/// declared as anything but an executable, or a signature type (PDF, PNG, ...) whose signature
+/// is not there. Other combinations are not judged: sniffing is a heuristic.
+pub fn mime_contradicts(declared: &str, sniffed: Option<&str>) -> bool {
+    let declared = declared
+        .split(';')
+        .next()
+        .unwrap_or(declared)
+        .trim()
+        .to_ascii_lowercase();
+    if let Some(sniffed) = sniffed
+        && EXECUTABLES.contains(&sniffed)
+        && !EXECUTABLES.contains(&declared.as_str())
+    {
+        return true;
+    }
+    SIGNED_TYPES.contains(&declared.as_str()) && sniffed != Some(declared.as_str())
+}
+
+/// What a client declares to start an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUpload {
+    /// Where the file goes in the case (see [`LogicalPath`]).
+    pub logical_path: String,
+    /// The name to download it as; the last segment of the path when `None`.
+    pub file_name: Option<String>,
+    /// Its MIME type; guessed from the file name when `None`.
+    pub mime_type: Option<String>,
+    /// Its exact size in bytes.
+    pub file_size: u64,
+    /// Its SHA-256, 64 hexadecimal digits.
+    pub content_hash: String,
+}
+
+/// A started upload: the pending file and how to send its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitiatedUpload {
+    /// The pending file.
+    pub file: CaseFile,
+    /// Where and how to upload the bytes.
+    pub upload: PresignedUpload,
+}
+
+/// A download through the service.
+pub struct FileDownload {
+    /// The file.
+    pub file: CaseFile,
+    /// Its bytes, verified against the recorded SHA-256 as they pass: a mismatch ends the stream
+    /// with [`StorageError::ChecksumMismatch`].
+    pub body: ByteStream,
+}
+
+impl std::fmt::Debug for FileDownload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileDownload")
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which files of a case to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFiles {
+    /// Only files under this folder of logical paths.
+    pub prefix: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// The page size: 1 to [`MAX_FILE_PAGE`], [`DEFAULT_FILE_PAGE`] when `None`.
+    pub limit: Option<usize>,
+}
+
+/// A page of files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePage {
+    /// Completed files, by logical path.
+    pub files: Vec<CaseFile>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// What a purge did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Objects removed (and recorded as removed).
+    pub purged: usize,
+    /// Objects whose removal failed; they are tried again by the next purge.
+    pub failed: usize,
+}
+
+/// The legal file service: every operation checks that the user owns the case, and appends one
+/// audit entry, atomically with the change it describes.
+///
+/// Storage keys are generated (`cases/{case_id}/files/{file_id}`), never derived from user
+/// input; the logical path lives in the database only.
+#[derive(Clone)]
+pub struct LegalFileService {
+    storage: Arc<dyn ObjectStorage>,
+    repository: Arc<dyn CaseRepository>,
+    clock: Arc<dyn Clock>,
+    config: ServiceConfig,
+}
+
+impl std::fmt::Debug for LegalFileService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LegalFileService")
+            .field("storage", &self.storage.backend_name())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LegalFileService {
+    /// A service over these ports.
+    pub fn new(
+        storage: Arc<dyn ObjectStorage>,
+        repository: Arc<dyn CaseRepository>,
+        clock: Arc<dyn Clock>,
+        config: ServiceConfig,
+    ) -> Self {
+        Self {
+            storage,
+            repository,
+            clock,
+            config,
+        }
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    fn audit(&self, actor: UserId, action: AuditAction, outcome: AuditOutcome) -> AuditEntry {
+        AuditEntry::new(self.clock.now(), Some(actor), action, outcome)
+    }
+
+    /// The storage key of a file: generated from ids only.
+    pub fn storage_key(case: CaseId, file: FileId) -> ObjectKey {
+        ObjectKey::new(format!(
+            "cases/{}/files/{}",
+            case.0.simple(),
+            file.0.simple()
+        ))
+        .unwrap_or_else(|_| unreachable!("hex ids always make a valid key"))
+    }
+
+    /// Creates a case owned by `user`.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidInput`] for an empty, over-long or control-character title.
+    pub async fn create_case(&self, user: UserId, title: &str) -> ServiceResult<Case> {
+        let title = title.trim();
+        if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+            return Err(ServiceError::invalid(
+                "title",
+                "must be 1 to 200 characters",
+            ));
+        }
+        if title.chars().any(char::is_control) {
+            return Err(ServiceError::invalid(
+                "title",
+                "must not contain control characters",
+            ));
+        }
+        let now = self.clock.now();
+        let case = Case {
+            id: CaseId::new(),
+            owner_id: user,
+            title: title.to_owned(),
+            file_count: 0,
+            total_size_bytes: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let audit = self
+            .audit(user, AuditAction::CaseCreated, AuditOutcome::Success)
+            .case(case.id);
+        self.repository.create_case(&case, &audit).await?;
+        Ok(case)
+    }
+
+    /// The case, with its statistics, if `user` owns it.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when it is missing or someone else's (audited as denied).
+    pub async fn get_case(&self, user: UserId, case_id: CaseId) -> ServiceResult<Case> {
+        let case = self.owned_case(user, case_id).await?;
+        let audit = self
+            .audit(user, AuditAction::CaseViewed, AuditOutcome::Success)
+            .case(case_id);
+        self.repository.append_audit(&audit).await?;
+        Ok(case)
+    }
+
+    /// The cases of `user`, and only theirs.
+    ///
+    /// # Errors
+    /// Persistence failures.
+    pub async fn list_cases(&self, user: UserId) -> ServiceResult<Vec<Case>> {
+        let cases = self.repository.list_cases(user).await?;
+        let audit = self.audit(user, AuditAction::CasesListed, AuditOutcome::Success);
+        self.repository.append_audit(&audit).await?;
+        Ok(cases)
+    }
+
+    /// The audit trail of a case, oldest first, for its owner.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when the case is missing or someone else's.
+    pub async fn audit_trail(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+    ) -> ServiceResult<Vec<AuditEntry>> {
+        self.owned_case(user, case_id).await?;
+        let query = AuditQuery {
+            case_id: Some(case_id),
+            ..AuditQuery::default()
+        };
+        Ok(self.repository.list_audit(&query).await?)
+    }
+
+    /// Starts a two-phase upload: records a pending file and returns a presigned upload bound to
+    /// the declared size, type and hash wherever the backend can bind them.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidInput`] (which field, why), [`ServiceError::TooLarge`],
+    /// [`ServiceError::NotFound`] for a case that is not the user's, [`ServiceError::Conflict`]
+    /// when a live file holds the logical path.
+    pub async fn init_file_upload(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+        request: NewUpload,
+    ) -> ServiceResult<InitiatedUpload> {
+        let declared = self.validate_upload(&request)?;
+        self.owned_case(user, case_id).await?;
+        let file = self.pending_file(user, case_id, declared);
+        let upload = self
+            .storage
+            .presigned_upload(
+                &file.storage_key,
+                PresignUploadRequest {
+                    content_type: file.mime_type.clone(),
+                    expires_in: self.config.upload_url_expiry(),
+                    max_size: file.declared_size,
+                    sha256: Some(file.sha256),
+                },
+            )
+            .await?;
+        self.record_pending(user, &file).await?;
+        Ok(InitiatedUpload { file, upload })
+    }
+
+    /// Completes a two-phase upload: the object must exist, have the declared size, the declared
+    /// SHA-256 (computed by streaming it, unless the backend verified it itself) and a content
+    /// type that does not contradict the declared one. Then the file is completed and the case
+    /// statistics updated, atomically. Idempotent: completing a completed file returns it.
+    ///
+    /// On a mismatch the file is failed (audited with what differed), its object removed, and the
+    /// caller gets [`ServiceError::IntegrityMismatch`].
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`], [`ServiceError::UploadMissing`] (the file stays pending),
+    /// [`ServiceError::IntegrityMismatch`], [`ServiceError::Conflict`] for a failed upload.
+    pub async fn complete_file_upload(
+        &self,
+        user: UserId,
+        file_id: FileId,
+    ) -> ServiceResult<CaseFile> {
+        let file = self.owned_file(user, file_id).await?;
+        match file.status {
+            FileStatus::Completed => return Ok(file),
+            FileStatus::Failed => {
+                return Err(ServiceError::Conflict {
+                    reason: "the upload failed verification; start a new one".to_owned(),
+                });
+            }
+            FileStatus::Deleted => return Err(ServiceError::NotFound { what: "file" }),
+            FileStatus::Pending => {}
+        }
+        let Some(object) = self.storage.head(&file.storage_key).await? else {
+            let audit = self
+                .audit(user, AuditAction::UploadFailed, AuditOutcome::Failure)
+                .case(file.case_id)
+                .file(file.id)
+                .details("completion asked before the object reached storage");
+            self.repository.append_audit(&audit).await?;
+            return Err(ServiceError::UploadMissing);
+        };
+        if object.size != file.declared_size {
+            return Err(self
+                .reject(
+                    user,
+                    &file,
+                    IntegrityField::Size,
+                    file.declared_size,
+                    object.size,
+                )
+                .await);
+        }
+        let trusted = self.storage.capabilities().presigned_upload_verifies_sha256
+            && object.sha256 == Some(file.sha256);
+        let (sha256, size, prefix) = if trusted {
+            let prefix = if object.size == 0 {
+                Vec::new()
+            } else {
+                let head = ByteRange::bounded(0, SNIFF_LEN as u64);
+                self.storage
+                    .download_range(&file.storage_key, head)
+                    .await?
+                    .to_vec()
+            };
+            (file.sha256, object.size, prefix)
+        } else {
+            self.hash_object(&file.storage_key).await?
+        };
+        if size != file.declared_size {
+            return Err(self
+                .reject(user, &file, IntegrityField::Size, file.declared_size, size)
+                .await);
+        }
+        self.finish(user, file, sha256, size, &prefix).await
+    }
+
+    /// Uploads a file through the service from a stream: the same checks as a two-phase upload,
+    /// on the bytes as they pass (no second read). A body longer than declared is cut off at the
+    /// declared size plus one byte and refused.
+    ///
+    /// # Errors
+    /// As [`init_file_upload`](Self::init_file_upload) and
+    /// [`complete_file_upload`](Self::complete_file_upload).
+    pub async fn upload_file(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+        request: NewUpload,
+        body: ByteStream,
+    ) -> ServiceResult<CaseFile> {
+        let declared = self.validate_upload(&request)?;
+        self.owned_case(user, case_id).await?;
+        let file = self.pending_file(user, case_id, declared);
+        self.record_pending(user, &file).await?;
+        let (body, prefix) = guard_upload(body, file.declared_size);
+        let options = PutOptions::with_content_type(file.mime_type.clone());
+        let stored = match self
+            .storage
+            .upload_stream(&file.storage_key, body, options)
+            .await
+        {
+            Ok(stored) => stored,
+            Err(StorageError::TooLarge { .. }) => {
+                let actual = format!("more than {}", file.declared_size);
+                return Err(self
+                    .reject(
+                        user,
+                        &file,
+                        IntegrityField::Size,
+                        file.declared_size,
+                        actual,
+                    )
+                    .await);
+            }
+            Err(e) => {
+                self.abandon(user, &file, &format!("upload failed: {e}"))
+                    .await;
+                return Err(e.into());
+            }
+        };
+        if stored.size != file.declared_size {
+            return Err(self
+                .reject(
+                    user,
+                    &file,
+                    IntegrityField::Size,
+                    file.declared_size,
+                    stored.size,
+                )
+                .await);
+        }
+        let (sha256, size) = match stored.sha256 {
+            Some(sha) => (sha, stored.size),
+            // Every adapter records it; should one not, hash the stored bytes.
+            None => {
+                let (sha, size, _) = self.hash_object(&file.storage_key).await?;
+                (sha, size)
+            }
+        };
+        self.finish(user, file, sha256, size, &prefix.bytes()).await
+    }
+
+    /// Downloads a completed file as a stream, verified against its SHA-256 as it passes.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] for a file that is not the user's, not completed or deleted.
+    pub async fn download_file(
+        &self,
+        user: UserId,
+        file_id: FileId,
+    ) -> ServiceResult<FileDownload> {
+        let file = self.completed_file(user, file_id).await?;
+        let found = self
+            .storage
+            .download_stream(&file.storage_key, None)
+            .await?;
+        let audit = self
+            .audit(user, AuditAction::FileDownloaded, AuditOutcome::Success)
+            .case(file.case_id)
+            .file(file.id);
+        self.repository.append_audit(&audit).await?;
+        let size = file.actual_size.unwrap_or(file.declared_size);
+        let body = verify_download(found.body, file.sha256, size);
+        Ok(FileDownload { file, body })
+    }
+
+    /// A short-lived URL that downloads a completed file as an attachment with its file name.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] as [`download_file`](Self::download_file).
+    pub async fn get_download_url(
+        &self,
+        user: UserId,
+        file_id: FileId,
+    ) -> ServiceResult<PresignedDownload> {
+        let file = self.completed_file(user, file_id).await?;
+        let url = self
+            .storage
+            .presigned_download(
+                &file.storage_key,
+                PresignDownloadRequest {
+                    expires_in: self.config.download_url_expiry(),
+                    file_name: Some(file.file_name.to_string()),
+                },
+            )
+            .await?;
+        let audit = self
+            .audit(user, AuditAction::DownloadUrlIssued, AuditOutcome::Success)
+            .case(file.case_id)
+            .file(file.id)
+            .details(format!("expires at {}", url.expires_at.to_rfc3339()));
+        self.repository.append_audit(&audit).await?;
+        Ok(url)
+    }
+
+    /// A page of the completed files of a case, by logical path, under an optional folder.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] for a case that is not the user's; [`ServiceError::InvalidInput`]
+    /// for a bad prefix, cursor or limit.
+    pub async fn list_case_files(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+        request: ListFiles,
+    ) -> ServiceResult<FilePage> {
+        let limit = request.limit.unwrap_or(DEFAULT_FILE_PAGE);
+        if !(1..=MAX_FILE_PAGE).contains(&limit) {
+            return Err(ServiceError::invalid("limit", "must be within 1..=1000"));
+        }
+        let parse = |field: &'static str, s: &Option<String>| {
+            s.as_deref()
+                .map(|s| LogicalPath::parse(s).map_err(|e| ServiceError::invalid(field, e.reason)))
+                .transpose()
+        };
+        let prefix = parse("prefix", &request.prefix)?;
+        let after = parse("cursor", &request.cursor)?;
+        self.owned_case(user, case_id).await?;
+        let query = FileQuery {
+            prefix,
+            after,
+            limit: limit + 1,
+        };
+        let mut files = self.repository.list_files(case_id, &query).await?;
+        let next_cursor = if files.len() > limit {
+            files.truncate(limit);
+            files.last().map(|f| f.logical_path.to_string())
+        } else {
+            None
+        };
+        let audit = self
+            .audit(user, AuditAction::FilesListed, AuditOutcome::Success)
+            .case(case_id);
+        self.repository.append_audit(&audit).await?;
+        Ok(FilePage { files, next_cursor })
+    }
+
+    /// Deletes a file: tombstone, statistics and audit in one transaction, then the object is
+    /// removed. Should that removal fail, the file stays marked for [`purge`](Self::purge); the
+    /// delete itself has happened.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] for a file that is not the user's or already deleted.
+    pub async fn delete_file(&self, user: UserId, file_id: FileId) -> ServiceResult<()> {
+        let file = self.owned_file(user, file_id).await?;
+        if !file.status.is_live() {
+            return Err(ServiceError::NotFound { what: "file" });
+        }
+        let audit = self
+            .audit(user, AuditAction::FileDeleted, AuditOutcome::Success)
+            .case(file.case_id)
+            .file(file.id);
+        match self
+            .repository
+            .delete_file(file.id, self.clock.now(), &audit)
+            .await?
+        {
+            Transition::Applied(_) => {
+                self.remove_object(&file).await;
+                Ok(())
+            }
+            Transition::Unchanged(_) => Err(ServiceError::NotFound { what: "file" }),
+        }
+    }
+
+    /// Removes the objects of deleted and failed files that are still in storage (at most
+    /// `limit`), recording each removal. Safe to run at any time, from several places.
+    ///
+    /// # Errors
+    /// Persistence failures while listing; storage failures are counted, not returned.
+    pub async fn purge(&self, limit: usize) -> ServiceResult<PurgeReport> {
+        let mut report = PurgeReport::default();
+        for file in self.repository.files_to_purge(limit).await? {
+            if self.remove_object(&file).await {
+                report.purged += 1;
+            } else {
+                report.failed += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    // ----- helpers -----
+
+    fn validate_upload(
+        &self,
+        request: &NewUpload,
+    ) -> ServiceResult<(LogicalPath, FileName, String, u64, Sha256)> {
+        let path = LogicalPath::parse(&request.logical_path)
+            .map_err(|e| ServiceError::invalid("logical_path", e.reason))?;
+        let name = match &request.file_name {
+            Some(name) => {
+                FileName::parse(name).map_err(|e| ServiceError::invalid("file_name", e.reason))?
+            }
+            None => FileName::parse(path.file_name())
+                .map_err(|e| ServiceError::invalid("logical_path", e.reason))?,
+        };
+        let mime = match &request.mime_type {
+            Some(mime) => {
+                content::validate_content_type(mime).map_err(|_| {
+                    ServiceError::invalid("mime_type", format!("{mime:?} is not a media type"))
+                })?;
+                mime.clone()
+            }
+            None => ObjectKey::new(format!("x/{}", name.as_str()))
+                .ok()
+                .and_then(|k| content::content_type_from_extension(&k))
+                .unwrap_or_else(|| content::OCTET_STREAM.to_owned()),
+        };
+        let limit = self.config.max_file_size();
+        if request.file_size > limit {
+            return Err(ServiceError::TooLarge {
+                size: request.file_size,
+                limit,
+            });
+        }
+        let sha = Sha256::from_hex(&request.content_hash)
+            .map_err(|e| ServiceError::invalid("content_hash", e.to_string()))?;
+        Ok((path, name, mime, request.file_size, sha))
+    }
+
+    fn pending_file(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+        (logical_path, file_name, mime_type, declared_size, sha256): (
+            LogicalPath,
+            FileName,
+            String,
+            u64,
+            Sha256,
+        ),
+    ) -> CaseFile {
+        let id = FileId::new();
+        let now = self.clock.now();
+        CaseFile {
+            id,
+            case_id,
+            logical_path,
+            file_name,
+            mime_type,
+            declared_size,
+            actual_size: None,
+            sha256,
+            storage_key: Self::storage_key(case_id, id),
+            status: FileStatus::Pending,
+            uploaded_by: user,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+            purged_at: None,
+        }
+    }
+
+    async fn record_pending(&self, user: UserId, file: &CaseFile) -> ServiceResult<()> {
+        let audit = self
+            .audit(user, AuditAction::UploadInitiated, AuditOutcome::Success)
+            .case(file.case_id)
+            .file(file.id)
+            .details(format!(
+                "{} ({} bytes, sha256 {})",
+                file.logical_path, file.declared_size, file.sha256
+            ));
+        let expiry = chrono::Duration::from_std(self.config.upload_url_expiry())
+            .unwrap_or(chrono::Duration::MAX);
+        let stale_before = file.created_at - expiry;
+        self.repository
+            .insert_pending_file(file, stale_before, &audit)
+            .await?;
+        Ok(())
+    }
+
+    /// SHA-256, size and first bytes of a stored object, in one streaming pass.
+    async fn hash_object(&self, key: &ObjectKey) -> ServiceResult<(Sha256, u64, Vec<u8>)> {
+        let mut found = self.storage.download_stream(key, None).await?;
+        let mut hasher = ContentHasher::new();
+        let mut prefix = Vec::with_capacity(SNIFF_LEN);
+        while let Some(chunk) = found.body.next().await {
+            let chunk = chunk?;
+            if prefix.len() < SNIFF_LEN {
+                let take = chunk.len().min(SNIFF_LEN - prefix.len());
+                prefix.extend_from_slice(&chunk[..take]);
+            }
+            hasher.update(&chunk);
+        }
+        let (sha, size) = hasher.finish();
+        Ok((sha, size, prefix))
+    }
+
+    /// The checks common to both upload paths once hash and size are known, then completion.
+    async fn finish(
+        &self,
+        user: UserId,
+        file: CaseFile,
+        sha256: Sha256,
+        size: u64,
+        prefix: &[u8],
+    ) -> ServiceResult<CaseFile> {
+        if sha256 != file.sha256 {
+            return Err(self
+                .reject(user, &file, IntegrityField::Sha256, file.sha256, sha256)
+                .await);
+        }
+        let sniffed = content::content_type_from_bytes(prefix);
+        if mime_contradicts(&file.mime_type, sniffed.as_deref()) {
+            let actual = sniffed.unwrap_or_else(|| "unrecognised content".to_owned());
+            return Err(self
+                .reject(
+                    user,
+                    &file,
+                    IntegrityField::MimeType,
+                    file.mime_type.clone(),
+                    actual,
+                )
+                .await);
+        }
+        let audit = self
+            .audit(user, AuditAction::UploadCompleted, AuditOutcome::Success)
+            .case(file.case_id)
+            .file(file.id)
+            .details(format!("verified {} bytes, sha256 {sha256}", size));
+        let transition = self
+            .repository
+            .complete_file(file.id, size, self.clock.now(), &audit)
+            .await?;
+        Ok(transition.into_file())
+    }
+
+    /// Fails the upload (audited with what differed), removes its object, and returns the error
+    /// for the caller.
+    async fn reject(
+        &self,
+        user: UserId,
+        file: &CaseFile,
+        field: IntegrityField,
+        expected: impl ToString,
+        actual: impl ToString,
+    ) -> ServiceError {
+        let error = ServiceError::IntegrityMismatch {
+            field,
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        };
+        self.abandon(user, file, &error.to_string()).await;
+        match self.repository.get_file(file.id).await {
+            // A concurrent completion of the same, verified, bytes won the race.
+            Ok(Some(current)) if current.status == FileStatus::Completed => {
+                ServiceError::Conflict {
+                    reason: "the file was completed concurrently".to_owned(),
+                }
+            }
+            _ => error,
+        }
+    }
+
+    /// Marks a pending upload failed (audited with `why`) and removes whatever reached storage.
+    async fn abandon(&self, user: UserId, file: &CaseFile, why: &str) {
+        let audit = self
+            .audit(user, AuditAction::UploadFailed, AuditOutcome::Failure)
+            .case(file.case_id)
+            .file(file.id)
+            .details(why);
+        if let Ok(Transition::Applied(failed)) = self
+            .repository
+            .fail_file(file.id, self.clock.now(), &audit)
+            .await
+        {
+            self.remove_object(&failed).await;
+        }
+        // Otherwise the file is not pending any more, or the database failed: a failed file
+        // left pending keeps its object until it is superseded and purged.
+    }
+
+    /// Removes a failed or deleted file's object and records it; `false` when either step failed
+    /// (the next purge tries again).
+    async fn remove_object(&self, file: &CaseFile) -> bool {
+        if self.storage.delete(&file.storage_key).await.is_err() {
+            return false;
+        }
+        let audit = AuditEntry::new(
+            self.clock.now(),
+            None,
+            AuditAction::ObjectPurged,
+            AuditOutcome::Success,
+        )
+        .case(file.case_id)
+        .file(file.id);
+        self.repository
+            .mark_purged(file.id, self.clock.now(), &audit)
+            .await
+            .is_ok()
+    }
+
+    async fn deny(
+        &self,
+        user: UserId,
+        case: Option<CaseId>,
+        file: Option<FileId>,
+    ) -> ServiceResult<()> {
+        let mut audit = self.audit(user, AuditAction::AccessDenied, AuditOutcome::Denied);
+        audit.case_id = case;
+        audit.file_id = file;
+        self.repository.append_audit(&audit).await?;
+        Ok(())
+    }
+
+    async fn owned_case(&self, user: UserId, case_id: CaseId) -> ServiceResult<Case> {
+        match self.repository.get_case(case_id).await? {
+            Some(case) if case.owner_id == user => Ok(case),
+            _ => {
+                self.deny(user, Some(case_id), None).await?;
+                Err(ServiceError::NotFound { what: "case" })
+            }
+        }
+    }
+
+    async fn owned_file(&self, user: UserId, file_id: FileId) -> ServiceResult<CaseFile> {
+        if let Some(file) = self.repository.get_file(file_id).await?
+            && let Some(case) = self.repository.get_case(file.case_id).await?
+            && case.owner_id == user
+        {
+            return Ok(file);
+        }
+        self.deny(user, None, Some(file_id)).await?;
+        Err(ServiceError::NotFound { what: "file" })
+    }
+
+    async fn completed_file(&self, user: UserId, file_id: FileId) -> ServiceResult<CaseFile> {
+        let file = self.owned_file(user, file_id).await?;
+        if file.status == FileStatus::Completed {
+            Ok(file)
+        } else {
+            Err(ServiceError::NotFound { what: "file" })
+        }
+    }
+}
