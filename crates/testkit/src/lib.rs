@@ -6,6 +6,9 @@
 //!   [`ObjectStorage`](casefile_domain::storage::ObjectStorage) port — one `pub async fn` per
 //!   behaviour, a [`storage::run_all`], and the [`storage_conformance_tests!`] macro that turns the
 //!   suite into one `#[test]` per case for a backend;
+//! - [`repository`]: the conformance suite of the
+//!   [`CaseRepository`](casefile_domain::legal::CaseRepository) port, and
+//!   [`InMemoryCaseRepository`], the fake that passes it;
 //! - [`data`]: deterministic test content, generated as streams so that large objects never sit
 //!   in memory.
 //!
@@ -13,4 +16,8 @@
 //! parallel against one bucket.
 
 pub mod data;
+mod memory_repository;
+pub mod repository;
 pub mod storage;
+
+pub use memory_repository::InMemoryCaseRepository;

@@ -994,7 +994,7 @@ pub async fn run_all(store: &dyn ObjectStorage) {
 /// `$fixture` is an async expression evaluated once per test, yielding a [`Fixture`]: a store, or
 /// a [`Guarded`] store that keeps a `TempDir` or server handle alive:
 ///
-/// ```ignore
+/// ```text
 /// casefile_testkit::storage_conformance_tests!(async { MemoryStorage::new() });
 /// ```
 #[macro_export]

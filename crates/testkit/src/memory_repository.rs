@@ -1,0 +1,283 @@
+//! [`InMemoryCaseRepository`]: an honest in-memory fake of the persistence port.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use casefile_domain::legal::{
+    AuditEntry, AuditQuery, Case, CaseFile, CaseId, CaseRepository, FileId, FileQuery, FileStatus,
+    PersistenceError, PersistenceResult, Transition, UserId,
+};
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Default)]
+struct State {
+    cases: BTreeMap<CaseId, Case>,
+    files: BTreeMap<FileId, CaseFile>,
+    audit: Vec<AuditEntry>,
+}
+
+/// Cases, files and audit entries in memory. Every operation runs under one lock, so each is
+/// atomic exactly as the port requires; it passes the repository conformance suite
+/// ([`crate::repository`]) like the database adapters do.
+#[derive(Debug, Default)]
+pub struct InMemoryCaseRepository {
+    state: Mutex<State>,
+}
+
+impl InMemoryCaseRepository {
+    /// An empty repository.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn not_found(what: &str) -> PersistenceError {
+    PersistenceError::NotFound {
+        what: what.to_owned(),
+    }
+}
+
+fn conflict(what: impl Into<String>) -> PersistenceError {
+    PersistenceError::Conflict { what: what.into() }
+}
+
+impl State {
+    fn file_mut(&mut self, id: FileId) -> PersistenceResult<&mut CaseFile> {
+        self.files.get_mut(&id).ok_or_else(|| not_found("file"))
+    }
+
+    fn case_mut(&mut self, id: CaseId) -> PersistenceResult<&mut Case> {
+        self.cases.get_mut(&id).ok_or_else(|| not_found("case"))
+    }
+}
+
+#[async_trait]
+impl CaseRepository for InMemoryCaseRepository {
+    async fn create_case(&self, case: &Case, audit: &AuditEntry) -> PersistenceResult<()> {
+        let mut state = self.lock();
+        if state.cases.contains_key(&case.id) {
+            return Err(conflict("case id exists"));
+        }
+        state.cases.insert(case.id, case.clone());
+        state.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn get_case(&self, id: CaseId) -> PersistenceResult<Option<Case>> {
+        Ok(self.lock().cases.get(&id).cloned())
+    }
+
+    async fn list_cases(&self, owner: UserId) -> PersistenceResult<Vec<Case>> {
+        let mut cases: Vec<Case> = self
+            .lock()
+            .cases
+            .values()
+            .filter(|c| c.owner_id == owner)
+            .cloned()
+            .collect();
+        cases.sort_by_key(|c| (c.created_at, c.id));
+        Ok(cases)
+    }
+
+    async fn insert_pending_file(
+        &self,
+        file: &CaseFile,
+        supersede_pending_before: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<()> {
+        let mut state = self.lock();
+        if !state.cases.contains_key(&file.case_id) {
+            return Err(not_found("case"));
+        }
+        if state.files.contains_key(&file.id) {
+            return Err(conflict("file id exists"));
+        }
+        let holders: Vec<(FileId, FileStatus, DateTime<Utc>)> = state
+            .files
+            .values()
+            .filter(|f| f.case_id == file.case_id && f.logical_path == file.logical_path)
+            .filter(|f| f.status.is_live())
+            .map(|f| (f.id, f.status, f.created_at))
+            .collect();
+        let blocking = holders.iter().any(|(_, status, created)| {
+            *status == FileStatus::Completed || *created >= supersede_pending_before
+        });
+        if blocking {
+            return Err(conflict(format!(
+                "a live file already holds {}",
+                file.logical_path
+            )));
+        }
+        for (stale, _, _) in holders {
+            let f = state.file_mut(stale)?;
+            f.status = FileStatus::Failed;
+            f.updated_at = file.created_at;
+        }
+        state.files.insert(file.id, file.clone());
+        state.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn get_file(&self, id: FileId) -> PersistenceResult<Option<CaseFile>> {
+        Ok(self.lock().files.get(&id).cloned())
+    }
+
+    async fn complete_file(
+        &self,
+        id: FileId,
+        actual_size: u64,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<Transition> {
+        let mut state = self.lock();
+        let file = state.file_mut(id)?;
+        match file.status {
+            FileStatus::Completed => return Ok(Transition::Unchanged(file.clone())),
+            FileStatus::Failed | FileStatus::Deleted => {
+                return Err(conflict(format!("file is {}", file.status.as_str())));
+            }
+            FileStatus::Pending => {}
+        }
+        file.status = FileStatus::Completed;
+        file.actual_size = Some(actual_size);
+        file.completed_at = Some(at);
+        file.updated_at = at;
+        let done = file.clone();
+        let case = state.case_mut(done.case_id)?;
+        case.file_count += 1;
+        case.total_size_bytes += actual_size;
+        case.updated_at = at;
+        state.audit.push(audit.clone());
+        Ok(Transition::Applied(done))
+    }
+
+    async fn fail_file(
+        &self,
+        id: FileId,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<Transition> {
+        let mut state = self.lock();
+        let file = state.file_mut(id)?;
+        match file.status {
+            FileStatus::Failed => return Ok(Transition::Unchanged(file.clone())),
+            FileStatus::Completed | FileStatus::Deleted => {
+                return Err(conflict(format!("file is {}", file.status.as_str())));
+            }
+            FileStatus::Pending => {}
+        }
+        file.status = FileStatus::Failed;
+        file.updated_at = at;
+        let failed = file.clone();
+        state.audit.push(audit.clone());
+        Ok(Transition::Applied(failed))
+    }
+
+    async fn delete_file(
+        &self,
+        id: FileId,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<Transition> {
+        let mut state = self.lock();
+        let file = state.file_mut(id)?;
+        let was = file.status;
+        match was {
+            FileStatus::Deleted => return Ok(Transition::Unchanged(file.clone())),
+            FileStatus::Failed => return Err(conflict("file is failed")),
+            FileStatus::Pending | FileStatus::Completed => {}
+        }
+        file.status = FileStatus::Deleted;
+        file.updated_at = at;
+        let deleted = file.clone();
+        if was == FileStatus::Completed {
+            let size = deleted.actual_size.unwrap_or(deleted.declared_size);
+            let case = state.case_mut(deleted.case_id)?;
+            case.file_count -= 1;
+            case.total_size_bytes -= size;
+            case.updated_at = at;
+        }
+        state.audit.push(audit.clone());
+        Ok(Transition::Applied(deleted))
+    }
+
+    async fn list_files(
+        &self,
+        case: CaseId,
+        query: &FileQuery,
+    ) -> PersistenceResult<Vec<CaseFile>> {
+        let state = self.lock();
+        let mut files: Vec<CaseFile> = state
+            .files
+            .values()
+            .filter(|f| f.case_id == case && f.status == FileStatus::Completed)
+            .filter(|f| {
+                query
+                    .prefix
+                    .as_ref()
+                    .is_none_or(|p| f.logical_path.is_under(p))
+            })
+            .filter(|f| query.after.as_ref().is_none_or(|a| f.logical_path > *a))
+            .cloned()
+            .collect();
+        files.sort_by(|a, b| a.logical_path.as_str().cmp(b.logical_path.as_str()));
+        files.truncate(query.limit);
+        Ok(files)
+    }
+
+    async fn files_to_purge(&self, limit: usize) -> PersistenceResult<Vec<CaseFile>> {
+        let state = self.lock();
+        let mut files: Vec<CaseFile> = state
+            .files
+            .values()
+            .filter(|f| !f.status.is_live() && f.purged_at.is_none())
+            .cloned()
+            .collect();
+        files.sort_by_key(|f| (f.updated_at, f.id));
+        files.truncate(limit);
+        Ok(files)
+    }
+
+    async fn mark_purged(
+        &self,
+        id: FileId,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<Transition> {
+        let mut state = self.lock();
+        let file = state.file_mut(id)?;
+        if file.status.is_live() {
+            return Err(conflict(format!("file is {}", file.status.as_str())));
+        }
+        if file.purged_at.is_some() {
+            return Ok(Transition::Unchanged(file.clone()));
+        }
+        file.purged_at = Some(at);
+        let purged = file.clone();
+        state.audit.push(audit.clone());
+        Ok(Transition::Applied(purged))
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> PersistenceResult<()> {
+        self.lock().audit.push(entry.clone());
+        Ok(())
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> PersistenceResult<Vec<AuditEntry>> {
+        let state = self.lock();
+        let matching = state
+            .audit
+            .iter()
+            .filter(|e| query.case_id.is_none_or(|c| e.case_id == Some(c)))
+            .filter(|e| query.file_id.is_none_or(|f| e.file_id == Some(f)))
+            .take(query.limit.unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Ok(matching)
+    }
+}

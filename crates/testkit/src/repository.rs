@@ -1,0 +1,570 @@
+//! The conformance suite of the [`CaseRepository`] port: every persistence adapter (and the
+//! in-memory fake) must pass it. Each case uses fresh random ids, so cases can share a database.
+
+use casefile_domain::Sha256;
+use casefile_domain::legal::{
+    AuditAction, AuditEntry, AuditOutcome, AuditQuery, Case, CaseFile, CaseId, CaseRepository,
+    FileId, FileName, FileQuery, FileStatus, LegalFileService, LogicalPath, PersistenceError,
+    Transition, UserId,
+};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use futures::future::join_all;
+
+/// Now, truncated to microseconds (what databases keep).
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+        .duration_trunc(Duration::microseconds(1))
+        .unwrap_or_else(|_| Utc::now())
+}
+
+fn audit(actor: Option<UserId>, action: AuditAction) -> AuditEntry {
+    AuditEntry::new(now(), actor, action, AuditOutcome::Success)
+}
+
+/// A new case of `owner`, stored with its audit entry.
+pub async fn new_case(repo: &dyn CaseRepository, owner: UserId) -> Case {
+    let at = now();
+    let case = Case {
+        id: CaseId::new(),
+        owner_id: owner,
+        title: "Doe v. Roe".to_owned(),
+        file_count: 0,
+        total_size_bytes: 0,
+        created_at: at,
+        updated_at: at,
+    };
+    let entry = audit(Some(owner), AuditAction::CaseCreated).case(case.id);
+    repo.create_case(&case, &entry).await.expect("create case");
+    case
+}
+
+/// A pending file (not stored) of `case` at `path`.
+pub fn pending_file(case: &Case, path: &str, size: u64, created_at: DateTime<Utc>) -> CaseFile {
+    let id = FileId::new();
+    let logical_path = LogicalPath::parse(path).expect("test path");
+    CaseFile {
+        id,
+        case_id: case.id,
+        file_name: FileName::parse(logical_path.file_name()).expect("name"),
+        logical_path,
+        mime_type: "application/pdf".to_owned(),
+        declared_size: size,
+        actual_size: None,
+        sha256: Sha256::digest(path.as_bytes()),
+        storage_key: LegalFileService::storage_key(case.id, id),
+        status: FileStatus::Pending,
+        uploaded_by: case.owner_id,
+        created_at,
+        updated_at: created_at,
+        completed_at: None,
+        purged_at: None,
+    }
+}
+
+async fn insert(repo: &dyn CaseRepository, file: &CaseFile) -> Result<(), PersistenceError> {
+    let entry = audit(Some(file.uploaded_by), AuditAction::UploadInitiated)
+        .case(file.case_id)
+        .file(file.id);
+    // Pending files created in the last hour hold their path.
+    repo.insert_pending_file(file, now() - Duration::hours(1), &entry)
+        .await
+}
+
+/// A completed file of `case` at `path` with `size` bytes.
+pub async fn completed_file(
+    repo: &dyn CaseRepository,
+    case: &Case,
+    path: &str,
+    size: u64,
+) -> CaseFile {
+    let file = pending_file(case, path, size, now());
+    insert(repo, &file).await.expect("insert pending");
+    complete(repo, &file).await.expect("complete").into_file()
+}
+
+async fn complete(
+    repo: &dyn CaseRepository,
+    file: &CaseFile,
+) -> Result<Transition, PersistenceError> {
+    let entry = audit(Some(file.uploaded_by), AuditAction::UploadCompleted)
+        .case(file.case_id)
+        .file(file.id);
+    repo.complete_file(file.id, file.declared_size, now(), &entry)
+        .await
+}
+
+async fn audit_of(repo: &dyn CaseRepository, case: CaseId) -> Vec<AuditEntry> {
+    repo.list_audit(&AuditQuery {
+        case_id: Some(case),
+        ..AuditQuery::default()
+    })
+    .await
+    .expect("list audit")
+}
+
+async fn case_of(repo: &dyn CaseRepository, id: CaseId) -> Case {
+    repo.get_case(id)
+        .await
+        .expect("get case")
+        .expect("case exists")
+}
+
+/// Cases: stored with their audit entry, read back equal, listed per owner only; a duplicate id
+/// is a conflict that appends nothing.
+pub async fn cases_round_trip(repo: &dyn CaseRepository) {
+    let alice = UserId::new();
+    let bob = UserId::new();
+    let a1 = new_case(repo, alice).await;
+    let a2 = new_case(repo, alice).await;
+    let b1 = new_case(repo, bob).await;
+    assert_eq!(repo.get_case(a1.id).await.expect("get"), Some(a1.clone()));
+    assert_eq!(repo.get_case(CaseId::new()).await.expect("get"), None);
+    let alices: Vec<CaseId> = repo
+        .list_cases(alice)
+        .await
+        .expect("list")
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(alices.len(), 2);
+    assert!(alices.contains(&a1.id) && alices.contains(&a2.id) && !alices.contains(&b1.id));
+    let trail = audit_of(repo, a1.id).await;
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].action, AuditAction::CaseCreated);
+    let again = audit(Some(alice), AuditAction::CaseCreated).case(a1.id);
+    let err = repo
+        .create_case(&a1, &again)
+        .await
+        .expect_err("duplicate id");
+    assert!(matches!(err, PersistenceError::Conflict { .. }), "{err:?}");
+    assert_eq!(
+        audit_of(repo, a1.id).await.len(),
+        1,
+        "a refused change appends no audit entry"
+    );
+}
+
+/// A live file holds its logical path in its case: a second pending or completed file there is a
+/// conflict (appending nothing); other paths and other cases are free; a missing case is
+/// `NotFound`.
+pub async fn logical_path_is_unique_among_live_files(repo: &dyn CaseRepository) {
+    let owner = UserId::new();
+    let case = new_case(repo, owner).await;
+    let other = new_case(repo, owner).await;
+    let first = pending_file(&case, "pleadings/motion.pdf", 10, now());
+    insert(repo, &first).await.expect("first");
+    let before = audit_of(repo, case.id).await.len();
+    let clash = pending_file(&case, "pleadings/motion.pdf", 20, now());
+    assert!(matches!(
+        insert(repo, &clash).await,
+        Err(PersistenceError::Conflict { .. })
+    ));
+    assert_eq!(audit_of(repo, case.id).await.len(), before);
+    assert_eq!(repo.get_file(clash.id).await.expect("get"), None);
+    complete(repo, &first).await.expect("complete");
+    assert!(matches!(
+        insert(repo, &clash).await,
+        Err(PersistenceError::Conflict { .. })
+    ));
+    insert(
+        repo,
+        &pending_file(&case, "pleadings/motion2.pdf", 1, now()),
+    )
+    .await
+    .expect("other path");
+    insert(
+        repo,
+        &pending_file(&other, "pleadings/motion.pdf", 1, now()),
+    )
+    .await
+    .expect("other case");
+    let ghost = Case {
+        id: CaseId::new(),
+        ..case.clone()
+    };
+    let orphan = pending_file(&ghost, "x.pdf", 1, now());
+    assert!(matches!(
+        insert(repo, &orphan).await,
+        Err(PersistenceError::NotFound { .. })
+    ));
+}
+
+/// A pending file older than the supersede instant (its URL expired) gives its path up: it is
+/// failed in the same operation that inserts the new one.
+pub async fn stale_pending_upload_is_superseded(repo: &dyn CaseRepository) {
+    let case = new_case(repo, UserId::new()).await;
+    let stale = pending_file(&case, "exhibits/a.pdf", 10, now() - Duration::hours(2));
+    insert(repo, &stale).await.expect("stale");
+    let fresh = pending_file(&case, "exhibits/a.pdf", 10, now());
+    insert(repo, &fresh)
+        .await
+        .expect("supersedes the stale upload");
+    let old = repo.get_file(stale.id).await.expect("get").expect("kept");
+    assert_eq!(old.status, FileStatus::Failed);
+    let to_purge: Vec<FileId> = repo
+        .files_to_purge(10_000)
+        .await
+        .expect("purge list")
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert!(
+        to_purge.contains(&stale.id),
+        "a superseded upload's object is purged"
+    );
+}
+
+/// Completion happens once: statistics grow once, one audit entry; completing again is
+/// `Unchanged` and appends nothing; failing or completing a failed file is a conflict.
+pub async fn completion_is_one_transition(repo: &dyn CaseRepository) {
+    let case = new_case(repo, UserId::new()).await;
+    let file = pending_file(&case, "a.pdf", 1234, now());
+    insert(repo, &file).await.expect("insert");
+    let stored = repo.get_file(file.id).await.expect("get").expect("exists");
+    assert_eq!(stored, file, "a file reads back as written");
+    let done = match complete(repo, &file).await.expect("complete") {
+        Transition::Applied(f) => f,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(done.status, FileStatus::Completed);
+    assert_eq!(done.actual_size, Some(1234));
+    assert!(done.completed_at.is_some());
+    let after = case_of(repo, case.id).await;
+    assert_eq!((after.file_count, after.total_size_bytes), (1, 1234));
+    let entries = audit_of(repo, case.id).await.len();
+    assert!(matches!(
+        complete(repo, &file).await,
+        Ok(Transition::Unchanged(_))
+    ));
+    assert_eq!(
+        audit_of(repo, case.id).await.len(),
+        entries,
+        "no second entry"
+    );
+    assert_eq!(
+        case_of(repo, case.id).await.file_count,
+        1,
+        "no second count"
+    );
+    let entry = audit(None, AuditAction::UploadFailed);
+    assert!(matches!(
+        repo.fail_file(file.id, now(), &entry).await,
+        Err(PersistenceError::Conflict { .. })
+    ));
+
+    let failing = pending_file(&case, "b.pdf", 1, now());
+    insert(repo, &failing).await.expect("insert");
+    let entry = audit(None, AuditAction::UploadFailed)
+        .case(case.id)
+        .file(failing.id);
+    assert!(matches!(
+        repo.fail_file(failing.id, now(), &entry).await,
+        Ok(Transition::Applied(_))
+    ));
+    assert!(matches!(
+        repo.fail_file(failing.id, now(), &entry).await,
+        Ok(Transition::Unchanged(_))
+    ));
+    assert!(matches!(
+        complete(repo, &failing).await,
+        Err(PersistenceError::Conflict { .. })
+    ));
+    assert_eq!(
+        case_of(repo, case.id).await.file_count,
+        1,
+        "a failed file does not count"
+    );
+}
+
+/// Ten concurrent completions of one file: exactly one applies, one audit entry, count 1.
+pub async fn concurrent_completions_apply_once(repo: &dyn CaseRepository) {
+    let case = new_case(repo, UserId::new()).await;
+    let file = pending_file(&case, "race.pdf", 77, now());
+    insert(repo, &file).await.expect("insert");
+    let results = join_all((0..10).map(|_| complete(repo, &file))).await;
+    let applied = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Transition::Applied(_))))
+        .count();
+    let unchanged = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Transition::Unchanged(_))))
+        .count();
+    assert_eq!((applied, unchanged), (1, 9), "{results:?}");
+    let completed = audit_of(repo, case.id)
+        .await
+        .iter()
+        .filter(|e| e.action == AuditAction::UploadCompleted)
+        .count();
+    assert_eq!(completed, 1);
+    let after = case_of(repo, case.id).await;
+    assert_eq!((after.file_count, after.total_size_bytes), (1, 77));
+}
+
+/// 50 concurrent operations in one case (completions of 30 files, deletions of 20 completed
+/// ones) end with exact statistics.
+pub async fn statistics_exact_under_concurrency(repo: &dyn CaseRepository) {
+    let case = new_case(repo, UserId::new()).await;
+    let mut to_delete = Vec::new();
+    for i in 0..20u64 {
+        to_delete.push(completed_file(repo, &case, &format!("old/{i}.pdf"), 100 + i).await);
+    }
+    let mut to_complete = Vec::new();
+    for i in 0..30u64 {
+        let f = pending_file(&case, &format!("new/{i}.pdf"), 1000 + i, now());
+        insert(repo, &f).await.expect("insert");
+        to_complete.push(f);
+    }
+    let completions = to_complete
+        .iter()
+        .map(|f| async move { complete(repo, f).await.map(|_| ()) });
+    let deletions = to_delete.iter().map(|f| async move {
+        let entry = audit(None, AuditAction::FileDeleted)
+            .case(f.case_id)
+            .file(f.id);
+        repo.delete_file(f.id, now(), &entry).await.map(|_| ())
+    });
+    let (c, d) = futures::join!(join_all(completions), join_all(deletions));
+    assert!(c.iter().chain(d.iter()).all(Result::is_ok), "{c:?} {d:?}");
+    let after = case_of(repo, case.id).await;
+    let expected_size: u64 = (0..30u64).map(|i| 1000 + i).sum();
+    assert_eq!(
+        (after.file_count, after.total_size_bytes),
+        (30, expected_size)
+    );
+}
+
+/// Delete is a tombstone: statistics shrink, the path is freed, the file is no longer listed but
+/// is offered for purge; deleting again is `Unchanged`; purge is recorded once.
+pub async fn delete_and_purge(repo: &dyn CaseRepository) {
+    let case = new_case(repo, UserId::new()).await;
+    let file = completed_file(repo, &case, "brief.pdf", 500).await;
+    let entry = audit(None, AuditAction::FileDeleted)
+        .case(case.id)
+        .file(file.id);
+    let deleted = repo
+        .delete_file(file.id, now(), &entry)
+        .await
+        .expect("delete")
+        .into_file();
+    assert_eq!(deleted.status, FileStatus::Deleted);
+    let after = case_of(repo, case.id).await;
+    assert_eq!((after.file_count, after.total_size_bytes), (0, 0));
+    assert!(matches!(
+        repo.delete_file(file.id, now(), &entry).await,
+        Ok(Transition::Unchanged(_))
+    ));
+    let query = FileQuery {
+        prefix: None,
+        after: None,
+        limit: 100,
+    };
+    assert!(
+        repo.list_files(case.id, &query)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    insert(repo, &pending_file(&case, "brief.pdf", 1, now()))
+        .await
+        .expect("path freed");
+    let purge: Vec<FileId> = repo
+        .files_to_purge(10_000)
+        .await
+        .expect("to purge")
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert!(purge.contains(&file.id));
+    let entry = audit(None, AuditAction::ObjectPurged)
+        .case(case.id)
+        .file(file.id);
+    let purged = repo
+        .mark_purged(file.id, now(), &entry)
+        .await
+        .expect("purge");
+    assert!(
+        matches!(&purged, Transition::Applied(f) if f.purged_at.is_some()),
+        "{purged:?}"
+    );
+    assert!(matches!(
+        repo.mark_purged(file.id, now(), &entry).await,
+        Ok(Transition::Unchanged(_))
+    ));
+    let purge: Vec<FileId> = repo
+        .files_to_purge(10_000)
+        .await
+        .expect("to purge")
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert!(!purge.contains(&file.id));
+    let live = completed_file(repo, &case, "live.pdf", 1).await;
+    assert!(matches!(
+        repo.mark_purged(live.id, now(), &entry).await,
+        Err(PersistenceError::Conflict { .. })
+    ));
+    let purges = audit_of(repo, case.id)
+        .await
+        .iter()
+        .filter(|e| e.action == AuditAction::ObjectPurged)
+        .count();
+    assert_eq!(purges, 1);
+}
+
+/// Operations on an unknown file id are `NotFound` and append nothing.
+pub async fn unknown_files(repo: &dyn CaseRepository) {
+    let ghost = FileId::new();
+    assert_eq!(repo.get_file(ghost).await.expect("get"), None);
+    let entry = audit(None, AuditAction::UploadCompleted).file(ghost);
+    assert!(matches!(
+        repo.complete_file(ghost, 1, now(), &entry).await,
+        Err(PersistenceError::NotFound { .. })
+    ));
+    assert!(matches!(
+        repo.fail_file(ghost, now(), &entry).await,
+        Err(PersistenceError::NotFound { .. })
+    ));
+    assert!(matches!(
+        repo.delete_file(ghost, now(), &entry).await,
+        Err(PersistenceError::NotFound { .. })
+    ));
+    assert!(matches!(
+        repo.mark_purged(ghost, now(), &entry).await,
+        Err(PersistenceError::NotFound { .. })
+    ));
+    let query = AuditQuery {
+        file_id: Some(ghost),
+        ..AuditQuery::default()
+    };
+    assert!(repo.list_audit(&query).await.expect("audit").is_empty());
+}
+
+/// Listing: completed files only, by logical path in byte order, under a folder prefix (never a
+/// sibling like `a/bc`), after a keyset cursor, at most `limit`.
+pub async fn list_files_by_prefix_and_cursor(repo: &dyn CaseRepository) {
+    let case = new_case(repo, UserId::new()).await;
+    for path in [
+        "a/b/1.pdf",
+        "a/b/2.pdf",
+        "a/b/deep/3.pdf",
+        "a/bc.pdf",
+        "a/b.pdf",
+        "z.pdf",
+    ] {
+        completed_file(repo, &case, path, 1).await;
+    }
+    insert(repo, &pending_file(&case, "a/b/pending.pdf", 1, now()))
+        .await
+        .expect("pending");
+    let list = |prefix: Option<&str>, after: Option<&str>, limit: usize| {
+        let query = FileQuery {
+            prefix: prefix.map(|p| LogicalPath::parse(p).expect("prefix")),
+            after: after.map(|p| LogicalPath::parse(p).expect("cursor")),
+            limit,
+        };
+        async move {
+            repo.list_files(case.id, &query)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|f| f.logical_path.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(Some("a/b"), None, 100).await,
+        ["a/b/1.pdf", "a/b/2.pdf", "a/b/deep/3.pdf"]
+    );
+    assert_eq!(list(Some("a/b"), Some("a/b/1.pdf"), 1).await, ["a/b/2.pdf"]);
+    assert_eq!(
+        list(None, None, 100).await,
+        [
+            "a/b.pdf",
+            "a/b/1.pdf",
+            "a/b/2.pdf",
+            "a/b/deep/3.pdf",
+            "a/bc.pdf",
+            "z.pdf"
+        ]
+    );
+    assert_eq!(list(None, Some("a/bc.pdf"), 100).await, ["z.pdf"]);
+    assert!(list(Some("nothing"), None, 100).await.is_empty());
+}
+
+/// The audit trail keeps entries in the order appended, filters by case and file, and limits.
+pub async fn audit_trail_order_and_filters(repo: &dyn CaseRepository) {
+    let owner = UserId::new();
+    let case = new_case(repo, owner).await;
+    let file = FileId::new();
+    let actions = [
+        AuditAction::CaseViewed,
+        AuditAction::FilesListed,
+        AuditAction::AccessDenied,
+    ];
+    for action in actions {
+        let entry = AuditEntry::new(now(), Some(owner), action, AuditOutcome::Denied)
+            .case(case.id)
+            .file(file)
+            .details("détails: «quoted» \"and\" 'single'");
+        repo.append_audit(&entry).await.expect("append");
+    }
+    let all = audit_of(repo, case.id).await;
+    let got: Vec<AuditAction> = all.iter().map(|e| e.action).collect();
+    assert_eq!(
+        got,
+        [AuditAction::CaseCreated, actions[0], actions[1], actions[2]]
+    );
+    assert_eq!(
+        all[1].details.as_deref(),
+        Some("détails: «quoted» \"and\" 'single'")
+    );
+    assert_eq!(all[1].outcome, AuditOutcome::Denied);
+    assert_eq!(all[1].actor, Some(owner));
+    let by_file = repo
+        .list_audit(&AuditQuery {
+            file_id: Some(file),
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("by file");
+    assert_eq!(by_file.len(), 3);
+    let limited = repo
+        .list_audit(&AuditQuery {
+            case_id: Some(case.id),
+            limit: Some(2),
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("limited");
+    assert_eq!(limited.len(), 2);
+    assert_eq!(limited[0].action, AuditAction::CaseCreated);
+}
+
+/// Generates one `#[tokio::test]` per repository conformance case, in a module
+/// `repository_conformance`. `$fixture` is an async expression yielding a value whose
+/// `as_ref()` is a `&dyn CaseRepository` (e.g. `Arc<dyn CaseRepository>`).
+#[macro_export]
+macro_rules! repository_conformance_tests {
+    ($fixture:expr) => {
+        mod repository_conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::repository_conformance_tests!(@cases $fixture;
+                cases_round_trip, logical_path_is_unique_among_live_files,
+                stale_pending_upload_is_superseded, completion_is_one_transition,
+                concurrent_completions_apply_once, statistics_exact_under_concurrency,
+                delete_and_purge, unknown_files, list_files_by_prefix_and_cursor,
+                audit_trail_order_and_filters);
+        }
+    };
+    (@cases $fixture:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fixture = $fixture.await;
+                $crate::repository::$case(fixture.as_ref()).await;
+            }
+        )*
+    };
+}
