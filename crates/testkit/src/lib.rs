@@ -9,6 +9,7 @@
 //! - [`repository`]: the conformance suite of the
 //!   [`CaseRepository`](casefile_domain::legal::CaseRepository) port, and
 //!   [`InMemoryCaseRepository`], the fake that passes it;
+//! - [`service`]: the legal file service end to end on real ports;
 //! - [`data`]: deterministic test content, generated as streams so that large objects never sit
 //!   in memory.
 //!
@@ -18,6 +19,7 @@
 pub mod data;
 mod memory_repository;
 pub mod repository;
+pub mod service;
 pub mod storage;
 
 pub use memory_repository::InMemoryCaseRepository;

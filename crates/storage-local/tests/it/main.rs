@@ -5,3 +5,4 @@ mod conformance;
 mod fs;
 mod mock;
 mod presign;
+mod service;

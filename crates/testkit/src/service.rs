@@ -1,0 +1,920 @@
+//! The legal file service, end to end, on real ports: a store and a repository (e.g.
+//! `MemoryStorage` + [`InMemoryCaseRepository`](crate::InMemoryCaseRepository)). Each case
+//! builds its own [`ServiceEnv`] from a factory, so stores and clocks are never shared.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use casefile_domain::StorageError;
+use casefile_domain::legal::{
+    AuditAction, AuditOutcome, CaseFile, CaseRepository, Clock, FileId, FileStatus, IntegrityField,
+    LegalFileService, ListFiles, NewUpload, ServiceConfig, ServiceError, UserId,
+};
+use casefile_domain::storage::{ObjectStorage, PutOptions, UploadMethod};
+use casefile_domain::{Sha256, content::OCTET_STREAM};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+
+use crate::data;
+
+/// A clock that moves only when told.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    /// A clock showing the current time.
+    pub fn new() -> Self {
+        Self(Mutex::new(crate::repository::now()))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *now += chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A service over real ports, with handles on them for the checks.
+pub struct ServiceEnv {
+    /// The store.
+    pub storage: Arc<dyn ObjectStorage>,
+    /// The repository.
+    pub repository: Arc<dyn CaseRepository>,
+    /// The clock.
+    pub clock: Arc<ManualClock>,
+    /// The service under test.
+    pub service: LegalFileService,
+}
+
+impl ServiceEnv {
+    /// A service with the default limits.
+    pub fn new(storage: Arc<dyn ObjectStorage>, repository: Arc<dyn CaseRepository>) -> Self {
+        Self::with_config(storage, repository, ServiceConfig::default())
+    }
+
+    /// A service with `config`.
+    pub fn with_config(
+        storage: Arc<dyn ObjectStorage>,
+        repository: Arc<dyn CaseRepository>,
+        config: ServiceConfig,
+    ) -> Self {
+        let clock = Arc::new(ManualClock::new());
+        let service =
+            LegalFileService::new(storage.clone(), repository.clone(), clock.clone(), config);
+        Self {
+            storage,
+            repository,
+            clock,
+            service,
+        }
+    }
+
+    /// What a client does with a presigned upload: put the bytes at the file's key.
+    pub async fn client_upload(&self, file: &CaseFile, content: &Bytes) {
+        self.storage
+            .upload(
+                &file.storage_key,
+                content.clone(),
+                PutOptions::with_content_type(file.mime_type.clone()),
+            )
+            .await
+            .expect("client upload");
+    }
+
+    /// The actions of a case's audit trail, in order.
+    pub async fn actions(
+        &self,
+        user: UserId,
+        case: casefile_domain::legal::CaseId,
+    ) -> Vec<AuditAction> {
+        self.service
+            .audit_trail(user, case)
+            .await
+            .expect("audit trail")
+            .iter()
+            .map(|e| e.action)
+            .collect()
+    }
+
+    async fn all_audit(&self) -> Vec<casefile_domain::legal::AuditEntry> {
+        self.repository
+            .list_audit(&Default::default())
+            .await
+            .expect("audit")
+    }
+}
+
+/// A declared upload of `content` at `path`.
+pub fn declare(path: &str, content: &[u8], mime: Option<&str>) -> NewUpload {
+    NewUpload {
+        logical_path: path.to_owned(),
+        file_name: None,
+        mime_type: mime.map(str::to_owned),
+        file_size: content.len() as u64,
+        content_hash: Sha256::digest(content).to_hex(),
+    }
+}
+
+/// The first bytes of a PDF, enough for sniffing.
+pub fn pdf_bytes(extra: usize) -> Bytes {
+    let mut pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n".to_vec();
+    pdf.extend(data::random_bytes(extra as u64, extra));
+    Bytes::from(pdf)
+}
+
+/// The first bytes of an x86-64 ELF executable.
+pub fn elf_bytes() -> Bytes {
+    let mut elf =
+        b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00".to_vec();
+    elf.extend_from_slice(&[0u8; 200]);
+    Bytes::from(elf)
+}
+
+fn field_of(err: &ServiceError) -> Option<IntegrityField> {
+    match err {
+        ServiceError::IntegrityMismatch { field, .. } => Some(*field),
+        _ => None,
+    }
+}
+
+/// The whole two-phase flow: case, init (a presigned upload bound as the store allows), client
+/// upload, completion, download, download URL, listing — and exactly one audit entry for each.
+pub async fn two_phase_upload(env: &ServiceEnv) {
+    let alice = UserId::new();
+    let case = env
+        .service
+        .create_case(alice, "  Doe v. Roe  ")
+        .await
+        .expect("case");
+    assert_eq!(case.title, "Doe v. Roe");
+    let content = pdf_bytes(50_000);
+    let started = env
+        .service
+        .init_file_upload(
+            alice,
+            case.id,
+            declare("pleadings/motion.pdf", &content, None),
+        )
+        .await
+        .expect("init");
+    let file = started.file.clone();
+    assert_eq!(file.status, FileStatus::Pending);
+    assert_eq!(file.mime_type, "application/pdf", "guessed from the name");
+    assert_eq!(file.file_name.as_str(), "motion.pdf");
+    assert!(
+        !file.storage_key.as_str().contains("motion"),
+        "keys never carry user input"
+    );
+    assert_eq!(
+        Some(started.upload.method),
+        env.storage.capabilities().presigned_upload
+    );
+    let carried_type = match started.upload.method {
+        UploadMethod::Put => started
+            .upload
+            .headers
+            .values()
+            .any(|v| v == "application/pdf"),
+        UploadMethod::Post => started
+            .upload
+            .fields
+            .values()
+            .any(|v| v == "application/pdf"),
+    };
+    assert!(carried_type, "the upload is bound to the declared type");
+    let lifetime = started.upload.expires_at - env.clock.now();
+    assert!(
+        lifetime <= chrono::Duration::minutes(16) && lifetime >= chrono::Duration::minutes(14),
+        "{lifetime}"
+    );
+
+    env.client_upload(&file, &content).await;
+    let done = env
+        .service
+        .complete_file_upload(alice, file.id)
+        .await
+        .expect("complete");
+    assert_eq!(done.status, FileStatus::Completed);
+    assert_eq!(done.actual_size, Some(content.len() as u64));
+    let case_now = env.service.get_case(alice, case.id).await.expect("case");
+    assert_eq!(
+        (case_now.file_count, case_now.total_size_bytes),
+        (1, content.len() as u64)
+    );
+
+    let download = env
+        .service
+        .download_file(alice, file.id)
+        .await
+        .expect("download");
+    let got: Vec<Bytes> = download.body.try_collect().await.expect("verified body");
+    assert!(got.concat() == content, "downloaded bytes differ");
+    let url = env
+        .service
+        .get_download_url(alice, file.id)
+        .await
+        .expect("url");
+    let lifetime = url.expires_at - env.clock.now();
+    assert!(
+        lifetime <= chrono::Duration::minutes(6),
+        "short default expiry: {lifetime}"
+    );
+    let page = env
+        .service
+        .list_case_files(alice, case.id, ListFiles::default())
+        .await
+        .expect("list");
+    assert_eq!(page.files, vec![done.clone()]);
+    assert_eq!(page.next_cursor, None);
+    let cases = env.service.list_cases(alice).await.expect("cases");
+    assert_eq!(
+        cases.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![case.id]
+    );
+
+    assert_eq!(
+        env.actions(alice, case.id).await,
+        [
+            AuditAction::CaseCreated,
+            AuditAction::UploadInitiated,
+            AuditAction::UploadCompleted,
+            AuditAction::CaseViewed,
+            AuditAction::FileDownloaded,
+            AuditAction::DownloadUrlIssued,
+            AuditAction::FilesListed,
+        ]
+    );
+}
+
+async fn started(
+    env: &ServiceEnv,
+    user: UserId,
+    path: &str,
+    declared: &[u8],
+    mime: Option<&str>,
+) -> (casefile_domain::legal::Case, CaseFile) {
+    let case = env.service.create_case(user, "Matter").await.expect("case");
+    let file = env
+        .service
+        .init_file_upload(user, case.id, declare(path, declared, mime))
+        .await
+        .expect("init")
+        .file;
+    (case, file)
+}
+
+async fn assert_failed_and_removed(env: &ServiceEnv, file: &CaseFile, why: &str) {
+    let now = env
+        .repository
+        .get_file(file.id)
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(now.status, FileStatus::Failed, "{why}");
+    assert_eq!(
+        env.storage.head(&file.storage_key).await.expect("head"),
+        None,
+        "{why}: object removed"
+    );
+    let audit = env.all_audit().await;
+    let failure = audit
+        .iter()
+        .find(|e| e.file_id == Some(file.id) && e.action == AuditAction::UploadFailed)
+        .expect("failure audited");
+    assert_eq!(failure.outcome, AuditOutcome::Failure);
+    assert!(
+        failure
+            .details
+            .as_deref()
+            .is_some_and(|d| d.contains("integrity mismatch")),
+        "{failure:?}"
+    );
+}
+
+/// Completion refuses what was not declared: a missing object (`UploadMissing`, still pending),
+/// a short or long object (size), other bytes (SHA-256), an executable declared as a PDF (MIME).
+/// Each mismatch fails the file, removes its object and is audited with what differed.
+pub async fn completion_verifies_everything(env: &ServiceEnv) {
+    let user = UserId::new();
+    let content = pdf_bytes(10_000);
+
+    let (_, missing) = started(env, user, "missing.pdf", &content, None).await;
+    let err = env
+        .service
+        .complete_file_upload(user, missing.id)
+        .await
+        .expect_err("missing");
+    assert!(matches!(err, ServiceError::UploadMissing), "{err:?}");
+    let still = env
+        .repository
+        .get_file(missing.id)
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(
+        still.status,
+        FileStatus::Pending,
+        "the client may still upload"
+    );
+    env.client_upload(&missing, &content).await;
+    env.service
+        .complete_file_upload(user, missing.id)
+        .await
+        .expect("completes once uploaded");
+
+    let (case, short) = started(env, user, "short.pdf", &content, None).await;
+    env.client_upload(&short, &content.slice(..content.len() - 1))
+        .await;
+    let err = env
+        .service
+        .complete_file_upload(user, short.id)
+        .await
+        .expect_err("short");
+    assert_eq!(field_of(&err), Some(IntegrityField::Size), "{err:?}");
+    assert_failed_and_removed(env, &short, "short").await;
+    assert_eq!(
+        env.service
+            .get_case(user, case.id)
+            .await
+            .expect("case")
+            .file_count,
+        0
+    );
+    let again = env
+        .service
+        .complete_file_upload(user, short.id)
+        .await
+        .expect_err("failed stays failed");
+    assert!(matches!(again, ServiceError::Conflict { .. }), "{again:?}");
+
+    let (_, long) = started(env, user, "long.pdf", &content, None).await;
+    let mut longer = content.to_vec();
+    longer.push(b'!');
+    env.client_upload(&long, &Bytes::from(longer)).await;
+    let err = env
+        .service
+        .complete_file_upload(user, long.id)
+        .await
+        .expect_err("long");
+    assert_eq!(field_of(&err), Some(IntegrityField::Size));
+    assert_failed_and_removed(env, &long, "long").await;
+
+    let (_, altered) = started(env, user, "altered.pdf", &content, None).await;
+    let mut other = content.to_vec();
+    let last = other.len() - 1;
+    other[last] ^= 0xff;
+    env.client_upload(&altered, &Bytes::from(other)).await;
+    match env.service.complete_file_upload(user, altered.id).await {
+        Err(ServiceError::IntegrityMismatch {
+            field: IntegrityField::Sha256,
+            expected,
+            actual,
+        }) => {
+            assert_eq!(expected, altered.sha256.to_hex());
+            assert_ne!(actual, expected);
+        }
+        other => panic!("altered bytes gave {other:?}"),
+    }
+    assert_failed_and_removed(env, &altered, "altered").await;
+
+    let elf = elf_bytes();
+    let (_, disguised) = started(env, user, "invoice.pdf", &elf, Some("application/pdf")).await;
+    env.client_upload(&disguised, &elf).await;
+    match env.service.complete_file_upload(user, disguised.id).await {
+        Err(ServiceError::IntegrityMismatch {
+            field: IntegrityField::MimeType,
+            actual,
+            ..
+        }) => {
+            assert!(actual.contains("executable"), "{actual}");
+        }
+        other => panic!("an ELF declared as PDF gave {other:?}"),
+    }
+    assert_failed_and_removed(env, &disguised, "disguised").await;
+}
+
+/// Completing twice, or concurrently, yields one transition, one audit entry, one count.
+pub async fn completion_is_idempotent(env: &ServiceEnv) {
+    let user = UserId::new();
+    let content = pdf_bytes(1000);
+    let (case, file) = started(env, user, "twice.pdf", &content, None).await;
+    env.client_upload(&file, &content).await;
+    let (a, b) = futures::join!(
+        env.service.complete_file_upload(user, file.id),
+        env.service.complete_file_upload(user, file.id)
+    );
+    let (a, b) = (a.expect("first"), b.expect("second"));
+    assert_eq!(a.status, FileStatus::Completed);
+    assert_eq!(a, b);
+    let third = env
+        .service
+        .complete_file_upload(user, file.id)
+        .await
+        .expect("third");
+    assert_eq!(third, a);
+    let completions = env
+        .actions(user, case.id)
+        .await
+        .iter()
+        .filter(|a| **a == AuditAction::UploadCompleted)
+        .count();
+    assert_eq!(completions, 1);
+    assert_eq!(
+        env.service
+            .get_case(user, case.id)
+            .await
+            .expect("case")
+            .file_count,
+        1
+    );
+}
+
+/// User B with user A's case id or file id, on every operation: `NotFound`, exactly as for a
+/// missing one, each refusal audited as denied with B as actor; A's data unchanged.
+pub async fn other_users_are_refused_like_missing(env: &ServiceEnv) {
+    let alice = UserId::new();
+    let bob = UserId::new();
+    let content = pdf_bytes(100);
+    let (case, file) = started(env, alice, "secret.pdf", &content, None).await;
+    env.client_upload(&file, &content).await;
+    env.service
+        .complete_file_upload(alice, file.id)
+        .await
+        .expect("complete");
+    let missing_case = casefile_domain::legal::CaseId::new();
+    let missing_file = FileId::new();
+
+    let s = &env.service;
+    let not_found = |r: Result<(), ServiceError>, what: &str| {
+        assert!(
+            matches!(r, Err(ServiceError::NotFound { .. })),
+            "{what}: {r:?}"
+        );
+    };
+    for case_id in [case.id, missing_case] {
+        not_found(s.get_case(bob, case_id).await.map(drop), "get_case");
+        not_found(
+            s.init_file_upload(bob, case_id, declare("x.pdf", &content, None))
+                .await
+                .map(drop),
+            "init",
+        );
+        not_found(
+            s.upload_file(
+                bob,
+                case_id,
+                declare("x.pdf", &content, None),
+                data::once(content.clone()),
+            )
+            .await
+            .map(drop),
+            "upload",
+        );
+        not_found(
+            s.list_case_files(bob, case_id, ListFiles::default())
+                .await
+                .map(drop),
+            "list",
+        );
+        not_found(s.audit_trail(bob, case_id).await.map(drop), "audit trail");
+    }
+    for file_id in [file.id, missing_file] {
+        not_found(
+            s.complete_file_upload(bob, file_id).await.map(drop),
+            "complete",
+        );
+        not_found(s.download_file(bob, file_id).await.map(drop), "download");
+        not_found(s.get_download_url(bob, file_id).await.map(drop), "url");
+        not_found(s.delete_file(bob, file_id).await.map(drop), "delete");
+    }
+    assert!(s.list_cases(bob).await.expect("bob's cases").is_empty());
+    let denied: Vec<_> = env
+        .all_audit()
+        .await
+        .into_iter()
+        .filter(|e| e.actor == Some(bob) && e.action == AuditAction::AccessDenied)
+        .collect();
+    assert_eq!(denied.len(), 18, "every refusal is audited");
+    assert!(denied.iter().all(|e| e.outcome == AuditOutcome::Denied));
+    assert!(denied.iter().any(|e| e.case_id == Some(case.id)));
+    assert!(denied.iter().any(|e| e.file_id == Some(file.id)));
+    let after = s.get_case(alice, case.id).await.expect("alice's case");
+    assert_eq!(after.file_count, 1);
+    assert_eq!(
+        env.repository
+            .get_file(file.id)
+            .await
+            .expect("get")
+            .expect("kept")
+            .status,
+        FileStatus::Completed
+    );
+}
+
+/// Bad input is refused with the field named, before anything is recorded or stored.
+pub async fn bad_input_is_refused_with_its_field(env: &ServiceEnv) {
+    let user = UserId::new();
+    let case = env.service.create_case(user, "Matter").await.expect("case");
+    let before = env.all_audit().await.len();
+    let content = pdf_bytes(10);
+    let bad_paths = [
+        "../x",
+        "a/../../x",
+        "/abs",
+        "C:\\x",
+        "a\\b",
+        "a\0b",
+        "a\rb",
+        "a\nb",
+        "．．／x",
+        "",
+        "a//b",
+    ];
+    let long_segment = "x".repeat(1000);
+    for path in bad_paths.iter().copied().chain([long_segment.as_str()]) {
+        match env
+            .service
+            .init_file_upload(user, case.id, declare(path, &content, None))
+            .await
+        {
+            Err(ServiceError::InvalidInput {
+                field: "logical_path",
+                ..
+            }) => {}
+            other => panic!("{path:?} gave {other:?}"),
+        }
+    }
+    let mut bad_hash = declare("ok.pdf", &content, None);
+    bad_hash.content_hash = "abc".to_owned();
+    assert!(matches!(
+        env.service.init_file_upload(user, case.id, bad_hash).await,
+        Err(ServiceError::InvalidInput {
+            field: "content_hash",
+            ..
+        })
+    ));
+    let mut bad_mime = declare("ok.pdf", &content, None);
+    bad_mime.mime_type = Some("pdf\r\nX: y".to_owned());
+    assert!(matches!(
+        env.service.init_file_upload(user, case.id, bad_mime).await,
+        Err(ServiceError::InvalidInput {
+            field: "mime_type",
+            ..
+        })
+    ));
+    let mut bad_name = declare("ok.pdf", &content, None);
+    bad_name.file_name = Some("a\"b.pdf".to_owned());
+    assert!(matches!(
+        env.service.init_file_upload(user, case.id, bad_name).await,
+        Err(ServiceError::InvalidInput {
+            field: "file_name",
+            ..
+        })
+    ));
+    let mut too_large = declare("big.pdf", &content, None);
+    too_large.file_size = env.service.config().max_file_size() + 1;
+    assert!(matches!(
+        env.service.init_file_upload(user, case.id, too_large).await,
+        Err(ServiceError::TooLarge { .. })
+    ));
+    for title in ["", "   ", "a\nb"] {
+        assert!(matches!(
+            env.service.create_case(user, title).await,
+            Err(ServiceError::InvalidInput { field: "title", .. })
+        ));
+    }
+    assert_eq!(
+        env.all_audit().await.len(),
+        before,
+        "refused input records nothing"
+    );
+    assert!(
+        env.service
+            .list_case_files(
+                user,
+                case.id,
+                ListFiles {
+                    limit: Some(0),
+                    ..Default::default()
+                }
+            )
+            .await
+            .is_err()
+    );
+    let bad_cursor = ListFiles {
+        cursor: Some("../x".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        env.service.list_case_files(user, case.id, bad_cursor).await,
+        Err(ServiceError::InvalidInput {
+            field: "cursor",
+            ..
+        })
+    ));
+}
+
+/// A live file holds its logical path: the same path again (also spelled in NFD) is a conflict,
+/// until the pending upload's URL has expired.
+pub async fn logical_path_conflicts(env: &ServiceEnv) {
+    let user = UserId::new();
+    let content = pdf_bytes(10);
+    let (case, _) = started(env, user, "r\u{e9}sum\u{e9}.pdf", &content, None).await;
+    let nfd = declare("re\u{301}sume\u{301}.pdf", &content, None);
+    let err = env
+        .service
+        .init_file_upload(user, case.id, nfd.clone())
+        .await
+        .expect_err("same path");
+    assert!(matches!(err, ServiceError::Conflict { .. }), "{err:?}");
+    env.clock
+        .advance(env.service.config().upload_url_expiry() + Duration::from_secs(1));
+    let replacement = env
+        .service
+        .init_file_upload(user, case.id, nfd)
+        .await
+        .expect("stale upload superseded");
+    assert_eq!(
+        replacement.file.logical_path.as_str(),
+        "r\u{e9}sum\u{e9}.pdf"
+    );
+}
+
+/// Direct upload from a stream: verified as it passes; a wrong hash or a body longer or shorter
+/// than declared is refused and leaves no object.
+pub async fn direct_upload_from_a_stream(env: &ServiceEnv) {
+    let user = UserId::new();
+    let case = env.service.create_case(user, "Matter").await.expect("case");
+    let content = pdf_bytes(300_000);
+    let body = Box::pin(futures::stream::iter(
+        content
+            .chunks(7_777)
+            .map(|c| Ok::<_, StorageError>(Bytes::copy_from_slice(c)))
+            .collect::<Vec<_>>(),
+    ));
+    let file = env
+        .service
+        .upload_file(
+            user,
+            case.id,
+            declare("direct/brief.pdf", &content, None),
+            body,
+        )
+        .await
+        .expect("direct upload");
+    assert_eq!(file.status, FileStatus::Completed);
+    let stored = env
+        .storage
+        .download(&file.storage_key)
+        .await
+        .expect("stored");
+    assert!(stored == content);
+
+    let mut wrong = declare("direct/wrong.pdf", &content, None);
+    wrong.content_hash = Sha256::digest(b"other").to_hex();
+    let err = env
+        .service
+        .upload_file(user, case.id, wrong, data::once(content.clone()))
+        .await
+        .expect_err("wrong hash");
+    assert_eq!(field_of(&err), Some(IntegrityField::Sha256), "{err:?}");
+
+    let mut short_declared = declare("direct/long.pdf", &content, None);
+    short_declared.file_size -= 10;
+    let err = env
+        .service
+        .upload_file(user, case.id, short_declared, data::once(content.clone()))
+        .await
+        .expect_err("long body");
+    assert_eq!(field_of(&err), Some(IntegrityField::Size), "{err:?}");
+
+    let short_body = content.slice(..1000);
+    let err = env
+        .service
+        .upload_file(
+            user,
+            case.id,
+            declare("direct/short.pdf", &content, None),
+            data::once(short_body),
+        )
+        .await
+        .expect_err("short body");
+    assert_eq!(field_of(&err), Some(IntegrityField::Size), "{err:?}");
+
+    let page = env
+        .service
+        .list_case_files(user, case.id, ListFiles::default())
+        .await
+        .expect("list");
+    assert_eq!(page.files.len(), 1, "only the verified upload is listed");
+    let case_now = env.service.get_case(user, case.id).await.expect("case");
+    assert_eq!(
+        (case_now.file_count, case_now.total_size_bytes),
+        (1, content.len() as u64)
+    );
+    let listing = env
+        .storage
+        .list(casefile_domain::storage::ListOptions {
+            prefix: Some(
+                casefile_domain::storage::ObjectKey::new(format!("cases/{}", case.id.0.simple()))
+                    .expect("key"),
+            ),
+            ..Default::default()
+        })
+        .await
+        .expect("storage listing");
+    assert_eq!(
+        listing.objects.len(),
+        1,
+        "refused uploads left no object: {:?}",
+        listing.objects
+    );
+}
+
+/// Delete: gone from listing and downloads, statistics back, object removed, audited as deleted
+/// then purged; a second delete is `NotFound`.
+pub async fn delete_removes_and_audits(env: &ServiceEnv) {
+    let user = UserId::new();
+    let content = pdf_bytes(4096);
+    let (case, file) = started(env, user, "to-delete.pdf", &content, None).await;
+    env.client_upload(&file, &content).await;
+    env.service
+        .complete_file_upload(user, file.id)
+        .await
+        .expect("complete");
+    env.service
+        .delete_file(user, file.id)
+        .await
+        .expect("delete");
+    assert_eq!(
+        env.storage.head(&file.storage_key).await.expect("head"),
+        None
+    );
+    let case_now = env.service.get_case(user, case.id).await.expect("case");
+    assert_eq!((case_now.file_count, case_now.total_size_bytes), (0, 0));
+    assert!(matches!(
+        env.service.download_file(user, file.id).await,
+        Err(ServiceError::NotFound { .. })
+    ));
+    assert!(matches!(
+        env.service.delete_file(user, file.id).await,
+        Err(ServiceError::NotFound { .. })
+    ));
+    let tail: Vec<AuditAction> = env
+        .actions(user, case.id)
+        .await
+        .into_iter()
+        .rev()
+        .take(3)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            AuditAction::CaseViewed,
+            AuditAction::ObjectPurged,
+            AuditAction::FileDeleted
+        ]
+    );
+    assert_eq!(
+        env.service.purge(100).await.expect("purge").purged,
+        0,
+        "nothing left to purge"
+    );
+}
+
+/// Listing pages by cursor with no gap or duplicate, under a folder prefix.
+pub async fn listing_pages(env: &ServiceEnv) {
+    let user = UserId::new();
+    let case = env.service.create_case(user, "Matter").await.expect("case");
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        let content = Bytes::from(format!("exhibit {i}"));
+        let path = format!("exhibits/{i}.txt");
+        env.service
+            .upload_file(
+                user,
+                case.id,
+                declare(&path, &content, Some("text/plain")),
+                data::once(content.clone()),
+            )
+            .await
+            .expect("upload");
+        expected.push(path);
+    }
+    env.service
+        .upload_file(
+            user,
+            case.id,
+            declare("exhibits-other.txt", b"x", None),
+            data::once(&b"x"[..]),
+        )
+        .await
+        .expect("upload");
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let request = ListFiles {
+            prefix: Some("exhibits".into()),
+            cursor,
+            limit: Some(2),
+        };
+        let page = env
+            .service
+            .list_case_files(user, case.id, request)
+            .await
+            .expect("page");
+        pages += 1;
+        seen.extend(page.files.iter().map(|f| f.logical_path.to_string()));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, expected);
+}
+
+/// A stored object altered after completion is caught on download: the stream ends with
+/// `ChecksumMismatch` instead of passing the altered bytes off as the original.
+pub async fn downloads_are_verified(env: &ServiceEnv) {
+    let user = UserId::new();
+    let content = pdf_bytes(2000);
+    let (_, file) = started(env, user, "tampered.pdf", &content, None).await;
+    env.client_upload(&file, &content).await;
+    env.service
+        .complete_file_upload(user, file.id)
+        .await
+        .expect("complete");
+    let mut altered = content.to_vec();
+    altered[100] ^= 1;
+    env.client_upload(&file, &Bytes::from(altered)).await;
+    let download = env
+        .service
+        .download_file(user, file.id)
+        .await
+        .expect("download starts");
+    let result: Result<Vec<Bytes>, StorageError> = download.body.try_collect().await;
+    assert!(
+        matches!(result, Err(StorageError::ChecksumMismatch { .. })),
+        "{result:?}"
+    );
+}
+
+/// A file with no extension and no declared type is `application/octet-stream`; any content is
+/// accepted for it.
+pub async fn untyped_files(env: &ServiceEnv) {
+    let user = UserId::new();
+    let case = env.service.create_case(user, "Matter").await.expect("case");
+    let content = data::random_bytes(9, 1000);
+    let file = env
+        .service
+        .upload_file(
+            user,
+            case.id,
+            declare("notes/README", &content, None),
+            data::once(content.clone()),
+        )
+        .await
+        .expect("upload");
+    assert_eq!(file.mime_type, OCTET_STREAM);
+}
+
+/// Generates one `#[tokio::test]` per service case. `$env` is an async expression yielding a
+/// [`ServiceEnv`] (or a value that derefs to one).
+#[macro_export]
+macro_rules! service_flow_tests {
+    ($env:expr) => {
+        mod service_flow {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::service_flow_tests!(@cases $env;
+                two_phase_upload, completion_verifies_everything, completion_is_idempotent,
+                other_users_are_refused_like_missing, bad_input_is_refused_with_its_field,
+                logical_path_conflicts, direct_upload_from_a_stream, delete_removes_and_audits,
+                listing_pages, downloads_are_verified, untyped_files);
+        }
+    };
+    (@cases $env:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let env = $env.await;
+                $crate::service::$case(&env).await;
+            }
+        )*
+    };
+}
