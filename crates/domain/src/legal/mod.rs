@@ -8,6 +8,8 @@ mod model;
 mod names;
 mod ports;
 mod service;
+#[cfg(test)]
+mod service_tests;
 
 pub use config::{
     DEFAULT_DOWNLOAD_URL_EXPIRY, DEFAULT_MAX_FILE_SIZE, DEFAULT_UPLOAD_URL_EXPIRY, ServiceConfig,
