@@ -3,13 +3,16 @@
 //! - `test`: THE test command — everything CI runs: prerequisites (the MIME database), `cargo fmt
 //!   --check`, clippy with `-D warnings` on all targets and features, and the whole test suite.
 //! - `deny`: `cargo deny check bans licenses sources`, installing cargo-deny when missing.
+//! - `migrate [DATABASE]`: applies the migrations to a PostgreSQL URL or a SQLite file.
 //! - `fmt`: format the workspace.
 //!
 //! Few dependencies on purpose: it shells out to `$CARGO`.
 
 use std::env;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::time::Duration;
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -18,6 +21,8 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   test    fmt check, clippy -D warnings, and the whole test suite (what CI runs)
   deny    cargo deny check bans licenses sources (installs cargo-deny if missing)
+  migrate [DATABASE]  apply migrations to a postgres:// URL or a SQLite file
+          (default: $CASEFILE_DATABASE_URL, else ./casefile-data/casefile.db)
   fmt     cargo fmt --all";
 
 fn main() -> ExitCode {
@@ -25,6 +30,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("deny") => deny(),
+        Some("migrate") => migrate(&args[1..]),
         Some("fmt") => cargo(&["fmt", "--all"]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
@@ -53,9 +59,14 @@ fn cargo_bin() -> String {
 }
 
 fn run(program: &str, args: &[&str]) -> Result {
+    run_with_env(program, args, &[])
+}
+
+fn run_with_env(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result {
     eprintln!("xtask: $ {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
+        .envs(envs.iter().copied())
         .current_dir(workspace_root())
         .status()
         .map_err(|e| format!("cannot run {program}: {e}"))?;
@@ -93,12 +104,209 @@ fn test(extra: &[String]) -> Result {
         "warnings",
     ])?;
 
+    step("database");
+    let database = Postgres::for_tests()?;
+
     step("tests");
     let mut args = vec!["test", "--workspace", "--all-features", "--no-fail-fast"];
     args.extend(extra.iter().map(String::as_str));
-    cargo(&args)?;
+    let result = run_with_env(
+        &cargo_bin(),
+        &args,
+        &[("CASEFILE_TEST_DATABASE_URL", database.url.as_str())],
+    );
+    drop(database);
+    result?;
     eprintln!("\nxtask: all checks and tests passed");
     Ok(())
+}
+
+const DEFAULT_TEST_DATABASE: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The PostgreSQL server the tests use: `$CASEFILE_TEST_DATABASE_URL`, else the machine's
+/// server on 127.0.0.1:5432, else a throwaway cluster started here (and stopped on drop).
+struct Postgres {
+    url: String,
+    cluster: Option<Cluster>,
+}
+
+struct Cluster {
+    pg_ctl: PathBuf,
+    data: PathBuf,
+    root: PathBuf,
+}
+
+impl Postgres {
+    fn for_tests() -> Result<Self> {
+        if let Ok(url) = env::var("CASEFILE_TEST_DATABASE_URL") {
+            eprintln!("xtask: using CASEFILE_TEST_DATABASE_URL");
+            return Ok(Self { url, cluster: None });
+        }
+        if reachable("127.0.0.1:5432") {
+            eprintln!("xtask: PostgreSQL answers on 127.0.0.1:5432");
+            return Ok(Self {
+                url: DEFAULT_TEST_DATABASE.to_owned(),
+                cluster: None,
+            });
+        }
+        eprintln!("xtask: no PostgreSQL on 127.0.0.1:5432: starting a throwaway cluster");
+        let (cluster, port) = Cluster::start()?;
+        Ok(Self {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            cluster: Some(cluster),
+        })
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Some(cluster) = self.cluster.take() {
+            cluster.stop();
+        }
+    }
+}
+
+fn reachable(addr: &str) -> bool {
+    addr.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|a: SocketAddr| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn find_pg_bin(name: &str) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin").join(name))
+        .filter(|p| p.exists())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+impl Cluster {
+    fn start() -> Result<(Self, u16)> {
+        if find_pg_bin("initdb").is_none() {
+            if !is_root() {
+                return Err(
+                    "PostgreSQL is neither running on 127.0.0.1:5432 nor installed: \
+                            install Debian's `postgresql` package or set CASEFILE_TEST_DATABASE_URL"
+                        .to_owned(),
+                );
+            }
+            run("apt-get", &["update", "-qq"])?;
+            run("apt-get", &["install", "-y", "-qq", "postgresql"])?;
+        }
+        let initdb = find_pg_bin("initdb").ok_or("initdb not found after installing postgresql")?;
+        let pg_ctl = find_pg_bin("pg_ctl").ok_or("pg_ctl not found")?;
+        let target = env::var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| workspace_root().join("target"));
+        let root = target.join(format!("casefile-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let data = root.join("data");
+        let sock = root.join("sock");
+        for dir in [&data, &sock] {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| format!("no free port: {e}"))?;
+        // initdb refuses to run as root: run the cluster as the `postgres` user.
+        let as_postgres = is_root();
+        if as_postgres {
+            run("chown", &["-R", "postgres", &root.to_string_lossy()])?;
+            run("chmod", &["700", &data.to_string_lossy()])?;
+        }
+        let cluster = Self {
+            pg_ctl: pg_ctl.clone(),
+            data: data.clone(),
+            root: root.clone(),
+        };
+        let pg = |bin: &Path, args: &[&str]| -> Result {
+            let bin = bin.to_string_lossy();
+            if as_postgres {
+                let mut full = vec!["-u", "postgres", "--", bin.as_ref()];
+                full.extend_from_slice(args);
+                run("runuser", &full)
+            } else {
+                run(&bin, args)
+            }
+        };
+        let data_s = data.to_string_lossy().into_owned();
+        pg(
+            &initdb,
+            &["-D", &data_s, "-A", "trust", "-U", "postgres", "--no-sync"],
+        )?;
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            sock.display()
+        );
+        let log = root.join("postgres.log").to_string_lossy().into_owned();
+        pg(
+            &pg_ctl,
+            &["-D", &data_s, "-l", &log, "-w", "-o", &options, "start"],
+        )?;
+        if !reachable(&format!("127.0.0.1:{port}")) {
+            return Err(format!(
+                "the throwaway cluster does not answer on port {port}: see {log}"
+            ));
+        }
+        eprintln!("xtask: throwaway PostgreSQL on 127.0.0.1:{port}");
+        Ok((cluster, port))
+    }
+
+    fn stop(self) {
+        let data = self.data.to_string_lossy().into_owned();
+        let pg_ctl = self.pg_ctl.to_string_lossy().into_owned();
+        let stopped = if is_root() {
+            run(
+                "runuser",
+                &[
+                    "-u",
+                    "postgres",
+                    "--",
+                    &pg_ctl,
+                    "-D",
+                    &data,
+                    "-m",
+                    "immediate",
+                    "stop",
+                ],
+            )
+        } else {
+            run(&pg_ctl, &["-D", &data, "-m", "immediate", "stop"])
+        };
+        if stopped.is_ok() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// Applies the migrations through the persistence crate's `casefile-migrate`.
+fn migrate(args: &[String]) -> Result {
+    let mut full = vec![
+        "run",
+        "--quiet",
+        "--package",
+        "casefile-persistence",
+        "--features",
+        "postgres,sqlite",
+        "--bin",
+        "casefile-migrate",
+        "--",
+    ];
+    full.extend(args.iter().map(String::as_str));
+    cargo(&full)
 }
 
 /// tree_magic_mini reads the freedesktop MIME database at run time; without it, content-type
@@ -109,12 +317,7 @@ fn ensure_mime_database() -> Result {
         eprintln!("xtask: MIME database present ({})", magic.display());
         return Ok(());
     }
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    if !is_root {
+    if !is_root() {
         return Err(
             "the freedesktop MIME database (/usr/share/mime/magic) is missing: install the \
              `shared-mime-info` package (apt-get install shared-mime-info) and run again"

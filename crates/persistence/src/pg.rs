@@ -1,0 +1,177 @@
+//! PostgreSQL: [`PgCaseRepository`].
+
+use casefile_domain::legal::PersistenceError;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::PoolConfig;
+use crate::error::{schema_behind, unavailable};
+
+/// The PostgreSQL migrations (`migrations/postgres`), embedded.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+mod schema {
+    diesel::table! {
+        cases (id) {
+            id -> Uuid,
+            owner_id -> Uuid,
+            title -> Text,
+            file_count -> BigInt,
+            total_size_bytes -> BigInt,
+            created_at -> Timestamptz,
+            updated_at -> Timestamptz,
+        }
+    }
+    diesel::table! {
+        case_files (id) {
+            id -> Uuid,
+            case_id -> Uuid,
+            logical_path -> Text,
+            file_name -> Text,
+            mime_type -> Text,
+            declared_size -> BigInt,
+            actual_size -> Nullable<BigInt>,
+            sha256 -> Text,
+            storage_key -> Text,
+            status -> Text,
+            uploaded_by -> Uuid,
+            created_at -> Timestamptz,
+            updated_at -> Timestamptz,
+            completed_at -> Nullable<Timestamptz>,
+            purged_at -> Nullable<Timestamptz>,
+        }
+    }
+    diesel::table! {
+        audit_log (seq) {
+            seq -> BigInt,
+            id -> Uuid,
+            at -> Timestamptz,
+            actor_id -> Nullable<Uuid>,
+            case_id -> Nullable<Uuid>,
+            file_id -> Nullable<Uuid>,
+            action -> Text,
+            outcome -> Text,
+            details -> Nullable<Text>,
+        }
+    }
+    diesel::allow_tables_to_appear_in_same_query!(cases, case_files, audit_log);
+}
+
+type Id = uuid::Uuid;
+type Conn = AsyncPgConnection;
+
+fn to_id(id: uuid::Uuid) -> Id {
+    id
+}
+
+fn from_id(id: &Id) -> Result<uuid::Uuid, PersistenceError> {
+    Ok(*id)
+}
+
+/// Runs `$body` (with `$conn` bound to a connection) in one transaction.
+macro_rules! in_tx {
+    ($self:ident, $conn:ident => $body:expr) => {{
+        let mut pooled = $self.conn().await?;
+        let result: Result<_, TxError> = pooled.transaction(async |$conn| $body).await;
+        result.map_err(Into::into)
+    }};
+}
+
+/// The repository port on PostgreSQL.
+#[derive(Clone)]
+pub struct PgCaseRepository {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl std::fmt::Debug for PgCaseRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgCaseRepository")
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+impl PgCaseRepository {
+    /// Connects to `url` (`postgres://user@host:port/db`), checks that the schema is current
+    /// (or migrates it when `config.migrate`), and keeps a pool of `config.max_size` connections.
+    ///
+    /// # Errors
+    /// [`PersistenceError::Unavailable`] when the database cannot be reached or its schema is
+    /// behind the migrations.
+    pub async fn connect(url: &str, config: PoolConfig) -> Result<Self, PersistenceError> {
+        run_migrations(url, config.migrate).await?;
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let pool = Pool::builder(manager)
+            .max_size(config.max_size)
+            .wait_timeout(Some(config.timeout))
+            .create_timeout(Some(config.timeout))
+            .recycle_timeout(Some(config.timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| unavailable("cannot build the PostgreSQL pool", e))?;
+        Ok(Self { pool })
+    }
+
+    async fn conn(&self) -> Result<Object<AsyncPgConnection>, PersistenceError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| unavailable("no PostgreSQL connection available", e))
+    }
+}
+
+/// Applies (when `apply`) or checks the migrations on a dedicated connection to `url`; returns
+/// how many were applied. Needs a multi-threaded Tokio runtime.
+///
+/// # Errors
+/// [`PersistenceError::Unavailable`] when the database cannot be reached, a migration fails, or
+/// (without `apply`) migrations are pending.
+pub async fn run_migrations(url: &str, apply: bool) -> Result<usize, PersistenceError> {
+    let conn = AsyncPgConnection::establish(url).await.map_err(|e| {
+        unavailable(
+            format!("cannot connect to PostgreSQL at {}", redact(url)),
+            e,
+        )
+    })?;
+    let mut harness = AsyncMigrationHarness::new(conn);
+    let pending = harness
+        .pending_migrations(MIGRATIONS)
+        .map_err(|e| migration_error("cannot read the applied migrations", e))?
+        .len();
+    if pending == 0 {
+        return Ok(0);
+    }
+    if !apply {
+        return Err(schema_behind(pending));
+    }
+    harness
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|e| migration_error("a migration failed", e))?;
+    Ok(pending)
+}
+
+pub(crate) fn migration_error(
+    what: &str,
+    e: Box<dyn std::error::Error + Send + Sync>,
+) -> PersistenceError {
+    PersistenceError::Unavailable {
+        message: what.to_owned(),
+        source: Some(e),
+    }
+}
+
+/// The URL without its password, for messages.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+diesel_repository!(PgCaseRepository);

@@ -1,0 +1,527 @@
+//! The repository, written once over a backend's schema, id type and transaction macro.
+//!
+//! A backend module defines `schema` (its `table!`s), `Id` with `to_id`/`from_id`, `Conn`, and an
+//! `in_tx!(self, conn => expr)` macro, then invokes `diesel_repository!(TypeName)`.
+
+macro_rules! diesel_repository {
+    ($repo:ident) => {
+        use casefile_domain::Sha256;
+        use casefile_domain::legal::{
+            AuditAction, AuditEntry, AuditId, AuditOutcome, AuditQuery, Case, CaseFile, CaseId,
+            CaseRepository, FileId, FileName, FileQuery, FileStatus, LogicalPath,
+            PersistenceResult, Transition, UserId,
+        };
+        use casefile_domain::storage::ObjectKey;
+        use chrono::{DateTime, Utc};
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+
+        use crate::error::{TxError, conflict, corrupt, not_found};
+        use schema::{audit_log, case_files, cases};
+
+        #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+        #[diesel(table_name = cases)]
+        struct CaseRow {
+            id: Id,
+            owner_id: Id,
+            title: String,
+            file_count: i64,
+            total_size_bytes: i64,
+            created_at: DateTime<Utc>,
+            updated_at: DateTime<Utc>,
+        }
+
+        #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+        #[diesel(table_name = case_files)]
+        struct FileRow {
+            id: Id,
+            case_id: Id,
+            logical_path: String,
+            file_name: String,
+            mime_type: String,
+            declared_size: i64,
+            actual_size: Option<i64>,
+            sha256: String,
+            storage_key: String,
+            status: String,
+            uploaded_by: Id,
+            created_at: DateTime<Utc>,
+            updated_at: DateTime<Utc>,
+            completed_at: Option<DateTime<Utc>>,
+            purged_at: Option<DateTime<Utc>>,
+        }
+
+        #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+        #[diesel(table_name = audit_log)]
+        struct AuditRow {
+            id: Id,
+            at: DateTime<Utc>,
+            actor_id: Option<Id>,
+            case_id: Option<Id>,
+            file_id: Option<Id>,
+            action: String,
+            outcome: String,
+            details: Option<String>,
+        }
+
+        fn size_to_db(n: u64) -> Result<i64, TxError> {
+            i64::try_from(n).map_err(|_| TxError::Domain(conflict("size over i64::MAX")))
+        }
+
+        fn size_from_db(n: i64) -> PersistenceResult<u64> {
+            u64::try_from(n).map_err(|_| corrupt(format!("negative size {n}")))
+        }
+
+        impl CaseRow {
+            fn new(c: &Case) -> Result<Self, TxError> {
+                Ok(Self {
+                    id: to_id(c.id.0),
+                    owner_id: to_id(c.owner_id.0),
+                    title: c.title.clone(),
+                    file_count: size_to_db(c.file_count)?,
+                    total_size_bytes: size_to_db(c.total_size_bytes)?,
+                    created_at: c.created_at,
+                    updated_at: c.updated_at,
+                })
+            }
+
+            fn into_domain(self) -> PersistenceResult<Case> {
+                Ok(Case {
+                    id: CaseId(from_id(&self.id)?),
+                    owner_id: UserId(from_id(&self.owner_id)?),
+                    title: self.title,
+                    file_count: size_from_db(self.file_count)?,
+                    total_size_bytes: size_from_db(self.total_size_bytes)?,
+                    created_at: self.created_at,
+                    updated_at: self.updated_at,
+                })
+            }
+        }
+
+        impl FileRow {
+            fn new(f: &CaseFile) -> Result<Self, TxError> {
+                Ok(Self {
+                    id: to_id(f.id.0),
+                    case_id: to_id(f.case_id.0),
+                    logical_path: f.logical_path.to_string(),
+                    file_name: f.file_name.to_string(),
+                    mime_type: f.mime_type.clone(),
+                    declared_size: size_to_db(f.declared_size)?,
+                    actual_size: f.actual_size.map(size_to_db).transpose()?,
+                    sha256: f.sha256.to_hex(),
+                    storage_key: f.storage_key.to_string(),
+                    status: f.status.as_str().to_owned(),
+                    uploaded_by: to_id(f.uploaded_by.0),
+                    created_at: f.created_at,
+                    updated_at: f.updated_at,
+                    completed_at: f.completed_at,
+                    purged_at: f.purged_at,
+                })
+            }
+
+            fn into_domain(self) -> PersistenceResult<CaseFile> {
+                let bad = |what: &str, e: String| corrupt(format!("stored {what} is invalid: {e}"));
+                Ok(CaseFile {
+                    id: FileId(from_id(&self.id)?),
+                    case_id: CaseId(from_id(&self.case_id)?),
+                    logical_path: LogicalPath::parse(&self.logical_path)
+                        .map_err(|e| bad("logical path", e.to_string()))?,
+                    file_name: FileName::parse(&self.file_name)
+                        .map_err(|e| bad("file name", e.to_string()))?,
+                    mime_type: self.mime_type,
+                    declared_size: size_from_db(self.declared_size)?,
+                    actual_size: self.actual_size.map(size_from_db).transpose()?,
+                    sha256: Sha256::from_hex(&self.sha256)
+                        .map_err(|e| bad("sha256", e.to_string()))?,
+                    storage_key: ObjectKey::new(self.storage_key)
+                        .map_err(|e| bad("storage key", e.to_string()))?,
+                    status: FileStatus::parse(&self.status)
+                        .ok_or_else(|| bad("status", self.status.clone()))?,
+                    uploaded_by: UserId(from_id(&self.uploaded_by)?),
+                    created_at: self.created_at,
+                    updated_at: self.updated_at,
+                    completed_at: self.completed_at,
+                    purged_at: self.purged_at,
+                })
+            }
+        }
+
+        impl AuditRow {
+            fn new(e: &AuditEntry) -> Self {
+                Self {
+                    id: to_id(e.id.0),
+                    at: e.at,
+                    actor_id: e.actor.map(|u| to_id(u.0)),
+                    case_id: e.case_id.map(|c| to_id(c.0)),
+                    file_id: e.file_id.map(|f| to_id(f.0)),
+                    action: e.action.as_str().to_owned(),
+                    outcome: e.outcome.as_str().to_owned(),
+                    details: e.details.clone(),
+                }
+            }
+
+            fn into_domain(self) -> PersistenceResult<AuditEntry> {
+                let opt = |id: &Option<Id>| id.as_ref().map(from_id).transpose();
+                Ok(AuditEntry {
+                    id: AuditId(from_id(&self.id)?),
+                    at: self.at,
+                    actor: opt(&self.actor_id)?.map(UserId),
+                    case_id: opt(&self.case_id)?.map(CaseId),
+                    file_id: opt(&self.file_id)?.map(FileId),
+                    action: AuditAction::parse(&self.action)
+                        .ok_or_else(|| corrupt(format!("unknown audit action {}", self.action)))?,
+                    outcome: AuditOutcome::parse(&self.outcome)
+                        .ok_or_else(|| corrupt(format!("unknown audit outcome {}", self.outcome)))?,
+                    details: self.details,
+                })
+            }
+        }
+
+        async fn insert_audit(conn: &mut Conn, audit: &AuditRow) -> Result<(), TxError> {
+            diesel::insert_into(audit_log::table)
+                .values(audit)
+                .execute(conn)
+                .await?;
+            Ok(())
+        }
+
+        async fn read_file(conn: &mut Conn, id: &Id) -> Result<Option<FileRow>, TxError> {
+            Ok(case_files::table
+                .find(id)
+                .select(FileRow::as_select())
+                .first(conn)
+                .await
+                .optional()?)
+        }
+
+        fn file(row: FileRow) -> Result<CaseFile, TxError> {
+            Ok(row.into_domain()?)
+        }
+
+        /// Moves a file from one status to another only if it is in `from` (compare-and-set).
+        async fn cas_status(
+            conn: &mut Conn,
+            id: &Id,
+            from: &str,
+            to: &str,
+            at: DateTime<Utc>,
+        ) -> Result<bool, TxError> {
+            let n = diesel::update(
+                case_files::table
+                    .filter(case_files::id.eq(id))
+                    .filter(case_files::status.eq(from)),
+            )
+            .set((case_files::status.eq(to), case_files::updated_at.eq(at)))
+            .execute(conn)
+            .await?;
+            Ok(n == 1)
+        }
+
+        async fn add_to_case(
+            conn: &mut Conn,
+            case: &Id,
+            files: i64,
+            bytes: i64,
+            at: DateTime<Utc>,
+        ) -> Result<(), TxError> {
+            diesel::update(cases::table.find(case))
+                .set((
+                    cases::file_count.eq(cases::file_count + files),
+                    cases::total_size_bytes.eq(cases::total_size_bytes + bytes),
+                    cases::updated_at.eq(at),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        }
+
+        /// The answer for a file whose compare-and-set did not apply.
+        fn settled(row: Option<FileRow>, target: &str) -> Result<Transition, TxError> {
+            let row = row.ok_or_else(|| TxError::Domain(not_found("file")))?;
+            if row.status == target {
+                Ok(Transition::Unchanged(file(row)?))
+            } else {
+                Err(TxError::Domain(conflict(format!("file is {}", row.status))))
+            }
+        }
+
+        async fn create_case_tx(conn: &mut Conn, case: &CaseRow, audit: &AuditRow) -> Result<(), TxError> {
+            diesel::insert_into(cases::table).values(case).execute(conn).await?;
+            insert_audit(conn, audit).await
+        }
+
+        async fn insert_pending_tx(
+            conn: &mut Conn,
+            row: &FileRow,
+            before: DateTime<Utc>,
+            audit: &AuditRow,
+        ) -> Result<(), TxError> {
+            // Starts with a write, so SQLite takes the write lock at once.
+            diesel::update(
+                case_files::table
+                    .filter(case_files::case_id.eq(&row.case_id))
+                    .filter(case_files::logical_path.eq(&row.logical_path))
+                    .filter(case_files::status.eq(FileStatus::Pending.as_str()))
+                    .filter(case_files::created_at.lt(before)),
+            )
+            .set((
+                case_files::status.eq(FileStatus::Failed.as_str()),
+                case_files::updated_at.eq(row.created_at),
+            ))
+            .execute(conn)
+            .await?;
+            let case_exists: i64 = cases::table
+                .filter(cases::id.eq(&row.case_id))
+                .count()
+                .get_result(conn)
+                .await?;
+            if case_exists == 0 {
+                return Err(TxError::Domain(not_found("case")));
+            }
+            match diesel::insert_into(case_files::table).values(row).execute(conn).await {
+                Ok(_) => {}
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => {
+                    return Err(TxError::Domain(conflict(format!(
+                        "a live file already holds {}",
+                        row.logical_path
+                    ))));
+                }
+                Err(e) => return Err(e.into()),
+            }
+            insert_audit(conn, audit).await
+        }
+
+        async fn complete_tx(
+            conn: &mut Conn,
+            id: &Id,
+            size: i64,
+            at: DateTime<Utc>,
+            audit: &AuditRow,
+        ) -> Result<Transition, TxError> {
+            let n = diesel::update(
+                case_files::table
+                    .filter(case_files::id.eq(id))
+                    .filter(case_files::status.eq(FileStatus::Pending.as_str())),
+            )
+            .set((
+                case_files::status.eq(FileStatus::Completed.as_str()),
+                case_files::actual_size.eq(Some(size)),
+                case_files::completed_at.eq(Some(at)),
+                case_files::updated_at.eq(at),
+            ))
+            .execute(conn)
+            .await?;
+            let row = read_file(conn, id).await?;
+            if n == 0 {
+                return settled(row, FileStatus::Completed.as_str());
+            }
+            let row = row.ok_or_else(|| TxError::Domain(not_found("file")))?;
+            add_to_case(conn, &row.case_id, 1, size, at).await?;
+            insert_audit(conn, audit).await?;
+            Ok(Transition::Applied(file(row)?))
+        }
+
+        async fn fail_tx(conn: &mut Conn, id: &Id, at: DateTime<Utc>, audit: &AuditRow) -> Result<Transition, TxError> {
+            let applied = cas_status(conn, id, FileStatus::Pending.as_str(), FileStatus::Failed.as_str(), at).await?;
+            let row = read_file(conn, id).await?;
+            if !applied {
+                return settled(row, FileStatus::Failed.as_str());
+            }
+            insert_audit(conn, audit).await?;
+            Ok(Transition::Applied(file(row.ok_or_else(|| TxError::Domain(not_found("file")))?)?))
+        }
+
+        async fn delete_tx(conn: &mut Conn, id: &Id, at: DateTime<Utc>, audit: &AuditRow) -> Result<Transition, TxError> {
+            let deleted = FileStatus::Deleted.as_str();
+            let was_completed = cas_status(conn, id, FileStatus::Completed.as_str(), deleted, at).await?;
+            let applied = was_completed
+                || cas_status(conn, id, FileStatus::Pending.as_str(), deleted, at).await?;
+            let row = read_file(conn, id).await?;
+            if !applied {
+                return settled(row, deleted);
+            }
+            let row = row.ok_or_else(|| TxError::Domain(not_found("file")))?;
+            if was_completed {
+                let size = row.actual_size.unwrap_or(row.declared_size);
+                add_to_case(conn, &row.case_id, -1, -size, at).await?;
+            }
+            insert_audit(conn, audit).await?;
+            Ok(Transition::Applied(file(row)?))
+        }
+
+        async fn purge_tx(conn: &mut Conn, id: &Id, at: DateTime<Utc>, audit: &AuditRow) -> Result<Transition, TxError> {
+            let n = diesel::update(
+                case_files::table
+                    .filter(case_files::id.eq(id))
+                    .filter(case_files::status.eq_any([FileStatus::Failed.as_str(), FileStatus::Deleted.as_str()]))
+                    .filter(case_files::purged_at.is_null()),
+            )
+            .set(case_files::purged_at.eq(Some(at)))
+            .execute(conn)
+            .await?;
+            let row = read_file(conn, id).await?.ok_or_else(|| TxError::Domain(not_found("file")))?;
+            if n == 0 {
+                return if row.purged_at.is_some() {
+                    Ok(Transition::Unchanged(file(row)?))
+                } else {
+                    Err(TxError::Domain(conflict(format!("file is {}", row.status))))
+                };
+            }
+            insert_audit(conn, audit).await?;
+            Ok(Transition::Applied(file(row)?))
+        }
+
+        #[async_trait::async_trait]
+        impl CaseRepository for $repo {
+            async fn create_case(&self, case: &Case, audit: &AuditEntry) -> PersistenceResult<()> {
+                let row = CaseRow::new(case)?;
+                let audit = AuditRow::new(audit);
+                in_tx!(self, conn => create_case_tx(conn, &row, &audit).await)
+            }
+
+            async fn get_case(&self, id: CaseId) -> PersistenceResult<Option<Case>> {
+                let mut conn = self.conn().await?;
+                let row = cases::table
+                    .find(to_id(id.0))
+                    .select(CaseRow::as_select())
+                    .first(&mut conn)
+                    .await
+                    .optional()
+                    .map_err(crate::error::map_diesel)?;
+                row.map(CaseRow::into_domain).transpose()
+            }
+
+            async fn list_cases(&self, owner: UserId) -> PersistenceResult<Vec<Case>> {
+                let mut conn = self.conn().await?;
+                let rows = cases::table
+                    .filter(cases::owner_id.eq(to_id(owner.0)))
+                    .order((cases::created_at.asc(), cases::id.asc()))
+                    .select(CaseRow::as_select())
+                    .load(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                rows.into_iter().map(CaseRow::into_domain).collect()
+            }
+
+            async fn insert_pending_file(
+                &self,
+                file: &CaseFile,
+                supersede_pending_before: DateTime<Utc>,
+                audit: &AuditEntry,
+            ) -> PersistenceResult<()> {
+                let row = FileRow::new(file)?;
+                let audit = AuditRow::new(audit);
+                in_tx!(self, conn => insert_pending_tx(conn, &row, supersede_pending_before, &audit).await)
+            }
+
+            async fn get_file(&self, id: FileId) -> PersistenceResult<Option<CaseFile>> {
+                let mut conn = self.conn().await?;
+                let row = read_file(&mut conn, &to_id(id.0)).await?;
+                row.map(FileRow::into_domain).transpose()
+            }
+
+            async fn complete_file(
+                &self,
+                id: FileId,
+                actual_size: u64,
+                at: DateTime<Utc>,
+                audit: &AuditEntry,
+            ) -> PersistenceResult<Transition> {
+                let size = size_to_db(actual_size)?;
+                let (id, audit) = (to_id(id.0), AuditRow::new(audit));
+                in_tx!(self, conn => complete_tx(conn, &id, size, at, &audit).await)
+            }
+
+            async fn fail_file(&self, id: FileId, at: DateTime<Utc>, audit: &AuditEntry) -> PersistenceResult<Transition> {
+                let (id, audit) = (to_id(id.0), AuditRow::new(audit));
+                in_tx!(self, conn => fail_tx(conn, &id, at, &audit).await)
+            }
+
+            async fn delete_file(&self, id: FileId, at: DateTime<Utc>, audit: &AuditEntry) -> PersistenceResult<Transition> {
+                let (id, audit) = (to_id(id.0), AuditRow::new(audit));
+                in_tx!(self, conn => delete_tx(conn, &id, at, &audit).await)
+            }
+
+            async fn list_files(&self, case: CaseId, query: &FileQuery) -> PersistenceResult<Vec<CaseFile>> {
+                let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+                // Keyset on (case_id, logical_path) of the partial index of completed files:
+                // a folder prefix `p` is the range ("p/", "p0"), '0' being the byte after '/'.
+                let folder = query.prefix.as_ref().map(|p| format!("{p}/"));
+                let after = query.after.as_ref().map(ToString::to_string);
+                let lower = match (folder.clone(), after) {
+                    (Some(f), Some(a)) => Some(if a > f { a } else { f }),
+                    (f, a) => f.or(a),
+                };
+                let mut q = case_files::table
+                    .filter(case_files::case_id.eq(to_id(case.0)))
+                    .filter(case_files::status.eq(FileStatus::Completed.as_str()))
+                    .into_boxed();
+                if let Some(lower) = lower {
+                    q = q.filter(case_files::logical_path.gt(lower));
+                }
+                if let Some(p) = &query.prefix {
+                    q = q.filter(case_files::logical_path.lt(format!("{p}0")));
+                }
+                let mut conn = self.conn().await?;
+                let rows = q
+                    .order(case_files::logical_path.asc())
+                    .limit(limit)
+                    .select(FileRow::as_select())
+                    .load(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                rows.into_iter().map(FileRow::into_domain).collect()
+            }
+
+            async fn files_to_purge(&self, limit: usize) -> PersistenceResult<Vec<CaseFile>> {
+                let mut conn = self.conn().await?;
+                let rows = case_files::table
+                    .filter(case_files::status.eq_any([FileStatus::Failed.as_str(), FileStatus::Deleted.as_str()]))
+                    .filter(case_files::purged_at.is_null())
+                    .order((case_files::updated_at.asc(), case_files::id.asc()))
+                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .select(FileRow::as_select())
+                    .load(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                rows.into_iter().map(FileRow::into_domain).collect()
+            }
+
+            async fn mark_purged(&self, id: FileId, at: DateTime<Utc>, audit: &AuditEntry) -> PersistenceResult<Transition> {
+                let (id, audit) = (to_id(id.0), AuditRow::new(audit));
+                in_tx!(self, conn => purge_tx(conn, &id, at, &audit).await)
+            }
+
+            async fn append_audit(&self, entry: &AuditEntry) -> PersistenceResult<()> {
+                let row = AuditRow::new(entry);
+                let mut conn = self.conn().await?;
+                insert_audit(&mut conn, &row).await?;
+                Ok(())
+            }
+
+            async fn list_audit(&self, query: &AuditQuery) -> PersistenceResult<Vec<AuditEntry>> {
+                let mut q = audit_log::table.into_boxed();
+                if let Some(case) = query.case_id {
+                    q = q.filter(audit_log::case_id.eq(to_id(case.0)));
+                }
+                if let Some(file) = query.file_id {
+                    q = q.filter(audit_log::file_id.eq(to_id(file.0)));
+                }
+                if let Some(limit) = query.limit {
+                    q = q.limit(i64::try_from(limit).unwrap_or(i64::MAX));
+                }
+                let mut conn = self.conn().await?;
+                let rows = q
+                    .order(audit_log::seq.asc())
+                    .select(AuditRow::as_select())
+                    .load(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                rows.into_iter().map(AuditRow::into_domain).collect()
+            }
+        }
+    };
+}

@@ -1,0 +1,243 @@
+use std::sync::Arc;
+
+use casefile_domain::legal::{CaseRepository, FileQuery, LogicalPath, PersistenceError, UserId};
+use casefile_persistence::{PgCaseRepository, PoolConfig};
+use diesel::sql_types::Text;
+use diesel::{QueryableByName, sql_query};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+/// The server the tests create their databases on.
+fn server_url() -> String {
+    std::env::var("CASEFILE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// `url` with its database replaced by `db`.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("a database URL");
+    format!("{base}/{db}")
+}
+
+/// A fresh database, dropped (forcibly) when the guard goes.
+pub(crate) struct Database {
+    pub(crate) url: String,
+    name: String,
+}
+
+impl Database {
+    pub(crate) async fn create() -> Self {
+        let name = format!("casefile_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = AsyncPgConnection::establish(&server_url())
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL at {} is required for these tests: {e}",
+                    server_url()
+                )
+            });
+        sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create database");
+        Self {
+            url: with_database(&server_url(), &name),
+            name,
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Async work cannot run in Drop: a short-lived runtime on its own thread drops it.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut admin = AsyncPgConnection::establish(&server_url()).await.ok()?;
+                sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+pub(crate) struct Fixture {
+    repo: Arc<dyn CaseRepository>,
+    db: Database,
+}
+
+impl AsRef<dyn CaseRepository> for Fixture {
+    fn as_ref(&self) -> &(dyn CaseRepository + 'static) {
+        self.repo.as_ref()
+    }
+}
+
+pub(crate) async fn fixture() -> Fixture {
+    let db = Database::create().await;
+    let repo = PgCaseRepository::connect(&db.url, PoolConfig::default().migrating())
+        .await
+        .expect("pg repository");
+    Fixture {
+        repo: Arc::new(repo),
+        db,
+    }
+}
+
+casefile_testkit::repository_conformance_tests!(fixture());
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_log_is_append_only() {
+    let f = fixture().await;
+    casefile_testkit::repository::new_case(f.as_ref(), UserId::new()).await;
+    let mut conn = AsyncPgConnection::establish(&f.db.url).await.unwrap();
+    for statement in [
+        "UPDATE audit_log SET details = 'rewritten'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
+        let err = sql_query(statement)
+            .execute(&mut conn)
+            .await
+            .expect_err(statement)
+            .to_string();
+        assert!(err.contains("append-only"), "{statement}: {err}");
+    }
+    assert_eq!(
+        f.as_ref()
+            .list_audit(&Default::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schema_behind_the_migrations_is_a_clear_error() {
+    let db = Database::create().await;
+    match PgCaseRepository::connect(&db.url, PoolConfig::default()).await {
+        Err(PersistenceError::Unavailable { message, .. }) => {
+            assert!(message.contains("schema is behind"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        casefile_persistence::run_pg_migrations(&db.url, true)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        casefile_persistence::run_pg_migrations(&db.url, true)
+            .await
+            .unwrap(),
+        0
+    );
+    PgCaseRepository::connect(&db.url, PoolConfig::default())
+        .await
+        .expect("now current");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_server_is_unavailable_and_names_no_password() {
+    let err = PgCaseRepository::connect(
+        "postgres://casefile:s3cret@127.0.0.1:1/none",
+        PoolConfig::default(),
+    )
+    .await
+    .expect_err("nothing listens on port 1");
+    match err {
+        PersistenceError::Unavailable { message, .. } => {
+            assert!(message.contains("127.0.0.1:1"), "{message}");
+            assert!(!message.contains("s3cret"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[derive(QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = Text)]
+    #[diesel(column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// 100,000 files in one case: listing a folder pages through with the partial index, never a
+/// sequential scan or an OFFSET.
+#[tokio::test(flavor = "multi_thread")]
+async fn listing_100k_files_pages_by_index() {
+    let f = fixture().await;
+    let repo = f.as_ref();
+    let case = casefile_testkit::repository::new_case(repo, UserId::new()).await;
+    let mut conn = AsyncPgConnection::establish(&f.db.url).await.unwrap();
+    sql_query(format!(
+        "INSERT INTO case_files (id, case_id, logical_path, file_name, mime_type, declared_size, \
+         actual_size, sha256, storage_key, status, uploaded_by, created_at, updated_at, completed_at) \
+         SELECT gen_random_uuid(), '{case}', 'folder-' || (i % 10) || '/file-' || lpad(i::text, 6, '0') || '.pdf', \
+                'f.pdf', 'application/pdf', 1, 1, repeat('a', 64), 'k/' || i, 'completed', '{owner}', now(), now(), now() \
+         FROM generate_series(1, 100000) AS i",
+        case = case.id, owner = case.owner_id
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("bulk insert");
+    sql_query("ANALYZE case_files")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let plan: Vec<PlanLine> = sql_query(format!(
+        "EXPLAIN SELECT * FROM case_files WHERE case_id = '{}' AND status = 'completed' \
+         AND logical_path > 'folder-3/file-050000.pdf' AND logical_path < 'folder-30' \
+         ORDER BY logical_path LIMIT 1001",
+        case.id
+    ))
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let plan: String = plan
+        .into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        plan.contains("case_files_listing"),
+        "the listing index is used:\n{plan}"
+    );
+    assert!(!plan.contains("Seq Scan"), "no sequential scan:\n{plan}");
+
+    let prefix = LogicalPath::parse("folder-3").unwrap();
+    let mut after = None;
+    let mut seen = 0usize;
+    let mut last: Option<String> = None;
+    loop {
+        let query = FileQuery {
+            prefix: Some(prefix.clone()),
+            after: after.clone(),
+            limit: 1000,
+        };
+        let page = repo.list_files(case.id, &query).await.unwrap();
+        for file in &page {
+            assert!(file.logical_path.as_str().starts_with("folder-3/"));
+            if let Some(prev) = &last {
+                assert!(
+                    prev.as_str() < file.logical_path.as_str(),
+                    "strictly increasing"
+                );
+            }
+            last = Some(file.logical_path.to_string());
+        }
+        seen += page.len();
+        match page.last() {
+            Some(f) if page.len() == 1000 => after = Some(f.logical_path.clone()),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, 10_000, "every file of the folder once");
+}
