@@ -107,14 +107,21 @@ fn test(extra: &[String]) -> Result {
     step("database");
     let database = Postgres::for_tests()?;
 
+    step("emulators");
+    let s3 = Emulator::s3s_fs()?;
+
     step("tests");
     let mut args = vec!["test", "--workspace", "--all-features", "--no-fail-fast"];
     args.extend(extra.iter().map(String::as_str));
     let result = run_with_env(
         &cargo_bin(),
         &args,
-        &[("CASEFILE_TEST_DATABASE_URL", database.url.as_str())],
+        &[
+            ("CASEFILE_TEST_DATABASE_URL", database.url.as_str()),
+            ("CASEFILE_TEST_S3_ENDPOINT", s3.endpoint.as_str()),
+        ],
     );
+    drop(s3);
     drop(database);
     result?;
     eprintln!("\nxtask: all checks and tests passed");
@@ -217,10 +224,7 @@ impl Cluster {
         for dir in [&data, &sock] {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| format!("no free port: {e}"))?;
+        let port = free_port()?;
         // initdb refuses to run as root: run the cluster as the `postgres` user.
         let as_postgres = is_root();
         if as_postgres {
@@ -289,6 +293,93 @@ impl Cluster {
         if stopped.is_ok() {
             let _ = std::fs::remove_dir_all(&self.root);
         }
+    }
+}
+
+/// Where test servers installed from the registries are kept between runs (a cache: a cold
+/// machine installs them again).
+fn tools_dir() -> PathBuf {
+    env::var("CASEFILE_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("/var/tmp/casefile-tools"))
+}
+
+fn free_port() -> Result<u16> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+fn wait_until_reachable(addr: &str, what: &str, child: &mut std::process::Child) -> Result {
+    for _ in 0..300 {
+        if reachable(addr) {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("{what} exited before it listened ({status})"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("{what} did not listen on {addr} within 30 s"))
+}
+
+/// A test server on loopback, stopped (and its data removed) when dropped.
+struct Emulator {
+    endpoint: String,
+    child: std::process::Child,
+    data: PathBuf,
+}
+
+impl Emulator {
+    /// s3s-fs 0.14.1: an S3 server that checks SigV4 signatures and POST policies.
+    fn s3s_fs() -> Result<Self> {
+        let bin = tools_dir().join("bin").join("s3s-fs");
+        if !bin.exists() {
+            eprintln!(
+                "xtask: installing s3s-fs 0.14.1 into {}",
+                tools_dir().display()
+            );
+            let root = tools_dir().to_string_lossy().into_owned();
+            cargo(&[
+                "install",
+                "s3s-fs@0.14.1",
+                "--features",
+                "binary",
+                "--locked",
+                "--root",
+                &root,
+            ])?;
+        }
+        let data = env::temp_dir().join(format!("casefile-s3s-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+        let port = free_port()?;
+        let log = std::fs::File::create(data.with_extension("log")).map_err(|e| e.to_string())?;
+        let mut child = Command::new(&bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", "casefile-test-access"])
+            .args(["--secret-key", "casefile-test-secret-key-0123456789"])
+            .arg(&data)
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start s3s-fs: {e}"))?;
+        wait_until_reachable(&format!("127.0.0.1:{port}"), "s3s-fs", &mut child)?;
+        eprintln!("xtask: s3s-fs on 127.0.0.1:{port}");
+        Ok(Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+            data,
+        })
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
     }
 }
 

@@ -97,6 +97,17 @@ pub enum StorageError {
         /// The SHA-256 of the bytes received.
         actual: crate::content::Sha256,
     },
+    /// The backend cannot be reached (connection refused, DNS, timeout) or is not ready.
+    #[error("{backend} backend unavailable: {message}")]
+    Unavailable {
+        /// The backend's name.
+        backend: &'static str,
+        /// What failed.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// Any other failure of the backend: network, I/O, unexpected responses.
     #[error("{backend} backend error: {source}")]
     Backend {
