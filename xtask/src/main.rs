@@ -109,6 +109,7 @@ fn test(extra: &[String]) -> Result {
 
     step("emulators");
     let s3 = Emulator::s3s_fs()?;
+    let azure = Emulator::azurite()?;
 
     step("tests");
     let mut args = vec!["test", "--workspace", "--all-features", "--no-fail-fast"];
@@ -119,8 +120,10 @@ fn test(extra: &[String]) -> Result {
         &[
             ("CASEFILE_TEST_DATABASE_URL", database.url.as_str()),
             ("CASEFILE_TEST_S3_ENDPOINT", s3.endpoint.as_str()),
+            ("CASEFILE_TEST_AZURE_ENDPOINT", azure.endpoint.as_str()),
         ],
     );
+    drop(azure);
     drop(s3);
     drop(database);
     result?;
@@ -369,6 +372,60 @@ impl Emulator {
         eprintln!("xtask: s3s-fs on 127.0.0.1:{port}");
         Ok(Self {
             endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+            data,
+        })
+    }
+}
+
+impl Emulator {
+    /// Azurite 3.35.0 (blob service, in memory, `--loose`): checks SharedKey and SAS.
+    fn azurite() -> Result<Self> {
+        let dir = tools_dir().join("azurite");
+        let bin = dir.join("node_modules").join(".bin").join("azurite-blob");
+        if !bin.exists() {
+            eprintln!("xtask: installing azurite 3.35.0 into {}", dir.display());
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let status = Command::new("npm")
+                .args([
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--silent",
+                    "azurite@3.35.0",
+                ])
+                .current_dir(&dir)
+                .status()
+                .map_err(|e| {
+                    format!("cannot run npm (node and npm are needed for Azurite): {e}")
+                })?;
+            if !status.success() {
+                return Err(format!("npm install azurite@3.35.0 failed ({status})"));
+            }
+        }
+        let data = env::temp_dir().join(format!("casefile-azurite-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+        let port = free_port()?;
+        let log = std::fs::File::create(data.with_extension("log")).map_err(|e| e.to_string())?;
+        let mut child = Command::new(&bin)
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .args([
+                "--inMemoryPersistence",
+                "--disableTelemetry",
+                "--loose",
+                "--silent",
+            ])
+            // Azurite writes nothing here with in-memory persistence; keep its cwd ours.
+            .current_dir(&data)
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start azurite: {e}"))?;
+        wait_until_reachable(&format!("127.0.0.1:{port}"), "azurite", &mut child)?;
+        eprintln!("xtask: azurite on 127.0.0.1:{port}");
+        Ok(Self {
+            endpoint: format!("http://127.0.0.1:{port}/devstoreaccount1"),
             child,
             data,
         })
