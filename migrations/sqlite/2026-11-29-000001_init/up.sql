@@ -47,7 +47,7 @@ CREATE TABLE audit_log (
     file_id  TEXT,
     action   TEXT NOT NULL CHECK (action IN (
         'case_created', 'case_viewed', 'cases_listed', 'upload_initiated', 'upload_completed',
-        'upload_failed', 'file_downloaded', 'download_url_issued', 'files_listed',
+        'upload_failed', 'file_viewed', 'file_downloaded', 'download_url_issued', 'files_listed',
         'file_deleted', 'object_purged', 'access_denied')),
     outcome  TEXT NOT NULL CHECK (outcome IN ('success', 'denied', 'failure')),
     details  TEXT

@@ -180,6 +180,8 @@ pub enum AuditAction {
     UploadCompleted,
     /// An upload failed verification (or could not be completed yet).
     UploadFailed,
+    /// A file's metadata was read.
+    FileViewed,
     /// A file was downloaded through the service.
     FileDownloaded,
     /// A download URL was issued.
@@ -204,6 +206,7 @@ impl AuditAction {
             Self::UploadInitiated => "upload_initiated",
             Self::UploadCompleted => "upload_completed",
             Self::UploadFailed => "upload_failed",
+            Self::FileViewed => "file_viewed",
             Self::FileDownloaded => "file_downloaded",
             Self::DownloadUrlIssued => "download_url_issued",
             Self::FilesListed => "files_listed",
@@ -214,13 +217,14 @@ impl AuditAction {
     }
 
     /// Every action.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::CaseCreated,
         Self::CaseViewed,
         Self::CasesListed,
         Self::UploadInitiated,
         Self::UploadCompleted,
         Self::UploadFailed,
+        Self::FileViewed,
         Self::FileDownloaded,
         Self::DownloadUrlIssued,
         Self::FilesListed,

@@ -438,6 +438,23 @@ impl LegalFileService {
         self.finish(user, file, sha256, size, &prefix.bytes()).await
     }
 
+    /// A file of the user's (completed or still pending), audited as viewed.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] for a file that is not the user's, failed or deleted.
+    pub async fn get_file(&self, user: UserId, file_id: FileId) -> ServiceResult<CaseFile> {
+        let file = self.owned_file(user, file_id).await?;
+        if !file.status.is_live() {
+            return Err(ServiceError::NotFound { what: "file" });
+        }
+        let audit = self
+            .audit(user, AuditAction::FileViewed, AuditOutcome::Success)
+            .case(file.case_id)
+            .file(file.id);
+        self.repository.append_audit(&audit).await?;
+        Ok(file)
+    }
+
     /// Downloads a completed file as a stream, verified against its SHA-256 as it passes.
     ///
     /// # Errors
@@ -460,6 +477,32 @@ impl LegalFileService {
         let size = file.actual_size.unwrap_or(file.declared_size);
         let body = verify_download(found.body, file.sha256, size);
         Ok(FileDownload { file, body })
+    }
+
+    /// Part of a completed file, as a stream (not verified: a range cannot be hashed against the
+    /// whole), audited as a download with the range in its details.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] as [`download_file`](Self::download_file); the storage's
+    /// `RangeNotSatisfiable` and `InvalidInput` for a bad range.
+    pub async fn download_file_range(
+        &self,
+        user: UserId,
+        file_id: FileId,
+        range: ByteRange,
+    ) -> ServiceResult<(CaseFile, std::ops::Range<u64>, ByteStream)> {
+        let file = self.completed_file(user, file_id).await?;
+        let found = self
+            .storage
+            .download_stream(&file.storage_key, Some(range))
+            .await?;
+        let audit = self
+            .audit(user, AuditAction::FileDownloaded, AuditOutcome::Success)
+            .case(file.case_id)
+            .file(file.id)
+            .details(format!("bytes {}..{}", found.range.start, found.range.end));
+        self.repository.append_audit(&audit).await?;
+        Ok((file, found.range, found.body))
     }
 
     /// A short-lived URL that downloads a completed file as an attachment with its file name.

@@ -1,0 +1,325 @@
+//! Configuration: a TOML file, then `CASEFILE_*` environment overrides, validated at start.
+//! With no file and no variables, the embedded default: local files and SQLite under
+//! `./casefile-data/`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use casefile_domain::legal::ServiceConfig;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded setup keeps its files, its database and its generated secrets.
+    pub data_dir: PathBuf,
+    /// The address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// The URL clients reach this server at (for the local store's presigned URLs).
+    pub public_url: Option<String>,
+    /// Storage settings.
+    pub storage: StorageConfig,
+    /// Database settings.
+    pub database: DatabaseConfig,
+    /// Authentication.
+    pub auth: AuthConfig,
+    /// Limits of the legal file service.
+    pub limits: LimitsConfig,
+}
+
+/// Which store, and the local store's settings (cloud stores read their usual variables).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `fs` (default), `s3`, `azure` or `gcs`.
+    pub backend: String,
+    /// Root of the `fs` store; default `<data_dir>/objects`.
+    pub root: Option<PathBuf>,
+}
+
+/// The database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// A `postgres://` URL or a SQLite file path; default `<data_dir>/casefile.db`.
+    pub url: Option<String>,
+    /// Apply pending migrations on start.
+    pub migrate_on_start: bool,
+    /// Pool size.
+    pub max_connections: usize,
+}
+
+/// Authentication of API requests.
+#[derive(Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The HS256 secret of bearer tokens (≥ 32 bytes); generated into the data directory when
+    /// unset.
+    pub jwt_secret: Option<String>,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest file, bytes.
+    pub max_file_size: u64,
+    /// Lifetime of upload URLs, seconds.
+    pub upload_url_expiry_secs: u64,
+    /// Lifetime of download URLs, seconds.
+    pub download_url_expiry_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./casefile-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            storage: StorageConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: "fs".into(),
+            root: None,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            migrate_on_start: true,
+            max_connections: 8,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let d = ServiceConfig::default();
+        Self {
+            max_file_size: d.max_file_size(),
+            upload_url_expiry_secs: d.upload_url_expiry().as_secs(),
+            download_url_expiry_secs: d.download_url_expiry().as_secs(),
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// The file at `path` (if any), then the environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an unreadable or malformed file or variable.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?;
+                toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", p.display())))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Applies `CASEFILE_*` overrides read through `var`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming a malformed variable.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let parse = |name: &str, value: String| -> Result<u64, ConfigError> {
+            value
+                .parse()
+                .map_err(|_| ConfigError(format!("{name} must be a number")))
+        };
+        if let Some(v) = var("CASEFILE_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = var("CASEFILE_LISTEN") {
+            self.listen = v
+                .parse()
+                .map_err(|_| ConfigError("CASEFILE_LISTEN must be host:port".into()))?;
+        }
+        if let Some(v) = var("CASEFILE_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = var("CASEFILE_STORAGE") {
+            self.storage.backend = v;
+        }
+        if let Some(v) = var("CASEFILE_STORAGE_ROOT") {
+            self.storage.root = Some(v.into());
+        }
+        if let Some(v) = var("CASEFILE_DATABASE_URL") {
+            self.database.url = Some(v);
+        }
+        if let Some(v) = var("CASEFILE_MIGRATE_ON_START") {
+            self.database.migrate_on_start = v == "true";
+        }
+        if let Some(v) = var("CASEFILE_JWT_SECRET") {
+            self.auth.jwt_secret = Some(v);
+        }
+        if let Some(v) = var("CASEFILE_MAX_FILE_SIZE") {
+            self.limits.max_file_size = parse("CASEFILE_MAX_FILE_SIZE", v)?;
+        }
+        if let Some(v) = var("CASEFILE_UPLOAD_URL_EXPIRY_SECS") {
+            self.limits.upload_url_expiry_secs = parse("CASEFILE_UPLOAD_URL_EXPIRY_SECS", v)?;
+        }
+        if let Some(v) = var("CASEFILE_DOWNLOAD_URL_EXPIRY_SECS") {
+            self.limits.download_url_expiry_secs = parse("CASEFILE_DOWNLOAD_URL_EXPIRY_SECS", v)?;
+        }
+        Ok(())
+    }
+
+    /// Checks what can be checked without I/O.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the bad setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.service_config()?;
+        if !matches!(self.storage.backend.as_str(), "fs" | "s3" | "azure" | "gcs") {
+            return Err(ConfigError(format!(
+                "storage.backend {:?} is not fs, s3, azure or gcs",
+                self.storage.backend
+            )));
+        }
+        if let Some(secret) = &self.auth.jwt_secret
+            && secret.len() < 32
+        {
+            return Err(ConfigError(
+                "auth.jwt_secret must be at least 32 bytes".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The service limits.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when a limit is out of range.
+    pub fn service_config(&self) -> Result<ServiceConfig, ConfigError> {
+        ServiceConfig::new(
+            self.limits.max_file_size,
+            Duration::from_secs(self.limits.upload_url_expiry_secs),
+            Duration::from_secs(self.limits.download_url_expiry_secs),
+        )
+        .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database.url.clone().unwrap_or_else(|| {
+            self.data_dir
+                .join("casefile.db")
+                .to_string_lossy()
+                .into_owned()
+        })
+    }
+
+    /// The public base URL of this server.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        if shown.auth.jwt_secret.is_some() {
+            shown.auth.jwt_secret = Some("<redacted>".into());
+        }
+        if let Some(url) = &shown.database.url
+            && let Some((scheme, rest)) = url.split_once("://")
+            && let Some((userinfo, host)) = rest.rsplit_once('@')
+        {
+            let user = userinfo.split(':').next().unwrap_or("");
+            shown.database.url = Some(format!("{scheme}://{user}:<redacted>@{host}"));
+        }
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.storage.backend, "fs");
+        assert!(c.database_url().ends_with("casefile-data/casefile.db"));
+    }
+
+    #[test]
+    fn environment_overrides_and_validation() {
+        let mut c = Config::default();
+        let env = |n: &str| match n {
+            "CASEFILE_STORAGE" => Some("s3".into()),
+            "CASEFILE_MAX_FILE_SIZE" => Some("1024".into()),
+            "CASEFILE_DATABASE_URL" => Some("postgres://casefile:hunter2@db/casefile".into()),
+            "CASEFILE_JWT_SECRET" => Some("x".repeat(40)),
+            _ => None,
+        };
+        c.apply_env(env).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.limits.max_file_size, 1024);
+        let shown = c.redacted_toml();
+        assert!(
+            !shown.contains("hunter2") && !shown.contains(&"x".repeat(40)),
+            "{shown}"
+        );
+        let mut bad = Config::default();
+        assert!(
+            bad.apply_env(|n| (n == "CASEFILE_MAX_FILE_SIZE").then(|| "lots".into()))
+                .is_err()
+        );
+        bad.limits.upload_url_expiry_secs = 8 * 24 * 3600;
+        assert!(
+            bad.validate().is_err(),
+            "expiry over 7 days refused at configuration time"
+        );
+        let mut unknown = Config::default();
+        unknown.storage.backend = "ftp".into();
+        assert!(unknown.validate().is_err());
+        assert!(toml::from_str::<Config>("nonsense = 1").is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! # casefile-app
+//!
+//! Wires the adapters chosen by cargo features (`fs`, `sqlite` by default; `s3`, `azure`, `gcs`,
+//! `postgres`) into the legal file service, and serves it: the `casefile` binary (HTTP API v1 +
+//! CLI). Configuration: [`config::Config`].
+
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod wiring;
+
+use std::net::SocketAddr;
+
+use crate::auth::Tokens;
+use crate::config::Config;
+use crate::http::AppState;
+
+/// The JWT secret in force: configured, else the one generated into the data directory (made on
+/// first use). Returns it and whether it was generated here.
+///
+/// # Errors
+/// When the data directory cannot be written.
+pub fn jwt_secret(config: &Config) -> std::io::Result<(Vec<u8>, bool)> {
+    if let Some(secret) = &config.auth.jwt_secret {
+        return Ok((secret.clone().into_bytes(), false));
+    }
+    let path = config.data_dir.join("jwt.secret");
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && text.trim().len() >= 64
+    {
+        return Ok((text.trim().as_bytes().to_vec(), true));
+    }
+    std::fs::create_dir_all(&config.data_dir)?;
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    std::fs::write(&path, &secret)?;
+    Ok((secret.into_bytes(), true))
+}
+
+/// A running server: its address, and the handle to stop it.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Stops accepting, finishes the requests in flight, and waits.
+    ///
+    /// # Errors
+    /// The server's I/O error.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
+
+/// Wires everything from `config` and serves on `config.listen` (port 0: any free port).
+///
+/// # Errors
+/// Wiring and binding errors.
+pub async fn start(config: &Config) -> Result<(Server, String), wiring::WireError> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let mut config = config.clone();
+    config.listen = addr;
+    let wired = wiring::wire(&config).await?;
+    let (secret, _) = jwt_secret(&config)?;
+    let state = AppState {
+        service: wired.service,
+        storage: wired.storage,
+        repository: wired.repository,
+        local: wired.local,
+        tokens: Tokens::new(&secret),
+        public_url: config.public_url(),
+    };
+    let app = http::router(state);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok((
+        Server {
+            addr,
+            shutdown: tx,
+            task,
+        },
+        wired.description,
+    ))
+}

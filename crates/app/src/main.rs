@@ -1,0 +1,111 @@
+//! `casefile`: serve the legal file API, mint tokens, show the configuration, migrate, purge.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use casefile_app::config::Config;
+use casefile_app::{auth::Tokens, jwt_secret, wiring};
+use casefile_domain::legal::UserId;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "casefile",
+    version,
+    about = "casefile: legal case files with verified integrity"
+)]
+struct Cli {
+    /// A TOML configuration file (CASEFILE_* variables override it).
+    #[arg(long, env = "CASEFILE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve,
+    /// Mint a bearer token for a user.
+    Token {
+        /// The user's UUID (a new one when omitted).
+        #[arg(long)]
+        user: Option<uuid::Uuid>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+    },
+    /// Print the effective configuration, secrets redacted.
+    Config,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Remove the objects of deleted and failed files still in storage.
+    Purge {
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("casefile: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), wiring::WireError> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Config => {
+            print!("{}", config.redacted_toml());
+        }
+        Command::Token { user, ttl } => {
+            let (secret, _) = jwt_secret(&config)?;
+            let user = user.map(UserId).unwrap_or_default();
+            let token = Tokens::new(&secret).mint(user, ttl)?;
+            eprintln!("user {user}");
+            println!("{token}");
+        }
+        Command::Migrate => {
+            config.database.migrate_on_start = true;
+            wiring::wire(&config).await?;
+            println!("migrations applied to {}", config.database_url());
+        }
+        Command::Purge { limit } => {
+            let wired = wiring::wire(&config).await?;
+            let report = wired.service.purge(limit).await?;
+            println!("purged {}, failed {}", report.purged, report.failed);
+        }
+        Command::Serve => {
+            let (_, generated) = jwt_secret(&config)?;
+            let (server, description) = casefile_app::start(&config).await?;
+            println!(
+                "casefile listening on http://{} ({description})",
+                server.addr
+            );
+            if generated {
+                println!(
+                    "no JWT secret configured: using the one generated in {}; mint a token with\n  \
+                     cargo run -p casefile-app -- token --user <uuid>",
+                    config.data_dir.join("jwt.secret").display()
+                );
+            }
+            tokio::signal::ctrl_c().await?;
+            println!("shutting down");
+            server.stop().await?;
+        }
+    }
+    Ok(())
+}

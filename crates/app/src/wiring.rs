@@ -1,0 +1,166 @@
+//! Builds the ports from the configuration, by the cargo features compiled in.
+
+use std::sync::Arc;
+
+use casefile_domain::legal::{CaseRepository, LegalFileService, SystemClock};
+use casefile_domain::storage::ObjectStorage;
+use casefile_persistence::PoolConfig;
+use casefile_storage_local::{FsStorage, UrlSigner};
+
+use crate::config::{Config, ConfigError};
+
+/// Where the local store's presigned URLs point: served by this server.
+pub const BLOBS_PATH: &str = "/v1/blobs/";
+
+/// Everything the server needs.
+pub struct Wired {
+    /// The service.
+    pub service: LegalFileService,
+    /// The store (for health checks).
+    pub storage: Arc<dyn ObjectStorage>,
+    /// The repository (for health checks).
+    pub repository: Arc<dyn CaseRepository>,
+    /// The local store, when it is the backend: this server honours its presigned URLs.
+    pub local: Option<FsStorage>,
+    /// What was wired, for the start-up message.
+    pub description: String,
+}
+
+/// An error while wiring, naming what to fix.
+pub type WireError = Box<dyn std::error::Error + Send + Sync>;
+
+fn missing_feature(what: &str, feature: &str) -> WireError {
+    Box::new(ConfigError(format!(
+        "{what} was not compiled in: rebuild with `--features {feature}`"
+    )))
+}
+
+/// The secret of the local store's URL signer: kept in the data directory so URLs survive a
+/// restart.
+fn local_secret(config: &Config) -> Result<Vec<u8>, WireError> {
+    let path = config.data_dir.join("blob-url.secret");
+    if let Ok(hex_secret) = std::fs::read_to_string(&path)
+        && let Ok(secret) = hex::decode(hex_secret.trim())
+        && secret.len() >= 32
+    {
+        return Ok(secret);
+    }
+    let secret: [u8; 32] = rand::random();
+    std::fs::create_dir_all(&config.data_dir)?;
+    std::fs::write(&path, hex::encode(secret))?;
+    Ok(secret.to_vec())
+}
+
+/// Builds the store, the repository and the service.
+///
+/// # Errors
+/// A backend not compiled in, a bad setting, an unreachable store or database.
+pub async fn wire(config: &Config) -> Result<Wired, WireError> {
+    let mut local: Option<FsStorage> = Option::None;
+    let storage: Arc<dyn ObjectStorage> = match config.storage.backend.as_str() {
+        "fs" => {
+            let root = config
+                .storage
+                .root
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("objects"));
+            let signer = UrlSigner::new(
+                &format!("{}{BLOBS_PATH}", config.public_url()),
+                local_secret(config)?,
+            )?;
+            let fs = FsStorage::new(&root)?.with_url_signer(signer);
+            local.replace(fs.clone());
+            Arc::new(fs)
+        }
+        "s3" => {
+            #[cfg(feature = "s3")]
+            {
+                Arc::new(
+                    casefile_storage_s3::S3StorageBuilder::from_env()
+                        .build()
+                        .await?,
+                )
+            }
+            #[cfg(not(feature = "s3"))]
+            return Err(missing_feature("the s3 storage backend", "s3"));
+        }
+        "azure" => {
+            #[cfg(feature = "azure")]
+            {
+                Arc::new(
+                    casefile_storage_azure::AzureBlobStorageBuilder::from_env()
+                        .build()
+                        .await?,
+                )
+            }
+            #[cfg(not(feature = "azure"))]
+            return Err(missing_feature("the azure storage backend", "azure"));
+        }
+        "gcs" => {
+            #[cfg(feature = "gcs")]
+            {
+                Arc::new(
+                    casefile_storage_gcs::GcsStorageBuilder::from_env()
+                        .build()
+                        .await?,
+                )
+            }
+            #[cfg(not(feature = "gcs"))]
+            return Err(missing_feature("the gcs storage backend", "gcs"));
+        }
+        other => {
+            return Err(Box::new(ConfigError(format!(
+                "unknown storage backend {other:?}"
+            ))));
+        }
+    };
+    let url = config.database_url();
+    let pool = PoolConfig {
+        max_size: config.database.max_connections,
+        migrate: config.database.migrate_on_start,
+        ..PoolConfig::default()
+    };
+    let (repository, database): (Arc<dyn CaseRepository>, &str) = if url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
+        #[cfg(feature = "postgres")]
+        {
+            (
+                Arc::new(casefile_persistence::PgCaseRepository::connect(&url, pool).await?),
+                "PostgreSQL",
+            )
+        }
+        #[cfg(not(feature = "postgres"))]
+        return Err(missing_feature("the PostgreSQL database", "postgres"));
+    } else {
+        #[cfg(feature = "sqlite")]
+        {
+            if let Some(dir) = std::path::Path::new(&url).parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)?;
+            }
+            (
+                Arc::new(casefile_persistence::SqliteCaseRepository::connect(&url, pool).await?),
+                "SQLite",
+            )
+        }
+        #[cfg(not(feature = "sqlite"))]
+        return Err(missing_feature("the SQLite database", "sqlite"));
+    };
+    let service = LegalFileService::new(
+        storage.clone(),
+        repository.clone(),
+        Arc::new(SystemClock),
+        config.service_config()?,
+    );
+    let description = format!("storage {} , database {database}", storage.backend_name());
+    let _ = missing_feature;
+    Ok(Wired {
+        service,
+        storage,
+        repository,
+        local,
+        description,
+    })
+}
