@@ -592,6 +592,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/files/{file_id}/download-url", get(download_url))
         .route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::max(64 * 1024))
+        // JSON routes answer within 30 s (streamed routes are bounded by the client's pace).
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(30),
+        ))
         .merge(streamed)
         .fallback(not_found)
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -154,7 +154,7 @@ pub async fn wire(config: &Config) -> Result<Wired, WireError> {
         Arc::new(SystemClock),
         config.service_config()?,
     );
-    let description = format!("storage {} , database {database}", storage.backend_name());
+    let description = format!("storage {}, database {database}", storage.backend_name());
     let _ = missing_feature;
     Ok(Wired {
         service,

@@ -1,8 +1,10 @@
 //! [`AzureBlobStorageBuilder`]: configuration, validated in `build`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use azure_core::{ExponentialRetryOptions, RetryOptions};
+use azure_core::auth::TokenCredential;
+use azure_core::{ClientOptions, ExponentialRetryOptions, RetryOptions, TransportOptions};
 use azure_storage::{CloudLocation, StorageCredentials};
 use azure_storage_blobs::prelude::ClientBuilder;
 use casefile_domain::StorageError;
@@ -23,6 +25,9 @@ pub enum AzureCredentials {
     AccessKey(String),
     /// A SAS token (query string without `?`): no presigned URLs can be made with it.
     SasToken(String),
+    /// A Microsoft Entra ID token credential (e.g. from `azure_identity`): no presigned URLs
+    /// can be made with it (that needs a user delegation key).
+    Token(Arc<dyn TokenCredential>),
 }
 
 impl std::fmt::Debug for AzureCredentials {
@@ -30,6 +35,7 @@ impl std::fmt::Debug for AzureCredentials {
         f.write_str(match self {
             Self::AccessKey(_) => "AccessKey(<redacted>)",
             Self::SasToken(_) => "SasToken(<redacted>)",
+            Self::Token(_) => "Token(<credential>)",
         })
     }
 }
@@ -93,7 +99,7 @@ impl AzureBlobStorageBuilder {
         self
     }
 
-    /// Retries of failed requests (0: none) and the timeout of one request.
+    /// Retries of failed requests (0: none), and the timeout of connecting and of each read.
     pub fn with_retry(mut self, max_retries: u32, timeout: Duration) -> Self {
         self.max_retries = max_retries;
         self.timeout = timeout;
@@ -137,6 +143,9 @@ impl AzureBlobStorageBuilder {
             }
             Some(AzureCredentials::SasToken(token)) => StorageCredentials::sas_token(token.clone())
                 .map_err(|e| StorageError::invalid_input("sas_token", e.to_string()))?,
+            Some(AzureCredentials::Token(credential)) => {
+                StorageCredentials::token_credential(credential.clone())
+            }
             None => {
                 return Err(StorageError::Unauthenticated {
                     message: "no Azure credentials (AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN)"
@@ -165,8 +174,18 @@ impl AzureBlobStorageBuilder {
                 ExponentialRetryOptions::default().max_retries(self.max_retries),
             )
         };
-        let container = ClientBuilder::with_location(location, credentials)
+        // Connect and per-read timeouts on the HTTP client (a whole-request timeout would cut
+        // long streamed downloads).
+        let http = reqwest::Client::builder()
+            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+            .read_timeout(self.timeout)
+            .build()
+            .map_err(|e| StorageError::backend(crate::error::BACKEND, e))?;
+        let options = ClientOptions::default()
             .retry(retry)
+            .transport(TransportOptions::new(Arc::new(http)));
+        let container = ClientBuilder::with_location(location, credentials)
+            .client_options(options)
             .container_client(self.container.clone());
         container
             .get_properties()
