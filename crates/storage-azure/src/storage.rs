@@ -9,7 +9,7 @@ use azure_storage_blobs::blob::{BlobBlockType, BlockList};
 use azure_storage_blobs::prelude::{BlobClient, ContainerClient};
 use bytes::{Bytes, BytesMut};
 use casefile_domain::content::{ContentHasher, prepare_upload};
-use casefile_domain::legal::FileName;
+use casefile_domain::storage::expires_at;
 use casefile_domain::storage::{
     ByteRange, ByteStream, Capabilities, ListOptions, ListPage, Metadata, ObjectKey, ObjectStorage,
     ObjectStream, ObjectSummary, PresignDownloadRequest, PresignUploadRequest, PresignedDownload,
@@ -476,8 +476,7 @@ impl ObjectStorage for AzureBlobStorage {
     ) -> StorageResult<PresignedUpload> {
         validate_expiry(request.expires_in)?;
         casefile_domain::content::validate_content_type(&request.content_type)?;
-        let expires_at = Utc::now()
-            + chrono::Duration::from_std(request.expires_in).unwrap_or(chrono::Duration::MAX);
+        let expires_at = expires_at(Utc::now(), request.expires_in);
         let url = self.sas(key, "cw", expires_at, None)?;
         let mut headers = BTreeMap::from([
             ("x-ms-blob-type".to_owned(), "BlockBlob".to_owned()),
@@ -504,16 +503,8 @@ impl ObjectStorage for AzureBlobStorage {
         request: PresignDownloadRequest,
     ) -> StorageResult<PresignedDownload> {
         validate_expiry(request.expires_in)?;
-        let disposition = match &request.file_name {
-            Some(name) => Some(
-                FileName::parse(name)
-                    .map_err(|e| StorageError::invalid_input("file_name", e.to_string()))?
-                    .content_disposition(),
-            ),
-            None => None,
-        };
-        let expires_at = Utc::now()
-            + chrono::Duration::from_std(request.expires_in).unwrap_or(chrono::Duration::MAX);
+        let disposition = request.content_disposition()?;
+        let expires_at = expires_at(Utc::now(), request.expires_in);
         let url = self.sas(key, "r", expires_at, disposition.as_deref())?;
         Ok(PresignedDownload { url, expires_at })
     }

@@ -7,15 +7,6 @@ use casefile_domain::storage::{ObjectKey, ObjectStorage, PutOptions};
 use casefile_storage_azure::{AZURITE_ACCOUNT, AZURITE_KEY, AzureBlobStorage, AzureCredentials};
 use casefile_testkit::data;
 
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streaming_64_mib_through_azure_keeps_rss_growth_under_64_mib() {
     let endpoint =
@@ -45,23 +36,23 @@ async fn streaming_64_mib_through_azure_keeps_rss_growth_under_64_mib() {
     let key = ObjectKey::new("bounded/large.bin").unwrap();
     let size = 64 * 1024 * 1024;
     let (expected, _) = data::random_stream_digest(13, size, 256 * 1024).await;
-    std::fs::write("/proc/self/clear_refs", "5").unwrap();
-    let baseline = status_kib("VmRSS:") * 1024;
-    let stored = az
-        .upload_stream(
-            &key,
-            data::random_stream(13, size, 256 * 1024),
-            PutOptions::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(stored.sha256, Some(expected));
-    let found = az.download_stream(&key, None).await.unwrap();
-    assert_eq!(
-        data::digest_stream(found.body).await.unwrap(),
-        (expected, size)
-    );
-    let growth = (status_kib("VmHWM:") * 1024).saturating_sub(baseline);
+    let (_, growth) = casefile_testkit::memory::peak_rss_growth(async {
+        let stored = az
+            .upload_stream(
+                &key,
+                data::random_stream(13, size, 256 * 1024),
+                PutOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored.sha256, Some(expected));
+        let found = az.download_stream(&key, None).await.unwrap();
+        assert_eq!(
+            data::digest_stream(found.body).await.unwrap(),
+            (expected, size)
+        );
+    })
+    .await;
     eprintln!(
         "peak RSS growth for 64 MiB through Azure: {} KiB",
         growth / 1024

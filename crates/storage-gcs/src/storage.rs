@@ -7,11 +7,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use casefile_domain::content::{ContentHasher, OCTET_STREAM, prepare_upload};
-use casefile_domain::legal::FileName;
 use casefile_domain::storage::{
     ByteRange, ByteStream, Capabilities, ListOptions, ListPage, Metadata, ObjectKey, ObjectStorage,
     ObjectStream, ObjectSummary, PresignDownloadRequest, PresignUploadRequest, PresignedDownload,
-    PresignedUpload, PutOptions, RESERVED_METADATA_PREFIX, StorageObject, UploadMethod,
+    PresignedUpload, PutOptions, RESERVED_METADATA_PREFIX, StorageObject, UploadMethod, expires_at,
     validate_expiry,
 };
 use casefile_domain::{Sha256, StorageError, StorageResult};
@@ -482,8 +481,7 @@ impl ObjectStorage for GcsStorage {
         casefile_domain::content::validate_content_type(&request.content_type)?;
         let signer = self.signer()?;
         let now = Utc::now();
-        let expires_at =
-            now + chrono::Duration::from_std(request.expires_in).unwrap_or(chrono::Duration::MAX);
+        let expires_at = expires_at(now, request.expires_in);
         match self.presign_method {
             UploadMethod::Post => {
                 let mut fields =
@@ -560,13 +558,11 @@ impl ObjectStorage for GcsStorage {
     ) -> StorageResult<PresignedDownload> {
         validate_expiry(request.expires_in)?;
         let signer = self.signer()?;
-        let mut query = Vec::new();
-        if let Some(name) = &request.file_name {
-            let disposition = FileName::parse(name)
-                .map_err(|e| StorageError::invalid_input("file_name", e.to_string()))?
-                .content_disposition();
-            query.push(("response-content-disposition".to_owned(), disposition));
-        }
+        let query: Vec<(String, String)> = request
+            .content_disposition()?
+            .map(|d| ("response-content-disposition".to_owned(), d))
+            .into_iter()
+            .collect();
         let now = Utc::now();
         let signed = v4::sign_url(
             signer,
@@ -585,8 +581,7 @@ impl ObjectStorage for GcsStorage {
         );
         Ok(PresignedDownload {
             url: signed.url,
-            expires_at: now
-                + chrono::Duration::from_std(request.expires_in).unwrap_or(chrono::Duration::MAX),
+            expires_at: expires_at(now, request.expires_in),
         })
     }
 }

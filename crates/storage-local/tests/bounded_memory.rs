@@ -1,26 +1,15 @@
 //! Memory stays bounded: 256 MiB streamed through `FsStorage`, up and down, with peak RSS growth
-//! under 64 MiB.
-//!
-//! How it is measured: Linux's peak resident set size of this process (`VmHWM` in
-//! `/proc/self/status`), reset just before the transfer by writing `5` to `/proc/self/clear_refs`,
-//! compared with the resident size (`VmRSS`) at that moment. This file holds a single test, so no
-//! other test shares the process while it measures.
+//! under 64 MiB, measured by `casefile_testkit::memory::peak_rss_growth` (Linux `VmHWM` after
+//! `clear_refs`, against `VmRSS` before). This file holds a single test, so no other test shares
+//! the process while it measures.
 
 use casefile_domain::storage::{ObjectKey, ObjectStorage, PutOptions};
 use casefile_storage_local::FsStorage;
 use casefile_testkit::data;
+use casefile_testkit::memory::peak_rss_growth;
 
 const SIZE: u64 = 256 * 1024 * 1024;
 const LIMIT: u64 = 64 * 1024 * 1024;
-
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("field in /proc/self/status")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streaming_256_mib_through_fs_storage_keeps_rss_growth_under_64_mib() {
@@ -29,25 +18,21 @@ async fn streaming_256_mib_through_fs_storage_keeps_rss_growth_under_64_mib() {
     let key = ObjectKey::new("large/evidence.bin").expect("key");
     let chunk = 64 * 1024;
     let (expected, _) = data::random_stream_digest(42, SIZE, chunk).await;
-
-    std::fs::write("/proc/self/clear_refs", "5").expect("reset peak RSS");
-    let baseline = status_kib("VmRSS:") * 1024;
-
-    let stored = store
-        .upload_stream(
-            &key,
-            data::random_stream(42, SIZE, chunk),
-            PutOptions::default(),
-        )
-        .await
-        .expect("upload");
-    assert_eq!((stored.size, stored.sha256), (SIZE, Some(expected)));
-    let found = store.download_stream(&key, None).await.expect("download");
-    let (digest, size) = data::digest_stream(found.body).await.expect("body");
-    assert_eq!((digest, size), (expected, SIZE));
-
-    let peak = status_kib("VmHWM:") * 1024;
-    let growth = peak.saturating_sub(baseline);
+    let (_, growth) = peak_rss_growth(async {
+        let stored = store
+            .upload_stream(
+                &key,
+                data::random_stream(42, SIZE, chunk),
+                PutOptions::default(),
+            )
+            .await
+            .expect("upload");
+        assert_eq!((stored.size, stored.sha256), (SIZE, Some(expected)));
+        let found = store.download_stream(&key, None).await.expect("download");
+        let (digest, size) = data::digest_stream(found.body).await.expect("body");
+        assert_eq!((digest, size), (expected, SIZE));
+    })
+    .await;
     eprintln!(
         "peak RSS growth while streaming 256 MiB: {} KiB",
         growth / 1024

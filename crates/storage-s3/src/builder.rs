@@ -79,6 +79,8 @@ pub struct S3StorageBuilder {
     pub(crate) part_size: usize,
     pub(crate) upload_concurrency: usize,
     pub(crate) presign_method: UploadMethod,
+    pub(crate) pool_max_idle_per_host: usize,
+    pub(crate) pool_idle_timeout: Duration,
     pub(crate) upload_observer: Option<UploadObserver>,
 }
 
@@ -95,6 +97,7 @@ impl std::fmt::Debug for S3StorageBuilder {
             .field("part_size", &self.part_size)
             .field("upload_concurrency", &self.upload_concurrency)
             .field("presign_method", &self.presign_method)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +122,8 @@ impl S3StorageBuilder {
             part_size: DEFAULT_PART_SIZE,
             upload_concurrency: 4,
             presign_method: UploadMethod::Post,
+            pool_max_idle_per_host: 32,
+            pool_idle_timeout: Duration::from_secs(90),
             upload_observer: None,
         }
     }
@@ -211,6 +216,18 @@ impl S3StorageBuilder {
         self
     }
 
+    /// The connection pool of the HTTP client: how many idle connections to the endpoint are
+    /// kept for reuse (default 32) and for how long (default 90 s).
+    pub fn with_connection_pool(
+        mut self,
+        max_idle_per_host: usize,
+        idle_timeout: Duration,
+    ) -> Self {
+        self.pool_max_idle_per_host = max_idle_per_host;
+        self.pool_idle_timeout = idle_timeout;
+        self
+    }
+
     /// Called with the id of every multipart upload created (for tests that prove aborts).
     #[doc(hidden)]
     pub fn with_upload_observer(mut self, observer: UploadObserver) -> Self {
@@ -261,7 +278,16 @@ impl S3StorageBuilder {
             _ => RetryConfig::standard(),
         }
         .with_max_attempts(self.max_attempts);
+        // The SDK's default client (hyper + rustls with aws-lc), with our pool settings.
+        let http_client = aws_smithy_http_client::Builder::new()
+            .pool_max_idle_per_host(self.pool_max_idle_per_host)
+            .pool_idle_timeout(self.pool_idle_timeout)
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client)
             .region(Region::new(region.clone()))
             .retry_config(retry)
             .timeout_config(timeouts.build())

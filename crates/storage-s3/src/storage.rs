@@ -11,7 +11,7 @@ use aws_sdk_s3::types::{
 };
 use bytes::{Bytes, BytesMut};
 use casefile_domain::content::{ContentHasher, prepare_upload};
-use casefile_domain::legal::FileName;
+use casefile_domain::storage::expires_at;
 use casefile_domain::storage::{
     ByteRange, ByteStream, Capabilities, ListOptions, ListPage, Metadata, ObjectKey, ObjectStorage,
     ObjectStream, ObjectSummary, PresignDownloadRequest, PresignUploadRequest, PresignedDownload,
@@ -791,9 +791,7 @@ impl ObjectStorage for S3Storage {
                     url: presigned.uri().to_owned(),
                     fields: BTreeMap::new(),
                     headers,
-                    expires_at: Utc::now()
-                        + chrono::Duration::from_std(request.expires_in)
-                            .unwrap_or(chrono::Duration::MAX),
+                    expires_at: expires_at(Utc::now(), request.expires_in),
                 })
             }
         }
@@ -805,14 +803,7 @@ impl ObjectStorage for S3Storage {
         request: PresignDownloadRequest,
     ) -> StorageResult<PresignedDownload> {
         validate_expiry(request.expires_in)?;
-        let disposition = match &request.file_name {
-            Some(name) => Some(
-                FileName::parse(name)
-                    .map_err(|e| StorageError::invalid_input("file_name", e.to_string()))?
-                    .content_disposition(),
-            ),
-            None => None,
-        };
+        let disposition = request.content_disposition()?;
         let config = PresigningConfig::expires_in(request.expires_in)
             .map_err(|e| StorageError::invalid_input("expires_in", e.to_string()))?;
         let presigned = self
@@ -826,8 +817,7 @@ impl ObjectStorage for S3Storage {
             .map_err(|e| map_sdk(e, key.as_str()))?;
         Ok(PresignedDownload {
             url: presigned.uri().to_owned(),
-            expires_at: Utc::now()
-                + chrono::Duration::from_std(request.expires_in).unwrap_or(chrono::Duration::MAX),
+            expires_at: expires_at(Utc::now(), request.expires_in),
         })
     }
 }

@@ -8,15 +8,6 @@ use casefile_domain::storage::{ObjectKey, ObjectStorage, PutOptions};
 use casefile_storage_s3::{RetryMode, S3Storage, StaticCredentials};
 use casefile_testkit::data;
 
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streaming_96_mib_through_s3_keeps_rss_growth_under_64_mib() {
     let endpoint = std::env::var("CASEFILE_TEST_S3_ENDPOINT").expect("run with `cargo xtask test`");
@@ -58,23 +49,23 @@ async fn streaming_96_mib_through_s3_keeps_rss_growth_under_64_mib() {
     let key = ObjectKey::new(format!("bounded/{}", uuid::Uuid::new_v4().simple())).unwrap();
     let size = 96 * 1024 * 1024;
     let (expected, _) = data::random_stream_digest(9, size, 256 * 1024).await;
-    std::fs::write("/proc/self/clear_refs", "5").unwrap();
-    let baseline = status_kib("VmRSS:") * 1024;
-    let stored = s3
-        .upload_stream(
-            &key,
-            data::random_stream(9, size, 256 * 1024),
-            PutOptions::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(stored.sha256, Some(expected));
-    let found = s3.download_stream(&key, None).await.unwrap();
-    assert_eq!(
-        data::digest_stream(found.body).await.unwrap(),
-        (expected, size)
-    );
-    let growth = (status_kib("VmHWM:") * 1024).saturating_sub(baseline);
+    let (_, growth) = casefile_testkit::memory::peak_rss_growth(async {
+        let stored = s3
+            .upload_stream(
+                &key,
+                data::random_stream(9, size, 256 * 1024),
+                PutOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored.sha256, Some(expected));
+        let found = s3.download_stream(&key, None).await.unwrap();
+        assert_eq!(
+            data::digest_stream(found.body).await.unwrap(),
+            (expected, size)
+        );
+    })
+    .await;
     eprintln!(
         "peak RSS growth for 96 MiB through S3: {} KiB",
         growth / 1024

@@ -348,6 +348,29 @@ pub struct PresignDownloadRequest {
     pub file_name: Option<String>,
 }
 
+impl PresignDownloadRequest {
+    /// The `Content-Disposition: attachment` value for [`file_name`](Self::file_name), when set
+    /// (RFC 6266, see [`FileName::content_disposition`](crate::legal::FileName::content_disposition)).
+    ///
+    /// # Errors
+    /// [`StorageError::InvalidInput`] for a file name that is not a safe [`FileName`](crate::legal::FileName).
+    pub fn content_disposition(&self) -> StorageResult<Option<String>> {
+        self.file_name
+            .as_deref()
+            .map(|name| {
+                crate::legal::FileName::parse(name)
+                    .map(|n| n.content_disposition())
+                    .map_err(|e| StorageError::invalid_input("file_name", e.to_string()))
+            })
+            .transpose()
+    }
+}
+
+/// When a URL presigned at `now` for `expires_in` stops working.
+pub fn expires_at(now: DateTime<Utc>, expires_in: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::MAX)
+}
+
 /// A URL that downloads one object without further credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresignedDownload {

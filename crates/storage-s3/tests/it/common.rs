@@ -26,6 +26,7 @@ pub(crate) fn builder(bucket: &str) -> S3StorageBuilder {
         .with_path_style(true)
         .with_credentials(credentials())
         .with_retry(RetryMode::Standard, 2)
+        .with_connection_pool(8, std::time::Duration::from_secs(30))
 }
 
 /// The shared test bucket, created when missing.
