@@ -61,11 +61,35 @@ impl Server {
 /// Wiring and binding errors.
 pub async fn start(config: &Config) -> Result<(Server, String), wiring::WireError> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    let addr = listener.local_addr()?;
     let mut config = config.clone();
-    config.listen = addr;
+    config.listen = listener.local_addr()?;
     let wired = wiring::wire(&config).await?;
-    let (secret, _) = jwt_secret(&config)?;
+    serve(listener, &config, wired).await
+}
+
+/// Serves with a store built by the caller (any backend) and the database of `config`: for
+/// embedding, and for end-to-end tests against emulators.
+///
+/// # Errors
+/// Wiring and binding errors.
+pub async fn start_with_storage(
+    config: &Config,
+    storage: std::sync::Arc<dyn casefile_domain::storage::ObjectStorage>,
+) -> Result<(Server, String), wiring::WireError> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let mut config = config.clone();
+    config.listen = listener.local_addr()?;
+    let wired = wiring::wire_with_storage(&config, storage, None).await?;
+    serve(listener, &config, wired).await
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    config: &Config,
+    wired: wiring::Wired,
+) -> Result<(Server, String), wiring::WireError> {
+    let addr = listener.local_addr()?;
+    let (secret, _) = jwt_secret(config)?;
     let state = AppState {
         service: wired.service,
         storage: wired.storage,

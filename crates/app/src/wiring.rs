@@ -114,6 +114,18 @@ pub async fn wire(config: &Config) -> Result<Wired, WireError> {
             ))));
         }
     };
+    wire_with_storage(config, storage, local).await
+}
+
+/// Builds the repository and the service around a given store.
+///
+/// # Errors
+/// A database not compiled in, unreachable, or behind its migrations.
+pub async fn wire_with_storage(
+    config: &Config,
+    storage: Arc<dyn ObjectStorage>,
+    local: Option<FsStorage>,
+) -> Result<Wired, WireError> {
     let url = config.database_url();
     let pool = PoolConfig {
         max_size: config.database.max_connections,

@@ -1,0 +1,312 @@
+//! End to end on every cloud backend with PostgreSQL: the real server, a real HTTP client, and
+//! the upload done exactly as the server says (POST form or PUT) against the emulators that
+//! `cargo xtask test` starts (s3s-fs, Azurite, fake-gcs-server) and a fresh database.
+#![cfg(all(
+    feature = "s3",
+    feature = "azure",
+    feature = "gcs",
+    feature = "postgres"
+))]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use casefile_app::auth::Tokens;
+use casefile_app::config::{Config, DatabaseConfig};
+use casefile_domain::Sha256;
+use casefile_domain::legal::UserId;
+use casefile_domain::storage::ObjectStorage;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the tests with `cargo xtask test`"))
+}
+
+async fn fresh_database() -> String {
+    let server = std::env::var("CASEFILE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let name = format!("casefile_e2e_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = AsyncPgConnection::establish(&server)
+        .await
+        .expect("PostgreSQL is required");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+async fn s3() -> Arc<dyn ObjectStorage> {
+    let endpoint = env("CASEFILE_TEST_S3_ENDPOINT");
+    let bucket = format!("casefile-e2e-{}", uuid::Uuid::new_v4().simple());
+    let admin = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&endpoint)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "casefile-test-access",
+                "casefile-test-secret-key-0123456789",
+                None,
+                None,
+                "test",
+            ))
+            .build(),
+    );
+    admin.create_bucket().bucket(&bucket).send().await.unwrap();
+    Arc::new(
+        casefile_storage_s3::S3Storage::builder(bucket)
+            .with_endpoint(endpoint)
+            .with_path_style(true)
+            .with_credentials(casefile_storage_s3::StaticCredentials {
+                access_key_id: "casefile-test-access".into(),
+                secret_access_key: "casefile-test-secret-key-0123456789".into(),
+                session_token: None,
+            })
+            .build()
+            .await
+            .unwrap(),
+    )
+}
+
+async fn azure() -> Arc<dyn ObjectStorage> {
+    use casefile_storage_azure::{
+        AZURITE_ACCOUNT, AZURITE_KEY, AzureBlobStorage, AzureCredentials,
+    };
+    let endpoint = env("CASEFILE_TEST_AZURE_ENDPOINT");
+    let container = format!("casefile-e2e-{}", uuid::Uuid::new_v4().simple());
+    let creds = azure_storage::StorageCredentials::access_key(
+        AZURITE_ACCOUNT,
+        azure_core::auth::Secret::new(AZURITE_KEY),
+    );
+    let location = azure_storage::CloudLocation::Custom {
+        account: AZURITE_ACCOUNT.into(),
+        uri: endpoint.clone(),
+    };
+    azure_storage_blobs::prelude::ClientBuilder::with_location(location, creds)
+        .container_client(container.clone())
+        .create()
+        .into_future()
+        .await
+        .unwrap();
+    Arc::new(
+        AzureBlobStorage::builder(AZURITE_ACCOUNT, container)
+            .with_endpoint(endpoint)
+            .with_credentials(AzureCredentials::AccessKey(AZURITE_KEY.into()))
+            .with_retry(0, std::time::Duration::from_secs(30))
+            .build()
+            .await
+            .unwrap(),
+    )
+}
+
+async fn gcs() -> Arc<dyn ObjectStorage> {
+    let endpoint = env("CASEFILE_TEST_GCS_ENDPOINT");
+    let bucket = format!("casefile-e2e-{}", uuid::Uuid::new_v4().simple());
+    reqwest::Client::new()
+        .post(format!("{endpoint}/storage/v1/b?project=test"))
+        .json(&json!({ "name": bucket }))
+        .send()
+        .await
+        .unwrap();
+    let key = include_str!("../../storage-gcs/tests/data/test_service_account.not-a-test.json");
+    Arc::new(
+        casefile_storage_gcs::GcsStorage::builder(bucket)
+            .with_endpoint(endpoint)
+            .with_service_account_json(key)
+            .build()
+            .await
+            .unwrap(),
+    )
+}
+
+/// The whole flow through the API; the upload goes exactly where and how the server says.
+async fn flow(storage: Arc<dyn ObjectStorage>) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database: DatabaseConfig {
+            url: Some(fresh_database().await),
+            ..DatabaseConfig::default()
+        },
+        ..Config::default()
+    };
+    let backend = storage.backend_name();
+    let (server, description) = casefile_app::start_with_storage(&config, storage)
+        .await
+        .unwrap();
+    assert!(description.contains("PostgreSQL"), "{description}");
+    let base = format!("http://{}", server.addr);
+    let (secret, _) = casefile_app::jwt_secret(&config).unwrap();
+    let token = Tokens::new(&secret).mint(UserId::new(), 600).unwrap();
+    let client = reqwest::Client::new();
+    let api = |method: reqwest::Method, path: &str| {
+        client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&token)
+    };
+
+    let case: Value = api(reqwest::Method::POST, "/v1/cases")
+        .json(&json!({"title": "Doe v. Roe"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let case_id = case["id"].as_str().unwrap().to_owned();
+    let content = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n".to_vec();
+    let started: Value = api(reqwest::Method::POST, &format!("/v1/cases/{case_id}/uploads"))
+        .json(&json!({"logical_path": "pleadings/motion.pdf", "file_size": content.len(), "content_hash": Sha256::digest(&content).to_hex()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let upload = &started["upload"];
+    let url = upload["url"].as_str().unwrap();
+    let status = match upload["method"].as_str().unwrap() {
+        "POST" => {
+            let mut form = reqwest::multipart::Form::new();
+            for (k, v) in upload["fields"].as_object().unwrap() {
+                form = form.text(k.clone(), v.as_str().unwrap().to_owned());
+            }
+            let part = reqwest::multipart::Part::bytes(content.clone())
+                .file_name("motion.pdf")
+                .mime_str("application/pdf")
+                .unwrap();
+            client
+                .post(url)
+                .multipart(form.part("file", part))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+        _ => {
+            let mut req = client.put(url);
+            for (k, v) in upload["headers"].as_object().unwrap() {
+                req = req.header(k, v.as_str().unwrap());
+            }
+            req.body(content.clone()).send().await.unwrap().status()
+        }
+    };
+    assert!(
+        status.is_success(),
+        "{backend}: upload to the presigned URL: {status}"
+    );
+    let file_id = started["file_id"].as_str().unwrap();
+    let done = api(
+        reqwest::Method::POST,
+        &format!("/v1/files/{file_id}/complete"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(done.status(), StatusCode::OK, "{backend}");
+    let listed: Value = api(reqwest::Method::GET, &format!("/v1/cases/{case_id}/files"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["files"].as_array().unwrap().len(), 1, "{backend}");
+    let whole = api(
+        reqwest::Method::GET,
+        &format!("/v1/files/{file_id}/content"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert_eq!(whole.bytes().await.unwrap().to_vec(), content, "{backend}");
+    let part = api(
+        reqwest::Method::GET,
+        &format!("/v1/files/{file_id}/content"),
+    )
+    .header("range", "bytes=0-3")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes().await.unwrap().to_vec(), b"%PDF".to_vec());
+    let link: Value = api(
+        reqwest::Method::GET,
+        &format!("/v1/files/{file_id}/download-url"),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let fetched = client
+        .get(link["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        fetched.status().is_success(),
+        "{backend}: presigned download {}",
+        fetched.status()
+    );
+    assert_eq!(
+        fetched.bytes().await.unwrap().to_vec(),
+        content,
+        "{backend}"
+    );
+    let deleted = api(reqwest::Method::DELETE, &format!("/v1/files/{file_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let audit: Value = api(reqwest::Method::GET, &format!("/v1/cases/{case_id}/audit"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "upload_completed",
+        "file_downloaded",
+        "download_url_issued",
+        "file_deleted",
+        "object_purged",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{backend}: {expected} missing from {actions:?}"
+        );
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_flow_on_s3_with_postgres() {
+    flow(s3().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_flow_on_azure_with_postgres() {
+    flow(azure().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_flow_on_gcs_with_postgres() {
+    flow(gcs().await).await;
+}
