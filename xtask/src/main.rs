@@ -47,11 +47,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workspace this run is for. Read at run time (never baked in at compile time: a shared
+/// target directory may hold an xtask binary built from another checkout).
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+    if let Ok(dir) = env::var("CARGO_MANIFEST_DIR")
+        && let Some(parent) = Path::new(&dir).parent()
+    {
+        return parent.to_path_buf();
+    }
+    let located = Command::new(cargo_bin())
+        .args(["locate-project", "--workspace", "--message-format", "plain"])
+        .output();
+    if let Ok(out) = located
+        && out.status.success()
+        && let Some(dir) = Path::new(String::from_utf8_lossy(&out.stdout).trim()).parent()
+    {
+        return dir.to_path_buf();
+    }
+    PathBuf::from(".")
 }
 
 fn cargo_bin() -> String {
