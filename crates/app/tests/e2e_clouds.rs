@@ -25,9 +25,14 @@ fn env(name: &str) -> String {
         .unwrap_or_else(|_| panic!("{name} is not set: run the tests with `cargo xtask test`"))
 }
 
-async fn fresh_database() -> String {
-    let server = std::env::var("CASEFILE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+fn server_url() -> String {
+    std::env::var("CASEFILE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh database: its name and URL.
+async fn fresh_database() -> (String, String) {
+    let server = server_url();
     let name = format!("casefile_e2e_{}", uuid::Uuid::new_v4().simple());
     let mut admin = AsyncPgConnection::establish(&server)
         .await
@@ -37,7 +42,16 @@ async fn fresh_database() -> String {
         .await
         .unwrap();
     let (base, _) = server.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+    let url = format!("{base}/{name}");
+    (name, url)
+}
+
+async fn drop_database(name: &str) {
+    let mut admin = AsyncPgConnection::establish(&server_url()).await.unwrap();
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
 }
 
 async fn s3() -> Arc<dyn ObjectStorage> {
@@ -128,11 +142,12 @@ async fn gcs() -> Arc<dyn ObjectStorage> {
 /// The whole flow through the API; the upload goes exactly where and how the server says.
 async fn flow(storage: Arc<dyn ObjectStorage>) {
     let dir = tempfile::tempdir().unwrap();
+    let (database, url) = fresh_database().await;
     let config = Config {
         data_dir: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         database: DatabaseConfig {
-            url: Some(fresh_database().await),
+            url: Some(url),
             ..DatabaseConfig::default()
         },
         ..Config::default()
@@ -294,6 +309,7 @@ async fn flow(storage: Arc<dyn ObjectStorage>) {
         );
     }
     server.stop().await.unwrap();
+    drop_database(&database).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
