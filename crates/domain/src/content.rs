@@ -275,6 +275,32 @@ pub async fn peek_prefix(mut stream: ByteStream, len: usize) -> StorageResult<(B
     Ok((prefix.freeze(), Box::pin(replay)))
 }
 
+/// Reads the head of an upload for adapters that send small objects in one request: chunks are
+/// fed to `hasher` and buffered until the buffer holds more than `limit` bytes or the stream
+/// ends. Returns the buffer and whether the stream ended (then the buffer is the whole object
+/// and `hasher` has seen all of it). Memory: `limit` plus one chunk.
+///
+/// # Errors
+/// The first error of the stream.
+pub async fn read_head(
+    stream: &mut ByteStream,
+    limit: usize,
+    hasher: &mut ContentHasher,
+) -> StorageResult<(BytesMut, bool)> {
+    let mut buffer = BytesMut::new();
+    while buffer.len() <= limit {
+        match stream.next().await {
+            Some(chunk) => {
+                let chunk = chunk?;
+                hasher.update(&chunk);
+                buffer.extend_from_slice(&chunk);
+            }
+            None => return Ok((buffer, true)),
+        }
+    }
+    Ok((buffer, false))
+}
+
 /// Resolves the content type of a streaming upload (see [`detect_content_type`]) and returns the
 /// stream to write, which still yields every byte from the first.
 ///
@@ -337,6 +363,21 @@ mod tests {
         let (s, handle) = HashingStream::new(chunks(&[b"a", b"", b"bc"]));
         assert_eq!(collect(Box::pin(s)).await, b"abc");
         assert_eq!(handle.finish(), (Sha256::digest(b"abc"), 3));
+    }
+
+    #[tokio::test]
+    async fn read_head_stops_past_the_limit_or_at_the_end() {
+        let mut hasher = ContentHasher::new();
+        let mut s = chunks(&[b"abc", b"def", b"gh"]);
+        let (head, ended) = read_head(&mut s, 4, &mut hasher).await.unwrap();
+        assert_eq!((&head[..], ended), (&b"abcdef"[..], false));
+        assert_eq!(collect(s).await, b"gh");
+        let mut hasher = ContentHasher::new();
+        let (head, ended) = read_head(&mut chunks(&[b"ab"]), 4, &mut hasher)
+            .await
+            .unwrap();
+        assert_eq!((&head[..], ended), (&b"ab"[..], true));
+        assert_eq!(hasher.finish(), (Sha256::digest(b"ab"), 2));
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use azure_core::request_options::{Metadata as AzMetadata, NextMarker, Prefix, Ra
 use azure_storage_blobs::blob::{BlobBlockType, BlockList};
 use azure_storage_blobs::prelude::{BlobClient, ContainerClient};
 use bytes::{Bytes, BytesMut};
-use casefile_domain::content::{ContentHasher, prepare_upload};
+use casefile_domain::content::{ContentHasher, prepare_upload, read_head};
 use casefile_domain::storage::expires_at;
 use casefile_domain::storage::{
     ByteRange, ByteStream, Capabilities, ListOptions, ListPage, Metadata, ObjectKey, ObjectStorage,
@@ -293,22 +293,8 @@ impl ObjectStorage for AzureBlobStorage {
             prepare_upload(key, options.content_type.as_deref(), data).await?;
         let blob = self.blob(key);
         let mut hasher = ContentHasher::new();
-        let mut first = BytesMut::new();
-        let mut more = true;
-        while first.len() <= self.block_size {
-            match data.next().await {
-                Some(chunk) => {
-                    let chunk = chunk?;
-                    hasher.update(&chunk);
-                    first.extend_from_slice(&chunk);
-                }
-                None => {
-                    more = false;
-                    break;
-                }
-            }
-        }
-        if !more {
+        let (mut first, ended) = read_head(&mut data, self.block_size, &mut hasher).await?;
+        if ended {
             let (sha, _) = hasher.finish();
             blob.put_block_blob(first.freeze())
                 .content_type(content_type)

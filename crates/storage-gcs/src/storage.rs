@@ -5,8 +5,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
-use casefile_domain::content::{ContentHasher, OCTET_STREAM, prepare_upload};
+use bytes::Bytes;
+use casefile_domain::content::{ContentHasher, OCTET_STREAM, prepare_upload, read_head};
 use casefile_domain::storage::{
     ByteRange, ByteStream, Capabilities, ListOptions, ListPage, Metadata, ObjectKey, ObjectStorage,
     ObjectStream, ObjectSummary, PresignDownloadRequest, PresignUploadRequest, PresignedDownload,
@@ -228,21 +228,7 @@ impl ObjectStorage for GcsStorage {
         let (content_type, mut data) =
             prepare_upload(key, options.content_type.as_deref(), data).await?;
         let mut hasher = ContentHasher::new();
-        let mut buffer = BytesMut::new();
-        let mut ended = false;
-        while buffer.len() <= self.chunk_size {
-            match data.next().await {
-                Some(chunk) => {
-                    let chunk = chunk?;
-                    hasher.update(&chunk);
-                    buffer.extend_from_slice(&chunk);
-                }
-                None => {
-                    ended = true;
-                    break;
-                }
-            }
-        }
+        let (mut buffer, mut ended) = read_head(&mut data, self.chunk_size, &mut hasher).await?;
         let single = ended.then(|| hasher.clone().finish().0);
         let meta = Object {
             name: key.to_string(),

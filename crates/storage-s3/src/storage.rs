@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, MetadataDirective, ServerSideEncryption as SdkSse,
 };
 use bytes::{Bytes, BytesMut};
-use casefile_domain::content::{ContentHasher, prepare_upload};
+use casefile_domain::content::{ContentHasher, prepare_upload, read_head};
 use casefile_domain::storage::expires_at;
 use casefile_domain::storage::{
     ByteRange, ByteStream, Capabilities, ListOptions, ListPage, Metadata, ObjectKey, ObjectStorage,
@@ -491,22 +491,8 @@ impl ObjectStorage for S3Storage {
             prepare_upload(key, options.content_type.as_deref(), data).await?;
         // Read up to one part: small objects are one PUT with their SHA-256 known up front.
         let mut hasher = ContentHasher::new();
-        let mut first = BytesMut::new();
-        let mut more = true;
-        while first.len() < self.part_size {
-            match data.next().await {
-                Some(chunk) => {
-                    let chunk = chunk?;
-                    hasher.update(&chunk);
-                    first.extend_from_slice(&chunk);
-                }
-                None => {
-                    more = false;
-                    break;
-                }
-            }
-        }
-        let (etag, size, sha) = if !more {
+        let (mut first, ended) = read_head(&mut data, self.part_size, &mut hasher).await?;
+        let (etag, size, sha) = if ended {
             let (sha, size) = hasher.clone().finish();
             let etag = self
                 .put_single(key, first.freeze(), &content_type, &options.metadata, sha)
