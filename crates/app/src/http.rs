@@ -3,23 +3,30 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, OriginalUri, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, OriginalUri, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use axum::{Json, Router};
 use casefile_domain::StorageError;
 use casefile_domain::legal::{
-    AuditEntry, Case, CaseFile, CaseId, FileId, LegalFileService, ListFiles, NewUpload,
+    AuditTrailQuery, CaseFile, CaseId, FileId, LegalFileService, ListFiles, NewUpload,
     ServiceError, UserId,
 };
 use casefile_domain::storage::{ByteRange, ByteStream, ObjectStorage, PutOptions};
 use casefile_storage_local::{FsStorage, GrantMethod, SignatureError, UploadLimits};
 use futures::TryStreamExt;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::api::{
+    ApiJson, ApiQuery, AuditEntryView, AuditPage, CaseList, CaseView, DirectUploadQuery,
+    DownloadUrl, ErrorBody, FileList, FileListQuery, FileView, Health, NewCase, PageQuery,
+    UploadInstructions, UploadRequest, UploadStarted,
+};
 use crate::auth::Tokens;
 
 /// What every handler shares.
@@ -48,7 +55,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -64,7 +71,7 @@ impl ApiError {
         )
     }
 
-    fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_input", message)
     }
 }
@@ -130,29 +137,6 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-fn case_json(c: &Case) -> Value {
-    json!({
-        "id": c.id, "title": c.title, "owner_id": c.owner_id, "file_count": c.file_count,
-        "total_size_bytes": c.total_size_bytes, "created_at": c.created_at, "updated_at": c.updated_at,
-    })
-}
-
-fn file_json(f: &CaseFile) -> Value {
-    json!({
-        "id": f.id, "case_id": f.case_id, "logical_path": f.logical_path, "file_name": f.file_name,
-        "mime_type": f.mime_type, "file_size": f.actual_size.unwrap_or(f.declared_size),
-        "content_hash": f.sha256, "status": f.status.as_str(), "created_at": f.created_at,
-        "updated_at": f.updated_at,
-    })
-}
-
-fn audit_json(e: &AuditEntry) -> Value {
-    json!({
-        "id": e.id, "at": e.at, "actor": e.actor, "action": e.action.as_str(), "case_id": e.case_id,
-        "file_id": e.file_id, "outcome": e.outcome.as_str(), "details": e.details,
-    })
-}
-
 fn parse_id<T: From<uuid::Uuid>>(raw: &str, what: &str) -> Result<T, ApiError> {
     // A malformed id names nothing: the same answer as a missing one.
     uuid::Uuid::parse_str(raw).map(T::from).map_err(|_| {
@@ -171,56 +155,81 @@ fn body_stream(body: Body) -> ByteStream {
     )
 }
 
-#[derive(Deserialize)]
-struct NewCase {
-    title: String,
-}
+/// The `{case_id}` path parameter's documentation.
+const CASE_ID: &str = "the case's id";
+/// The `{file_id}` path parameter's documentation.
+const FILE_ID: &str = "the file's id";
 
+/// Creates a case owned by the caller.
+#[utoipa::path(post, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
+    request_body = NewCase,
+    responses(
+        (status = 201, description = "created", body = CaseView),
+        (status = 400, description = "invalid title or body", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+    ))]
 async fn create_case(
     State(s): State<AppState>,
     Caller(user): Caller,
-    Json(body): Json<NewCase>,
+    ApiJson(body): ApiJson<NewCase>,
 ) -> Result<Response, ApiError> {
     let case = s.service.create_case(user, &body.title).await?;
-    Ok((StatusCode::CREATED, Json(case_json(&case))).into_response())
+    Ok((StatusCode::CREATED, Json(CaseView::from(&case))).into_response())
 }
 
+/// The caller's cases.
+#[utoipa::path(get, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the caller's cases", body = CaseList),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+    ))]
 async fn list_cases(
     State(s): State<AppState>,
     Caller(user): Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CaseList>, ApiError> {
     let cases = s.service.list_cases(user).await?;
-    Ok(Json(
-        json!({ "cases": cases.iter().map(case_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(CaseList {
+        cases: cases.iter().map(CaseView::from).collect(),
+    }))
 }
 
+/// One of the caller's cases.
+#[utoipa::path(get, path = "/v1/cases/{case_id}", tag = "cases", security(("bearer" = [])),
+    params(("case_id" = Uuid, Path, description = CASE_ID)),
+    responses(
+        (status = 200, description = "the case", body = CaseView),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such case of the caller's", body = ErrorBody),
+    ))]
 async fn get_case(
     State(s): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CaseView>, ApiError> {
     let case = s
         .service
         .get_case(user, parse_id::<CaseId>(&id, "case")?)
         .await?;
-    Ok(Json(case_json(&case)))
+    Ok(Json(CaseView::from(&case)))
 }
 
-#[derive(Deserialize)]
-struct UploadBody {
-    logical_path: String,
-    file_name: Option<String>,
-    mime_type: Option<String>,
-    file_size: u64,
-    content_hash: String,
-}
-
+/// Starts a two-phase upload: records the pending file and returns how to send its bytes.
+#[utoipa::path(post, path = "/v1/cases/{case_id}/uploads", tag = "files", security(("bearer" = [])),
+    params(("case_id" = Uuid, Path, description = CASE_ID)),
+    request_body = UploadRequest,
+    responses(
+        (status = 201, description = "send the bytes as `upload` says, then complete", body = UploadStarted),
+        (status = 400, description = "invalid path, name, type or hash", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such case of the caller's", body = ErrorBody),
+        (status = 409, description = "a live file holds the path", body = ErrorBody),
+        (status = 413, description = "declared size over the limit", body = ErrorBody),
+    ))]
 async fn init_upload(
     State(s): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-    Json(body): Json<UploadBody>,
+    ApiJson(body): ApiJson<UploadRequest>,
 ) -> Result<Response, ApiError> {
     let case = parse_id::<CaseId>(&id, "case")?;
     let request = NewUpload {
@@ -228,44 +237,63 @@ async fn init_upload(
         file_name: body.file_name,
         mime_type: body.mime_type,
         file_size: body.file_size,
-        content_hash: body.content_hash,
+        content_hash: Some(body.content_hash),
     };
     let started = s.service.init_file_upload(user, case, request).await?;
-    let upload = &started.upload;
-    let body = json!({
-        "file_id": started.file.id,
-        "upload": {
-            "method": upload.method, "url": upload.url, "fields": upload.fields,
-            "headers": upload.headers, "expires_at": upload.expires_at,
-        },
-    });
+    let body = UploadStarted {
+        file_id: started.file.id.0,
+        upload: UploadInstructions::from(&started.upload),
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// Completes a two-phase upload: verifies size, SHA-256 and type of what was stored.
+#[utoipa::path(post, path = "/v1/files/{file_id}/complete", tag = "files", security(("bearer" = [])),
+    params(("file_id" = Uuid, Path, description = FILE_ID)),
+    responses(
+        (status = 200, description = "the completed file (also when already completed)", body = FileView),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such file of the caller's", body = ErrorBody),
+        (status = 409, description = "`upload_missing`: nothing was uploaded yet; `conflict`: the file failed or was deleted", body = ErrorBody),
+        (status = 422, description = "what was uploaded is not what was declared (the file is failed)", body = ErrorBody),
+    ))]
 async fn complete(
     State(s): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FileView>, ApiError> {
     let file = s
         .service
         .complete_file_upload(user, parse_id::<FileId>(&id, "file")?)
         .await?;
-    Ok(Json(file_json(&file)))
+    Ok(Json(FileView::from(&file)))
 }
 
-#[derive(Deserialize)]
-struct DirectQuery {
-    logical_path: String,
-    file_name: Option<String>,
-    mime_type: Option<String>,
-}
-
+/// Uploads a file in one request, streamed through the server and verified as it passes.
+#[utoipa::path(put, path = "/v1/cases/{case_id}/files", tag = "files", security(("bearer" = [])),
+    params(
+        ("case_id" = Uuid, Path, description = CASE_ID),
+        DirectUploadQuery,
+        ("Content-Length" = u64, Header, description = "the body's exact size (required)"),
+        ("x-content-sha256" = Option<String>, Header,
+            description = "the body's SHA-256: checked when given, computed otherwise"),
+    ),
+    request_body(content = String, content_type = "application/octet-stream",
+        description = "the file's bytes"),
+    responses(
+        (status = 201, description = "stored and verified", body = FileView),
+        (status = 400, description = "invalid path or headers", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such case of the caller's", body = ErrorBody),
+        (status = 409, description = "a live file holds the path", body = ErrorBody),
+        (status = 413, description = "over the size limit", body = ErrorBody),
+        (status = 422, description = "body differs from its length, hash or type", body = ErrorBody),
+    ))]
 async fn direct_upload(
     State(s): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-    Query(q): Query<DirectQuery>,
+    ApiQuery(q): ApiQuery<DirectUploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -274,11 +302,15 @@ async fn direct_upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         .ok_or_else(|| ApiError::invalid("a Content-Length is required"))?;
+    // Optional: when given, the bytes must match it; otherwise it is computed as they pass.
     let hash = headers
         .get("x-content-sha256")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::invalid("an x-content-sha256 header is required"))?
-        .to_owned();
+        .map(|v| {
+            v.to_str()
+                .map(str::to_owned)
+                .map_err(|_| ApiError::invalid("x-content-sha256 is not text"))
+        })
+        .transpose()?;
     let mime = q.mime_type.or_else(|| {
         headers
             .get(header::CONTENT_TYPE)
@@ -296,19 +328,27 @@ async fn direct_upload(
         .service
         .upload_file(user, case, request, body_stream(body))
         .await?;
-    Ok((StatusCode::CREATED, Json(file_json(&file))).into_response())
+    Ok((StatusCode::CREATED, Json(FileView::from(&file))).into_response())
 }
 
+/// A file's metadata.
+#[utoipa::path(get, path = "/v1/files/{file_id}", tag = "files", security(("bearer" = [])),
+    params(("file_id" = Uuid, Path, description = FILE_ID)),
+    responses(
+        (status = 200, description = "the file (pending or completed)", body = FileView),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such file of the caller's", body = ErrorBody),
+    ))]
 async fn get_file(
     State(s): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FileView>, ApiError> {
     let file = s
         .service
         .get_file(user, parse_id::<FileId>(&id, "file")?)
         .await?;
-    Ok(Json(file_json(&file)))
+    Ok(Json(FileView::from(&file)))
 }
 
 /// A single `Range: bytes=…` header.
@@ -350,6 +390,21 @@ fn content_headers(file: &CaseFile, length: u64) -> Result<HeaderMap, ApiError> 
     Ok(h)
 }
 
+/// A completed file's bytes, streamed; one `Range` is honoured.
+#[utoipa::path(get, path = "/v1/files/{file_id}/content", tag = "files", security(("bearer" = [])),
+    params(
+        ("file_id" = Uuid, Path, description = FILE_ID),
+        ("Range" = Option<String>, Header, description = "one `bytes=` range"),
+    ),
+    responses(
+        (status = 200, description = "the whole file (verified against its SHA-256 as it streams)",
+            content_type = "application/octet-stream"),
+        (status = 206, description = "the requested range", content_type = "application/octet-stream"),
+        (status = 400, description = "malformed or multiple ranges", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such completed file of the caller's", body = ErrorBody),
+        (status = 416, description = "the range is outside the file", body = ErrorBody),
+    ))]
 async fn content(
     State(s): State<AppState>,
     Caller(user): Caller,
@@ -378,33 +433,41 @@ async fn content(
     Ok((StatusCode::OK, h, Body::from_stream(download.body)).into_response())
 }
 
+/// A short-lived URL downloading a completed file as an attachment, without a token.
+#[utoipa::path(get, path = "/v1/files/{file_id}/download-url", tag = "files", security(("bearer" = [])),
+    params(("file_id" = Uuid, Path, description = FILE_ID)),
+    responses(
+        (status = 200, description = "the URL", body = DownloadUrl),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such completed file of the caller's", body = ErrorBody),
+    ))]
 async fn download_url(
     State(s): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DownloadUrl>, ApiError> {
     let url = s
         .service
         .get_download_url(user, parse_id::<FileId>(&id, "file")?)
         .await?;
-    Ok(Json(
-        json!({ "url": url.url, "expires_at": url.expires_at }),
-    ))
+    Ok(Json(DownloadUrl::from(&url)))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    prefix: Option<String>,
-    cursor: Option<String>,
-    limit: Option<usize>,
-}
-
+/// A case's completed files by logical path, a page at a time.
+#[utoipa::path(get, path = "/v1/cases/{case_id}/files", tag = "files", security(("bearer" = [])),
+    params(("case_id" = Uuid, Path, description = CASE_ID), FileListQuery),
+    responses(
+        (status = 200, description = "a page of files", body = FileList),
+        (status = 400, description = "invalid prefix, cursor or limit", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such case of the caller's", body = ErrorBody),
+    ))]
 async fn list_files(
     State(s): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+    ApiQuery(q): ApiQuery<FileListQuery>,
+) -> Result<Json<FileList>, ApiError> {
     let case = parse_id::<CaseId>(&id, "case")?;
     let page = s
         .service
@@ -418,11 +481,20 @@ async fn list_files(
             },
         )
         .await?;
-    Ok(Json(
-        json!({ "files": page.files.iter().map(file_json).collect::<Vec<_>>(), "next_cursor": page.next_cursor }),
-    ))
+    Ok(Json(FileList {
+        files: page.files.iter().map(FileView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
+/// Deletes a file: gone from listings and downloads at once; its bytes are purged after.
+#[utoipa::path(delete, path = "/v1/files/{file_id}", tag = "files", security(("bearer" = [])),
+    params(("file_id" = Uuid, Path, description = FILE_ID)),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such live file of the caller's", body = ErrorBody),
+    ))]
 async fn delete_file(
     State(s): State<AppState>,
     Caller(user): Caller,
@@ -434,31 +506,45 @@ async fn delete_file(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A case's audit trail, oldest first, a page at a time.
+#[utoipa::path(get, path = "/v1/cases/{case_id}/audit", tag = "cases", security(("bearer" = [])),
+    params(("case_id" = Uuid, Path, description = CASE_ID), PageQuery),
+    responses(
+        (status = 200, description = "a page of entries", body = AuditPage),
+        (status = 400, description = "malformed cursor or limit", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such case of the caller's", body = ErrorBody),
+    ))]
 async fn audit(
     State(s): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<String>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
     let case = parse_id::<CaseId>(&id, "case")?;
-    let entries = s.service.audit_trail(user, case).await?;
-    let start: usize = match q.cursor {
-        Some(c) => c
-            .parse()
-            .map_err(|_| ApiError::invalid("malformed cursor"))?,
-        None => 0,
-    };
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let page: Vec<Value> = entries
-        .iter()
-        .skip(start)
-        .take(limit)
-        .map(audit_json)
-        .collect();
-    let next = (start + limit < entries.len()).then(|| (start + limit).to_string());
-    Ok(Json(json!({ "entries": page, "next_cursor": next })))
+    let page = s
+        .service
+        .audit_trail(
+            user,
+            case,
+            AuditTrailQuery {
+                cursor: q.cursor,
+                limit: q.limit,
+            },
+        )
+        .await?;
+    Ok(Json(AuditPage {
+        entries: page.entries.iter().map(AuditEntryView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
+/// Whether storage and database answer (no token).
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses(
+        (status = 200, description = "both answer", body = Health),
+        (status = 503, description = "one does not", body = Health),
+    ))]
 async fn healthz(State(s): State<AppState>) -> Response {
     let probe = casefile_domain::storage::ObjectKey::new("casefile-health/probe").ok();
     let storage_ok = match probe {
@@ -471,12 +557,46 @@ async fn healthz(State(s): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(json!({ "storage": storage_ok, "database": database_ok })),
-    )
-        .into_response()
+    let health = Health {
+        storage: storage_ok,
+        database: database_ok,
+    };
+    (status, Json(health)).into_response()
 }
+
+/// This document (no token).
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "the OpenAPI 3.1 document of this API",
+        content_type = "application/json")))]
+#[allow(dead_code)] // documents the route `router` serves with the generated document
+fn openapi_json() {}
+
+/// Uploads the bytes of a two-phase upload to the local store, as its presigned URL says (no
+/// token: the URL's signature is the authorisation).
+#[utoipa::path(put, path = "/v1/blobs/{key}", tag = "blobs",
+    params(("key" = String, Path, description = "the object key, with the signed query string")),
+    request_body(content = String, content_type = "application/octet-stream",
+        description = "the bytes, with the signed Content-Type"),
+    responses(
+        (status = 201, description = "stored"),
+        (status = 400, description = "malformed signature", body = ErrorBody),
+        (status = 403, description = "forged, expired or for another method, key or type", body = ErrorBody),
+        (status = 413, description = "over the signed size", body = ErrorBody),
+        (status = 422, description = "not the signed SHA-256", body = ErrorBody),
+    ))]
+#[allow(dead_code)] // documents `blob`, which serves both methods
+fn blob_upload() {}
+
+/// Downloads an object of the local store through its presigned URL (no token).
+#[utoipa::path(get, path = "/v1/blobs/{key}", tag = "blobs",
+    params(("key" = String, Path, description = "the object key, with the signed query string")),
+    responses(
+        (status = 200, description = "the bytes", content_type = "application/octet-stream"),
+        (status = 403, description = "forged, expired or for another method or key", body = ErrorBody),
+        (status = 404, description = "no such object", body = ErrorBody),
+    ))]
+#[allow(dead_code)] // documents `blob`, which serves both methods
+fn blob_download() {}
 
 fn signature_error(e: &SignatureError) -> ApiError {
     let status = match e {
@@ -568,29 +688,68 @@ async fn blob(
     }
 }
 
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "not_found",
+        "this route does not answer this method",
+    )
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
 
-/// The router of the API.
-pub fn router(state: AppState) -> Router {
-    let streamed = Router::new()
-        .route(
-            "/v1/cases/{case_id}/files",
-            put(direct_upload).get(list_files),
-        )
-        .route("/v1/blobs/{*key}", put(blob).get(blob))
+/// The OpenAPI document's fixed parts; the `/v1` and `/healthz` operations are added from the
+/// handlers the router serves.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "casefile", description = "Legal case files: cases, verified uploads and downloads, audit trail."),
+    paths(openapi_json, blob_upload, blob_download),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "cases", description = "Cases and their audit trail"),
+        (name = "files", description = "Uploads, downloads and listings of a case's files"),
+        (name = "blobs", description = "The local store's presigned URLs"),
+        (name = "operations", description = "Health and this document"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("HS256, `sub` = user UUID, `exp` required"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The router of the API, and the OpenAPI document of what it serves.
+fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let streamed = OpenApiRouter::new()
+        .routes(routes!(direct_upload, list_files))
         .layer(DefaultBodyLimit::disable());
-    Router::new()
-        .route("/v1/cases", post(create_case).get(list_cases))
-        .route("/v1/cases/{case_id}", get(get_case))
-        .route("/v1/cases/{case_id}/uploads", post(init_upload))
-        .route("/v1/cases/{case_id}/audit", get(audit))
-        .route("/v1/files/{file_id}", get(get_file).delete(delete_file))
-        .route("/v1/files/{file_id}/complete", post(complete))
-        .route("/v1/files/{file_id}/content", get(content))
-        .route("/v1/files/{file_id}/download-url", get(download_url))
-        .route("/healthz", get(healthz))
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(create_case, list_cases))
+        .routes(routes!(get_case))
+        .routes(routes!(init_upload))
+        .routes(routes!(audit))
+        .routes(routes!(get_file, delete_file))
+        .routes(routes!(complete))
+        .routes(routes!(content))
+        .routes(routes!(download_url))
+        .routes(routes!(healthz))
         .layer(DefaultBodyLimit::max(64 * 1024))
         // JSON routes answer within 30 s (streamed routes are bounded by the client's pace).
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -598,7 +757,35 @@ pub fn router(state: AppState) -> Router {
             std::time::Duration::from_secs(30),
         ))
         .merge(streamed)
+        .split_for_parts();
+    api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let router = router.route(
+        "/v1/blobs/{*key}",
+        get(blob).put(blob).layer(DefaultBodyLimit::disable()),
+    );
+    (router, api)
+}
+
+/// The OpenAPI document of the API (what `GET /openapi.json` serves).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().1
+}
+
+/// The router of the API.
+pub fn router(state: AppState) -> Router {
+    let (router, api) = routes();
+    // Rendered once; serialising this document cannot fail (string keys, no floats).
+    let document = bytes::Bytes::from(api.to_json().unwrap_or_default());
+    router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+            }),
+        )
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

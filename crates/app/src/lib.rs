@@ -4,6 +4,7 @@
 //! `postgres`) into the legal file service, and serves it: the `casefile` binary (HTTP API v1 +
 //! CLI). Configuration: [`config::Config`].
 
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod http;

@@ -17,12 +17,17 @@ struct Running {
 }
 
 async fn start() -> Running {
+    start_with(|_| {}).await
+}
+
+async fn start_with(tweak: impl FnOnce(&mut Config)) -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
+    let mut config = Config {
         data_dir: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         ..Config::default()
     };
+    tweak(&mut config);
     let (server, description) = casefile_app::start(&config).await.expect("server starts");
     assert!(
         description.contains("fs") && description.contains("SQLite"),
@@ -243,6 +248,44 @@ async fn the_whole_flow_on_the_embedded_default() {
         .await
         .unwrap();
     assert_eq!(direct.status(), StatusCode::CREATED);
+    // Without x-content-sha256 the server computes and records it.
+    let third = b"third document, hash computed by the server".to_vec();
+    let direct = reqwest::Client::new()
+        .put(format!(
+            "{}/v1/cases/{case_id}/files?logical_path=notes/third.txt",
+            app.base
+        ))
+        .bearer_auth(&alice)
+        .header("content-type", "text/plain")
+        .body(third.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), StatusCode::CREATED);
+    let recorded: serde_json::Value = direct.json().await.unwrap();
+    assert_eq!(
+        recorded["content_hash"],
+        Sha256::digest(&third).to_hex().as_str()
+    );
+    assert_eq!(recorded["status"], "completed");
+    // With one that does not match the body: refused, nothing kept.
+    let refused = reqwest::Client::new()
+        .put(format!(
+            "{}/v1/cases/{case_id}/files?logical_path=notes/fourth.txt",
+            app.base
+        ))
+        .bearer_auth(&alice)
+        .header(
+            "x-content-sha256",
+            Sha256::digest(b"something else").to_hex(),
+        )
+        .body(third.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(code(&refused), "integrity_mismatch");
 
     let (status, _) = app
         .call(
@@ -401,6 +444,81 @@ async fn bad_requests_get_their_status_and_code() {
         "another user's file"
     );
 
+    // Another user's case and file, on every route: `not_found`, as if missing, and nothing of
+    // Alice's changes.
+    let kept = b"kept".to_vec();
+    let alices = reqwest::Client::new()
+        .put(format!(
+            "{}/v1/cases/{case_id}/files?logical_path=kept.txt",
+            app.base
+        ))
+        .bearer_auth(&alice)
+        .header("content-type", "text/plain")
+        .body(kept.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alices.status(), StatusCode::CREATED);
+    let alices: Value = alices.json().await.unwrap();
+    let alices = alices["id"].as_str().unwrap().to_owned();
+    let routes: Vec<(M, String, Option<Value>)> = vec![
+        (M::GET, format!("/v1/cases/{case_id}"), None),
+        (
+            M::POST,
+            format!("/v1/cases/{case_id}/uploads"),
+            Some(json!({"logical_path": "b.txt", "file_size": 1, "content_hash": sha})),
+        ),
+        (M::GET, format!("/v1/cases/{case_id}/files"), None),
+        (M::GET, format!("/v1/cases/{case_id}/audit"), None),
+        (M::GET, format!("/v1/files/{alices}"), None),
+        (M::GET, format!("/v1/files/{alices}/content"), None),
+        (M::GET, format!("/v1/files/{alices}/download-url"), None),
+        (M::POST, format!("/v1/files/{alices}/complete"), None),
+        (M::DELETE, format!("/v1/files/{alices}"), None),
+    ];
+    for (method, path, body) in routes {
+        let (s, b) = app.call(method.clone(), &path, Some(&bob), body).await;
+        assert_eq!(
+            (s, code(&b)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{method} {path} as another user"
+        );
+    }
+    let intruding = reqwest::Client::new()
+        .put(format!(
+            "{}/v1/cases/{case_id}/files?logical_path=intruder.txt",
+            app.base
+        ))
+        .bearer_auth(&bob)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(intruding.status(), StatusCode::NOT_FOUND);
+    let still = reqwest::Client::new()
+        .get(format!("{}/v1/files/{alices}/content", app.base))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still.status(), StatusCode::OK);
+    assert_eq!(still.bytes().await.unwrap().to_vec(), kept);
+    let (_, listing) = app
+        .call(
+            M::GET,
+            &format!("/v1/cases/{case_id}/files"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    let paths: Vec<&str> = listing["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["logical_path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["kept.txt"], "nothing of Bob's reached Alice's case");
+
     let malformed = reqwest::Client::new()
         .post(format!("{}/v1/cases", app.base))
         .bearer_auth(&alice)
@@ -409,14 +527,320 @@ async fn bad_requests_get_their_status_and_code() {
         .send()
         .await
         .unwrap();
-    assert!(
-        malformed.status().is_client_error(),
-        "{}",
-        malformed.status()
-    );
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    let malformed: Value = malformed.json().await.unwrap();
+    assert_eq!(code(&malformed), "invalid_input");
+    let untyped = reqwest::Client::new()
+        .post(format!("{}/v1/cases", app.base))
+        .bearer_auth(&alice)
+        .body(r#"{"title":"no content type"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(untyped.status(), StatusCode::BAD_REQUEST);
+    let (s, b) = app
+        .call(
+            M::POST,
+            "/v1/cases",
+            Some(&alice),
+            Some(json!({"name": "wrong field"})),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "invalid_input"));
+    let (s, b) = app
+        .call(
+            M::GET,
+            &format!("/v1/cases/{case_id}/files?limit=many"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "invalid_input"));
     let (s, b) = app
         .call(M::GET, "/v1/nothing-here", Some(&alice), None)
         .await;
     assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "not_found"));
     app.stop().await;
+}
+
+/// `GET /openapi.json`: a valid OpenAPI 3.1 document whose references all resolve, listing
+/// exactly the API's routes — and every route it lists is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_is_valid_and_lists_every_route() {
+    let app = start().await;
+    let response = reqwest::get(format!("{}/openapi.json", app.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let text = response.text().await.unwrap();
+    let spec = oas3::from_json(&text).expect("an OpenAPI 3.1 document");
+    spec.validate_version()
+        .expect("a supported OpenAPI version");
+
+    let raw: Value = serde_json::from_str(&text).unwrap();
+    fn refs<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("$ref", Value::String(target)) => found.push(target),
+                        _ => refs(v, found),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    refs(&raw, &mut found);
+    assert!(!found.is_empty(), "the bodies are described by schemas");
+    for target in found {
+        let pointer = target.strip_prefix('#').expect("a local reference");
+        assert!(raw.pointer(pointer).is_some(), "{target} resolves");
+    }
+
+    let mut documented: Vec<(String, String)> = spec
+        .operations()
+        .map(|(path, method, _)| (method.to_string(), path))
+        .collect();
+    documented.sort();
+    let mut expected: Vec<(String, String)> = [
+        ("GET", "/healthz"),
+        ("GET", "/openapi.json"),
+        ("POST", "/v1/cases"),
+        ("GET", "/v1/cases"),
+        ("GET", "/v1/cases/{case_id}"),
+        ("POST", "/v1/cases/{case_id}/uploads"),
+        ("PUT", "/v1/cases/{case_id}/files"),
+        ("GET", "/v1/cases/{case_id}/files"),
+        ("GET", "/v1/cases/{case_id}/audit"),
+        ("GET", "/v1/files/{file_id}"),
+        ("DELETE", "/v1/files/{file_id}"),
+        ("POST", "/v1/files/{file_id}/complete"),
+        ("GET", "/v1/files/{file_id}/content"),
+        ("GET", "/v1/files/{file_id}/download-url"),
+        ("PUT", "/v1/blobs/{key}"),
+        ("GET", "/v1/blobs/{key}"),
+    ]
+    .iter()
+    .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+    .collect();
+    expected.sort();
+    assert_eq!(documented, expected);
+
+    let token = app.token(UserId::new());
+    let secured = raw["components"]["securitySchemes"]["bearer"].clone();
+    assert_eq!(secured["scheme"], "bearer");
+    for (method, path) in &documented {
+        let operation = &raw["paths"][path][method.to_lowercase()];
+        let open = ["/healthz", "/openapi.json"].contains(&path.as_str())
+            || path.starts_with("/v1/blobs/");
+        if !open {
+            assert!(
+                operation["security"].is_array() && operation["responses"]["401"].is_object(),
+                "{method} {path} declares its bearer token and its 401"
+            );
+        }
+        let concrete = path
+            .replace("{case_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{file_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{key}", "x");
+        let response = reqwest::Client::new()
+            .request(method.parse().unwrap(), format!("{}{concrete}", app.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_ne!(
+            body["error"]["message"], "no such route",
+            "{method} {path} is documented but not served ({status})"
+        );
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+    }
+    app.stop().await;
+}
+
+/// Expired presigned URLs of the local store (upload and download) are refused: 403 with code
+/// `unauthorized`, and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_local_urls_are_refused() {
+    use reqwest::Method as M;
+    let app = start_with(|c| {
+        c.limits.upload_url_expiry_secs = 1;
+        c.limits.download_url_expiry_secs = 1;
+    })
+    .await;
+    let alice = app.token(UserId::new());
+    let (_, case) = app
+        .call(
+            M::POST,
+            "/v1/cases",
+            Some(&alice),
+            Some(json!({"title": "T"})),
+        )
+        .await;
+    let case_id = case["id"].as_str().unwrap().to_owned();
+    let content = b"late".to_vec();
+    let sha = Sha256::digest(&content).to_hex();
+    let (_, started) = app
+        .call(
+            M::POST,
+            &format!("/v1/cases/{case_id}/uploads"),
+            Some(&alice),
+            Some(json!({"logical_path": "late.txt", "file_size": 4, "content_hash": sha})),
+        )
+        .await;
+    let file_id = started["file_id"].as_str().unwrap().to_owned();
+    let direct = reqwest::Client::new()
+        .put(format!(
+            "{}/v1/cases/{case_id}/files?logical_path=early.txt",
+            app.base
+        ))
+        .bearer_auth(&alice)
+        .body(content.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), StatusCode::CREATED);
+    let early: Value = direct.json().await.unwrap();
+    let (_, link) = app
+        .call(
+            M::GET,
+            &format!("/v1/files/{}/download-url", early["id"].as_str().unwrap()),
+            Some(&alice),
+            None,
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+
+    let put = reqwest::Client::new()
+        .put(started["upload"]["url"].as_str().unwrap())
+        .header("content-type", "text/plain")
+        .body(content.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::FORBIDDEN);
+    let put: Value = put.json().await.unwrap();
+    assert_eq!(code(&put), "unauthorized");
+    let (s, b) = app
+        .call(
+            M::POST,
+            &format!("/v1/files/{file_id}/complete"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::CONFLICT, "upload_missing"),
+        "nothing was stored"
+    );
+    let get = reqwest::get(link["url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(get.status(), StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
+/// The curl session of the README, run as it stands (between its markers) against a fresh server
+/// on the embedded default: only its `API=` line is pointed at the test's port, and `cargo run -q
+/// -p casefile-app --` is the `casefile` binary this test was built with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_curl_session_runs() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let block = readme
+        .split("<!-- readme-session:start -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- readme-session:end -->").next())
+        .expect("the README marks its curl session");
+    let script = block
+        .trim()
+        .strip_prefix("```sh")
+        .and_then(|s| s.strip_suffix("```"))
+        .expect("the session is one sh block");
+    assert!(script.contains("API=http://127.0.0.1:8080\n"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().join("casefile-data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    };
+    let (server, _) = casefile_app::start(&config).await.expect("server starts");
+    let script = script.replace(
+        "API=http://127.0.0.1:8080\n",
+        &format!("API=http://{}\n", server.addr),
+    );
+    let prelude = format!(
+        "set -euo pipefail\ncargo() {{ while [ \"$1\" != -- ]; do shift; done; shift; \"{}\" \"$@\"; }}\n",
+        env!("CARGO_BIN_EXE_casefile")
+    );
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .arg("-c")
+        .arg(format!("{prelude}{script}"))
+        .current_dir(dir.path());
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
+        command.env_remove(name);
+    }
+    let output = command.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the session failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    // complete, metadata, content, range, download URL, direct upload, listing, audit
+    assert_eq!(lines.len(), 8, "{stdout}");
+    let completed: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(completed["status"], "completed");
+    assert_eq!(
+        completed["content_hash"],
+        Sha256::digest(b"Exhibit A: the signed lease.")
+            .to_hex()
+            .as_str()
+    );
+    let metadata: Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(metadata["logical_path"], "exhibits/a.txt");
+    assert_eq!(lines[2], "Exhibit A: the signed lease.");
+    assert_eq!(lines[3], "Exhibit A");
+    assert_eq!(lines[4], "Exhibit A: the signed lease.");
+    let direct: Value = serde_json::from_str(lines[5]).unwrap();
+    assert_eq!(
+        (direct["logical_path"].as_str(), direct["status"].as_str()),
+        (Some("exhibits/b.txt"), Some("completed"))
+    );
+    let listing: Value = serde_json::from_str(lines[6]).unwrap();
+    assert_eq!(listing["files"].as_array().unwrap().len(), 2);
+    let audit: Value = serde_json::from_str(lines[7]).unwrap();
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "case_created",
+            "upload_initiated",
+            "upload_completed",
+            "file_viewed",
+            "file_downloaded",
+            "file_downloaded",
+            "download_url_issued",
+            "upload_initiated",
+            "upload_completed",
+            "files_listed",
+            "file_deleted",
+            "object_purged",
+        ]
+    );
+    server.stop().await.unwrap();
 }

@@ -514,6 +514,19 @@ macro_rules! diesel_repository {
                     q = q.limit(i64::try_from(limit).unwrap_or(i64::MAX));
                 }
                 let mut conn = self.conn().await?;
+                if let Some(after) = query.after {
+                    let seq: Option<i64> = audit_log::table
+                        .filter(audit_log::id.eq(to_id(after.0)))
+                        .select(audit_log::seq)
+                        .first(&mut conn)
+                        .await
+                        .optional()
+                        .map_err(crate::error::map_diesel)?;
+                    let Some(seq) = seq else {
+                        return Err(not_found("audit entry"));
+                    };
+                    q = q.filter(audit_log::seq.gt(seq));
+                }
                 let rows = q
                     .order(audit_log::seq.asc())
                     .select(AuditRow::as_select())

@@ -58,6 +58,24 @@ pub fn once(bytes: impl Into<Bytes>) -> ByteStream {
     Box::pin(stream::once(async move { Ok(bytes) }))
 }
 
+/// A stream of `bytes` cut into chunks of `chunk` bytes (no copy).
+pub fn chunked(bytes: Bytes, chunk: usize) -> ByteStream {
+    let chunk = chunk.max(1);
+    let pieces: Vec<_> = (0..bytes.len().div_ceil(chunk))
+        .map(|i| Ok(bytes.slice(i * chunk..bytes.len().min((i + 1) * chunk))))
+        .collect();
+    Box::pin(stream::iter(pieces))
+}
+
+/// All of a stream's bytes (for small test content only).
+///
+/// # Errors
+/// The first error of the stream.
+pub async fn collect(stream: ByteStream) -> Result<Bytes, casefile_domain::StorageError> {
+    let chunks: Vec<Bytes> = stream.try_collect().await?;
+    Ok(Bytes::from(chunks.concat()))
+}
+
 /// A stream that yields `good` bytes and then an error, like a client that disconnects.
 pub fn failing_stream(good: Bytes) -> ByteStream {
     let failure = casefile_domain::StorageError::invalid_input("body", "client went away");

@@ -270,9 +270,21 @@ impl CaseRepository for InMemoryCaseRepository {
 
     async fn list_audit(&self, query: &AuditQuery) -> PersistenceResult<Vec<AuditEntry>> {
         let state = self.lock();
+        let start = match query.after {
+            Some(after) => match state.audit.iter().position(|e| e.id == after) {
+                Some(at) => at + 1,
+                None => {
+                    return Err(PersistenceError::NotFound {
+                        what: "audit entry".into(),
+                    });
+                }
+            },
+            None => 0,
+        };
         let matching = state
             .audit
             .iter()
+            .skip(start)
             .filter(|e| query.case_id.is_none_or(|c| e.case_id == Some(c)))
             .filter(|e| query.file_id.is_none_or(|f| e.file_id == Some(f)))
             .take(query.limit.unwrap_or(usize::MAX))

@@ -539,6 +539,40 @@ pub async fn audit_trail_order_and_filters(repo: &dyn CaseRepository) {
         .expect("limited");
     assert_eq!(limited.len(), 2);
     assert_eq!(limited[0].action, AuditAction::CaseCreated);
+    let after = repo
+        .list_audit(&AuditQuery {
+            case_id: Some(case.id),
+            after: Some(all[1].id),
+            limit: Some(1),
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("after");
+    assert_eq!(
+        after.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [all[2].id],
+        "keyset: strictly after, in append order"
+    );
+    let past_the_end = repo
+        .list_audit(&AuditQuery {
+            case_id: Some(case.id),
+            after: Some(all[3].id),
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("after the last");
+    assert!(past_the_end.is_empty());
+    let unknown = repo
+        .list_audit(&AuditQuery {
+            after: Some(casefile_domain::legal::AuditId(uuid::Uuid::new_v4())),
+            ..AuditQuery::default()
+        })
+        .await
+        .expect_err("an unknown cursor");
+    assert!(
+        matches!(unknown, PersistenceError::NotFound { .. }),
+        "{unknown:?}"
+    );
 }
 
 /// Generates one `#[tokio::test]` per repository conformance case, in a module

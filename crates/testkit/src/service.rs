@@ -101,9 +101,17 @@ impl ServiceEnv {
         case: casefile_domain::legal::CaseId,
     ) -> Vec<AuditAction> {
         self.service
-            .audit_trail(user, case)
+            .audit_trail(
+                user,
+                case,
+                casefile_domain::legal::AuditTrailQuery {
+                    limit: Some(casefile_domain::legal::MAX_FILE_PAGE),
+                    ..Default::default()
+                },
+            )
             .await
             .expect("audit trail")
+            .entries
             .iter()
             .map(|e| e.action)
             .collect()
@@ -124,7 +132,7 @@ pub fn declare(path: &str, content: &[u8], mime: Option<&str>) -> NewUpload {
         file_name: None,
         mime_type: mime.map(str::to_owned),
         file_size: content.len() as u64,
-        content_hash: Sha256::digest(content).to_hex(),
+        content_hash: Some(Sha256::digest(content).to_hex()),
     }
 }
 
@@ -489,7 +497,12 @@ pub async fn other_users_are_refused_like_missing(env: &ServiceEnv) {
                 .map(drop),
             "list",
         );
-        not_found(s.audit_trail(bob, case_id).await.map(drop), "audit trail");
+        not_found(
+            s.audit_trail(bob, case_id, Default::default())
+                .await
+                .map(drop),
+            "audit trail",
+        );
     }
     for file_id in [file.id, missing_file] {
         not_found(
@@ -558,7 +571,7 @@ pub async fn bad_input_is_refused_with_its_field(env: &ServiceEnv) {
         }
     }
     let mut bad_hash = declare("ok.pdf", &content, None);
-    bad_hash.content_hash = "abc".to_owned();
+    bad_hash.content_hash = Some("abc".to_owned());
     assert!(matches!(
         env.service.init_file_upload(user, case.id, bad_hash).await,
         Err(ServiceError::InvalidInput {
@@ -684,7 +697,7 @@ pub async fn direct_upload_from_a_stream(env: &ServiceEnv) {
     assert!(stored == content);
 
     let mut wrong = declare("direct/wrong.pdf", &content, None);
-    wrong.content_hash = Sha256::digest(b"other").to_hex();
+    wrong.content_hash = Some(Sha256::digest(b"other").to_hex());
     let err = env
         .service
         .upload_file(user, case.id, wrong, data::once(content.clone()))
@@ -742,6 +755,234 @@ pub async fn direct_upload_from_a_stream(env: &ServiceEnv) {
         "refused uploads left no object: {:?}",
         listing.objects
     );
+}
+
+/// Direct upload without a declared SHA-256: the hash is computed as the bytes pass and recorded;
+/// a presigned upload still needs one; a body of the wrong size, a taken path or content that
+/// contradicts the declared type is refused and leaves no object.
+pub async fn direct_upload_computes_the_hash(env: &ServiceEnv) {
+    let user = UserId::new();
+    let case = env.service.create_case(user, "Matter").await.expect("case");
+    let content = pdf_bytes(200_000);
+    let unhashed = |path: &str, content: &Bytes| {
+        let mut request = declare(path, content, None);
+        request.content_hash = None;
+        request
+    };
+
+    let err = env
+        .service
+        .init_file_upload(user, case.id, unhashed("presigned.pdf", &content))
+        .await
+        .expect_err("presigned upload without a hash");
+    assert!(
+        matches!(
+            err,
+            ServiceError::InvalidInput {
+                field: "content_hash",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    let file = env
+        .service
+        .upload_file(
+            user,
+            case.id,
+            unhashed("direct/brief.pdf", &content),
+            data::chunked(content.clone(), 4_096),
+        )
+        .await
+        .expect("direct upload without a hash");
+    assert_eq!(file.status, FileStatus::Completed);
+    assert_eq!(file.sha256, Sha256::digest(&content));
+    assert_eq!(file.actual_size, Some(content.len() as u64));
+    assert_eq!(file.mime_type, "application/pdf");
+    let download = env
+        .service
+        .download_file(user, file.id)
+        .await
+        .expect("download");
+    assert!(data::collect(download.body).await.expect("verified body") == content);
+
+    let mut long = unhashed("direct/long.pdf", &content);
+    long.file_size -= 1;
+    let err = env
+        .service
+        .upload_file(user, case.id, long, data::once(content.clone()))
+        .await
+        .expect_err("longer than declared");
+    assert_eq!(field_of(&err), Some(IntegrityField::Size), "{err:?}");
+
+    let err = env
+        .service
+        .upload_file(
+            user,
+            case.id,
+            unhashed("direct/short.pdf", &content),
+            data::once(content.slice(..100)),
+        )
+        .await
+        .expect_err("shorter than declared");
+    assert_eq!(field_of(&err), Some(IntegrityField::Size), "{err:?}");
+
+    let err = env
+        .service
+        .upload_file(
+            user,
+            case.id,
+            unhashed("direct/brief.pdf", &content),
+            data::once(content.clone()),
+        )
+        .await
+        .expect_err("path taken");
+    assert!(matches!(err, ServiceError::Conflict { .. }), "{err:?}");
+
+    let text = Bytes::from_static(b"plain words, not a PDF at all");
+    let err = env
+        .service
+        .upload_file(
+            user,
+            case.id,
+            unhashed("direct/fake.pdf", &text),
+            data::once(text.clone()),
+        )
+        .await
+        .expect_err("content contradicts the declared type");
+    assert_eq!(field_of(&err), Some(IntegrityField::MimeType), "{err:?}");
+
+    let other = UserId::new();
+    let err = env
+        .service
+        .upload_file(
+            other,
+            case.id,
+            unhashed("direct/intruder.pdf", &content),
+            data::once(content.clone()),
+        )
+        .await
+        .expect_err("another user's case");
+    assert!(
+        matches!(err, ServiceError::NotFound { what: "case" }),
+        "{err:?}"
+    );
+
+    let case_now = env.service.get_case(user, case.id).await.expect("case");
+    assert_eq!(
+        (case_now.file_count, case_now.total_size_bytes),
+        (1, content.len() as u64)
+    );
+    let listing = env
+        .storage
+        .list(casefile_domain::storage::ListOptions {
+            prefix: Some(
+                casefile_domain::storage::ObjectKey::new(format!("cases/{}", case.id.0.simple()))
+                    .expect("key"),
+            ),
+            ..Default::default()
+        })
+        .await
+        .expect("storage listing");
+    assert_eq!(
+        listing.objects.len(),
+        1,
+        "refused uploads left no object: {:?}",
+        listing.objects
+    );
+}
+
+/// The audit trail reads a page at a time with a cursor, and the pages make up the whole trail;
+/// a malformed or foreign cursor and a bad limit are `InvalidInput`.
+pub async fn audit_trail_pages(env: &ServiceEnv) {
+    use casefile_domain::legal::AuditTrailQuery;
+    let user = UserId::new();
+    let case = env.service.create_case(user, "Matter").await.expect("case");
+    for _ in 0..6 {
+        env.service
+            .list_case_files(user, case.id, ListFiles::default())
+            .await
+            .expect("list");
+    }
+    let mut pages = 0;
+    let mut read = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = env
+            .service
+            .audit_trail(
+                user,
+                case.id,
+                AuditTrailQuery {
+                    cursor: cursor.take(),
+                    limit: Some(3),
+                },
+            )
+            .await
+            .expect("page");
+        assert!(page.entries.len() <= 3);
+        pages += 1;
+        read.extend(page.entries.into_iter().map(|e| (e.id, e.action)));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let whole: Vec<_> = env
+        .repository
+        .list_audit(&casefile_domain::legal::AuditQuery {
+            case_id: Some(case.id),
+            ..Default::default()
+        })
+        .await
+        .expect("whole trail")
+        .into_iter()
+        .map(|e| (e.id, e.action))
+        .collect();
+    assert_eq!(whole.len(), 7, "created + six listings");
+    assert_eq!(read, whole);
+    assert_eq!(pages, 3);
+    for (bad, field) in [
+        (
+            AuditTrailQuery {
+                cursor: Some("not-a-cursor".into()),
+                limit: None,
+            },
+            "cursor",
+        ),
+        (
+            AuditTrailQuery {
+                cursor: Some(uuid::Uuid::new_v4().to_string()),
+                limit: None,
+            },
+            "cursor",
+        ),
+        (
+            AuditTrailQuery {
+                cursor: None,
+                limit: Some(0),
+            },
+            "limit",
+        ),
+        (
+            AuditTrailQuery {
+                cursor: None,
+                limit: Some(1001),
+            },
+            "limit",
+        ),
+    ] {
+        let err = env
+            .service
+            .audit_trail(user, case.id, bad.clone())
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(&err, ServiceError::InvalidInput { field: f, .. } if *f == field),
+            "{bad:?}: {err:?}"
+        );
+    }
 }
 
 /// Delete: gone from listing and downloads, statistics back, object removed, audited as deleted
@@ -904,7 +1145,8 @@ macro_rules! service_flow_tests {
             $crate::service_flow_tests!(@cases $env;
                 two_phase_upload, completion_verifies_everything, completion_is_idempotent,
                 other_users_are_refused_like_missing, bad_input_is_refused_with_its_field,
-                logical_path_conflicts, direct_upload_from_a_stream, delete_removes_and_audits,
+                logical_path_conflicts, direct_upload_from_a_stream, direct_upload_computes_the_hash,
+                audit_trail_pages, delete_removes_and_audits,
                 listing_pages, downloads_are_verified, untyped_files);
         }
     };

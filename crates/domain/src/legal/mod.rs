@@ -29,6 +29,7 @@ pub use ports::{
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockCaseRepository, MockClock};
 pub use service::{
-    DEFAULT_FILE_PAGE, FileDownload, FilePage, InitiatedUpload, LegalFileService, ListFiles,
-    MAX_FILE_PAGE, MAX_TITLE_CHARS, NewUpload, PurgeReport, mime_contradicts,
+    AuditTrailPage, AuditTrailQuery, DEFAULT_FILE_PAGE, FileDownload, FilePage, InitiatedUpload,
+    LegalFileService, ListFiles, MAX_FILE_PAGE, MAX_TITLE_CHARS, NewUpload, PurgeReport,
+    mime_contradicts,
 };

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::BoxError;
-use crate::legal::{AuditEntry, Case, CaseFile, CaseId, FileId, LogicalPath, UserId};
+use crate::legal::{AuditEntry, AuditId, Case, CaseFile, CaseId, FileId, LogicalPath, UserId};
 
 /// An error of a persistence adapter, mapped from its driver's errors at its boundary.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +86,9 @@ pub struct AuditQuery {
     pub case_id: Option<CaseId>,
     /// Only entries about this file.
     pub file_id: Option<FileId>,
+    /// Only entries appended after this one (keyset paging: pass the last entry of the
+    /// previous page).
+    pub after: Option<AuditId>,
     /// At most this many (the oldest first); `None` for all.
     pub limit: Option<usize>,
 }
@@ -184,6 +187,7 @@ pub trait CaseRepository: Send + Sync {
     async fn append_audit(&self, entry: &AuditEntry) -> PersistenceResult<()>;
 
     /// Audit entries matching `query`, in the order they were appended.
+    /// MUST return [`PersistenceError::NotFound`] when `query.after` names no entry.
     async fn list_audit(&self, query: &AuditQuery) -> PersistenceResult<Vec<AuditEntry>>;
 }
 

@@ -8,13 +8,13 @@ use crate::content::{self, ContentHasher, SNIFF_LEN, Sha256};
 use crate::error::StorageError;
 use crate::legal::body::{guard_upload, verify_download};
 use crate::legal::{
-    AuditAction, AuditEntry, AuditOutcome, AuditQuery, Case, CaseFile, CaseId, CaseRepository,
-    Clock, FileId, FileName, FileQuery, FileStatus, IntegrityField, LogicalPath, ServiceConfig,
-    ServiceError, ServiceResult, Transition, UserId,
+    AuditAction, AuditEntry, AuditId, AuditOutcome, AuditQuery, Case, CaseFile, CaseId,
+    CaseRepository, Clock, FileId, FileName, FileQuery, FileStatus, IntegrityField, LogicalPath,
+    PersistenceError, ServiceConfig, ServiceError, ServiceResult, Transition, UserId,
 };
 use crate::storage::{
     ByteRange, ByteStream, ObjectKey, ObjectStorage, ObjectStorageExt, PresignDownloadRequest,
-    PresignUploadRequest, PresignedDownload, PresignedUpload, PutOptions,
+    PresignUploadRequest, PresignedDownload, PresignedUpload, PutOptions, StorageObject,
 };
 
 /// The longest case title, in characters.
@@ -77,8 +77,9 @@ pub struct NewUpload {
     pub mime_type: Option<String>,
     /// Its exact size in bytes.
     pub file_size: u64,
-    /// Its SHA-256, 64 hexadecimal digits.
-    pub content_hash: String,
+    /// Its SHA-256, 64 hexadecimal digits. Required to initiate a presigned upload; optional for
+    /// [`LegalFileService::upload_file`], which then computes it as the bytes pass.
+    pub content_hash: Option<String>,
 }
 
 /// A started upload: the pending file and how to send its bytes.
@@ -123,6 +124,24 @@ pub struct ListFiles {
 pub struct FilePage {
     /// Completed files, by logical path.
     pub files: Vec<CaseFile>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Which page of a case's audit trail to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditTrailQuery {
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// The page size: 1 to [`MAX_FILE_PAGE`], [`DEFAULT_FILE_PAGE`] when `None`.
+    pub limit: Option<usize>,
+}
+
+/// A page of a case's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditTrailPage {
+    /// Entries, oldest first.
+    pub entries: Vec<AuditEntry>,
     /// Where the next page starts; `None` on the last page.
     pub next_cursor: Option<String>,
 }
@@ -252,21 +271,58 @@ impl LegalFileService {
         Ok(cases)
     }
 
-    /// The audit trail of a case, oldest first, for its owner.
+    /// A page of the audit trail of a case, oldest first, for its owner.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`] when the case is missing or someone else's.
+    /// [`ServiceError::NotFound`] when the case is missing or someone else's;
+    /// [`ServiceError::InvalidInput`] for a limit outside 1..=[`MAX_FILE_PAGE`] or a cursor that
+    /// is not a `next_cursor` of this trail.
     pub async fn audit_trail(
         &self,
         user: UserId,
         case_id: CaseId,
-    ) -> ServiceResult<Vec<AuditEntry>> {
+        request: AuditTrailQuery,
+    ) -> ServiceResult<AuditTrailPage> {
+        let limit = request.limit.unwrap_or(DEFAULT_FILE_PAGE);
+        if !(1..=MAX_FILE_PAGE).contains(&limit) {
+            return Err(ServiceError::invalid("limit", "must be within 1..=1000"));
+        }
+        let after = request
+            .cursor
+            .as_deref()
+            .map(|c| {
+                uuid::Uuid::parse_str(c)
+                    .map(AuditId)
+                    .map_err(|_| ServiceError::invalid("cursor", "not a cursor of this trail"))
+            })
+            .transpose()?;
         self.owned_case(user, case_id).await?;
         let query = AuditQuery {
             case_id: Some(case_id),
+            after,
+            limit: Some(limit + 1),
             ..AuditQuery::default()
         };
-        Ok(self.repository.list_audit(&query).await?)
+        let mut entries = match self.repository.list_audit(&query).await {
+            Ok(entries) => entries,
+            Err(PersistenceError::NotFound { .. }) => {
+                return Err(ServiceError::invalid(
+                    "cursor",
+                    "not a cursor of this trail",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let next_cursor = if entries.len() > limit {
+            entries.truncate(limit);
+            entries.last().map(|e| e.id.0.to_string())
+        } else {
+            None
+        };
+        Ok(AuditTrailPage {
+            entries,
+            next_cursor,
+        })
     }
 
     /// Starts a two-phase upload: records a pending file and returns a presigned upload bound to
@@ -282,9 +338,15 @@ impl LegalFileService {
         case_id: CaseId,
         request: NewUpload,
     ) -> ServiceResult<InitiatedUpload> {
-        let declared = self.validate_upload(&request)?;
+        let (path, name, mime, size, sha) = self.validate_upload(&request)?;
+        let sha = sha.ok_or_else(|| {
+            ServiceError::invalid(
+                "content_hash",
+                "a presigned upload needs the SHA-256 up front",
+            )
+        })?;
         self.owned_case(user, case_id).await?;
-        let file = self.pending_file(user, case_id, declared);
+        let file = self.pending_file(FileId::new(), user, case_id, (path, name, mime, size, sha));
         let upload = self
             .storage
             .presigned_upload(
@@ -376,6 +438,11 @@ impl LegalFileService {
     /// on the bytes as they pass (no second read). A body longer than declared is cut off at the
     /// declared size plus one byte and refused.
     ///
+    /// With a declared `content_hash` the pending file is recorded before the first byte moves,
+    /// and the bytes must match it. Without one, the SHA-256 is computed as the bytes pass and
+    /// the file is recorded once they are stored (its object is removed again if that fails);
+    /// the size, MIME and path checks are the same.
+    ///
     /// # Errors
     /// As [`init_file_upload`](Self::init_file_upload) and
     /// [`complete_file_upload`](Self::complete_file_upload).
@@ -386,9 +453,15 @@ impl LegalFileService {
         request: NewUpload,
         body: ByteStream,
     ) -> ServiceResult<CaseFile> {
-        let declared = self.validate_upload(&request)?;
+        let (path, name, mime, size, sha) = self.validate_upload(&request)?;
         self.owned_case(user, case_id).await?;
-        let file = self.pending_file(user, case_id, declared);
+        let id = FileId::new();
+        let Some(sha) = sha else {
+            return self
+                .upload_computing_hash(user, case_id, id, (path, name, mime, size), body)
+                .await;
+        };
+        let file = self.pending_file(id, user, case_id, (path, name, mime, size, sha));
         self.record_pending(user, &file).await?;
         let (body, prefix) = guard_upload(body, file.declared_size);
         let options = PutOptions::with_content_type(file.mime_type.clone());
@@ -416,6 +489,71 @@ impl LegalFileService {
                 return Err(e.into());
             }
         };
+        self.settle_streamed(user, file, stored, &prefix.bytes())
+            .await
+    }
+
+    /// [`upload_file`](Self::upload_file) without a declared SHA-256: store first (hashing), then
+    /// record the file with the hash computed.
+    async fn upload_computing_hash(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+        id: FileId,
+        (path, name, mime, size): (LogicalPath, FileName, String, u64),
+        body: ByteStream,
+    ) -> ServiceResult<CaseFile> {
+        let key = Self::storage_key(case_id, id);
+        let (body, prefix) = guard_upload(body, size);
+        let options = PutOptions::with_content_type(mime.clone());
+        let failed = |why: String| {
+            self.audit(user, AuditAction::UploadFailed, AuditOutcome::Failure)
+                .case(case_id)
+                .file(id)
+                .details(why)
+        };
+        let stored = match self.storage.upload_stream(&key, body, options).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                let error = match e {
+                    StorageError::TooLarge { .. } => ServiceError::IntegrityMismatch {
+                        field: IntegrityField::Size,
+                        expected: size.to_string(),
+                        actual: format!("more than {size}"),
+                    },
+                    other => other.into(),
+                };
+                // Nothing was committed; the audit keeps the attempt.
+                self.repository
+                    .append_audit(&failed(format!("upload of {path} failed: {error}")))
+                    .await?;
+                return Err(error);
+            }
+        };
+        let sha = match stored.sha256 {
+            Some(sha) => sha,
+            None => self.hash_object(&key).await?.0,
+        };
+        let file = self.pending_file(id, user, case_id, (path, name, mime, size, sha));
+        if let Err(e) = self.record_pending(user, &file).await {
+            // The path is taken, or the database failed: the stored bytes belong to no file. Should
+            // this delete fail too, the object stays under a key no record names, never served.
+            let _ = self.storage.delete(&key).await;
+            return Err(e);
+        }
+        self.settle_streamed(user, file, stored, &prefix.bytes())
+            .await
+    }
+
+    /// After a streamed upload: the stored size must be the declared one, then the common
+    /// checks and completion.
+    async fn settle_streamed(
+        &self,
+        user: UserId,
+        file: CaseFile,
+        stored: StorageObject,
+        prefix: &[u8],
+    ) -> ServiceResult<CaseFile> {
         if stored.size != file.declared_size {
             return Err(self
                 .reject(
@@ -435,7 +573,7 @@ impl LegalFileService {
                 (sha, size)
             }
         };
-        self.finish(user, file, sha256, size, &prefix.bytes()).await
+        self.finish(user, file, sha256, size, prefix).await
     }
 
     /// A file of the user's (completed or still pending), audited as viewed.
@@ -626,7 +764,7 @@ impl LegalFileService {
     fn validate_upload(
         &self,
         request: &NewUpload,
-    ) -> ServiceResult<(LogicalPath, FileName, String, u64, Sha256)> {
+    ) -> ServiceResult<(LogicalPath, FileName, String, u64, Option<Sha256>)> {
         let path = LogicalPath::parse(&request.logical_path)
             .map_err(|e| ServiceError::invalid("logical_path", e.reason))?;
         let name = match &request.file_name {
@@ -655,13 +793,18 @@ impl LegalFileService {
                 limit,
             });
         }
-        let sha = Sha256::from_hex(&request.content_hash)
+        let sha = request
+            .content_hash
+            .as_deref()
+            .map(Sha256::from_hex)
+            .transpose()
             .map_err(|e| ServiceError::invalid("content_hash", e.to_string()))?;
         Ok((path, name, mime, request.file_size, sha))
     }
 
     fn pending_file(
         &self,
+        id: FileId,
         user: UserId,
         case_id: CaseId,
         (logical_path, file_name, mime_type, declared_size, sha256): (
@@ -672,7 +815,6 @@ impl LegalFileService {
             Sha256,
         ),
     ) -> CaseFile {
-        let id = FileId::new();
         let now = self.clock.now();
         CaseFile {
             id,

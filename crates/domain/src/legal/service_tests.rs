@@ -99,7 +99,7 @@ fn request() -> NewUpload {
         file_name: None,
         mime_type: None,
         file_size: CONTENT.len() as u64,
-        content_hash: Sha256::digest(CONTENT).to_hex(),
+        content_hash: Some(Sha256::digest(CONTENT).to_hex()),
     }
 }
 

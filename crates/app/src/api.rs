@@ -1,0 +1,358 @@
+//! The wire types of the HTTP API v1: what the handlers read and write, and what the OpenAPI
+//! document describes (both come from these definitions).
+
+use std::collections::BTreeMap;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use casefile_domain::legal::{AuditEntry, Case, CaseFile};
+use casefile_domain::storage::{PresignedDownload, PresignedUpload, UploadMethod};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::http::ApiError;
+
+/// Every error: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The code and message of an error.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `unauthorized`, `not_found`, `invalid_input`, `conflict`, `too_large`,
+    /// `integrity_mismatch`, `upload_missing` or `internal`.
+    #[schema(example = "not_found")]
+    pub code: String,
+    /// For a human.
+    pub message: String,
+}
+
+/// `POST /v1/cases`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewCase {
+    /// 1 to 200 characters.
+    #[schema(example = "Doe v. Roe")]
+    pub title: String,
+}
+
+/// A case.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CaseView {
+    /// Its id.
+    pub id: Uuid,
+    /// Its title.
+    pub title: String,
+    /// Who owns it (the only user who can see it).
+    pub owner_id: Uuid,
+    /// Completed files.
+    pub file_count: u64,
+    /// Their total size.
+    pub total_size_bytes: u64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Case> for CaseView {
+    fn from(c: &Case) -> Self {
+        Self {
+            id: c.id.0,
+            title: c.title.clone(),
+            owner_id: c.owner_id.0,
+            file_count: c.file_count,
+            total_size_bytes: c.total_size_bytes,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// The caller's cases.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CaseList {
+    /// Oldest first.
+    pub cases: Vec<CaseView>,
+}
+
+/// `POST /v1/cases/{case_id}/uploads`: what the client is about to upload.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UploadRequest {
+    /// Where the file goes in the case: `/`-separated segments, no `.` or `..`, no control
+    /// characters.
+    #[schema(example = "pleadings/motion.pdf")]
+    pub logical_path: String,
+    /// The name to download it as; the last segment of the path when absent.
+    pub file_name: Option<String>,
+    /// Its MIME type; guessed from the file name when absent.
+    pub mime_type: Option<String>,
+    /// Its exact size in bytes.
+    pub file_size: u64,
+    /// Its SHA-256, 64 lowercase hexadecimal digits.
+    pub content_hash: String,
+}
+
+/// How to send the bytes: for `POST` a `multipart/form-data` form of `fields` followed by a
+/// `file` part; for `PUT` the raw body with `headers`. No bearer token: the signature is the
+/// authorisation.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UploadInstructions {
+    /// `POST` or `PUT`.
+    #[schema(example = "PUT")]
+    pub method: String,
+    /// Where to send it.
+    pub url: String,
+    /// For `POST`: the form fields, before the file.
+    pub fields: BTreeMap<String, String>,
+    /// For `PUT`: the headers to send, exactly.
+    pub headers: BTreeMap<String, String>,
+    /// When the URL stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&PresignedUpload> for UploadInstructions {
+    fn from(u: &PresignedUpload) -> Self {
+        Self {
+            method: match u.method {
+                UploadMethod::Post => "POST",
+                UploadMethod::Put => "PUT",
+            }
+            .to_owned(),
+            url: u.url.clone(),
+            fields: u.fields.clone(),
+            headers: u.headers.clone(),
+            expires_at: u.expires_at,
+        }
+    }
+}
+
+/// A started upload.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UploadStarted {
+    /// The pending file, to complete once the bytes are sent.
+    pub file_id: Uuid,
+    /// How to send the bytes.
+    pub upload: UploadInstructions,
+}
+
+/// A file of a case.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FileView {
+    /// Its id.
+    pub id: Uuid,
+    /// Its case.
+    pub case_id: Uuid,
+    /// Where it sits in the case.
+    pub logical_path: String,
+    /// The name it downloads as.
+    pub file_name: String,
+    /// Its MIME type.
+    pub mime_type: String,
+    /// Its size in bytes (verified once completed).
+    pub file_size: u64,
+    /// Its SHA-256 (verified once completed).
+    pub content_hash: String,
+    /// `pending` or `completed`.
+    #[schema(example = "completed")]
+    pub status: String,
+    /// When the upload started.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&CaseFile> for FileView {
+    fn from(f: &CaseFile) -> Self {
+        Self {
+            id: f.id.0,
+            case_id: f.case_id.0,
+            logical_path: f.logical_path.as_str().to_owned(),
+            file_name: f.file_name.as_str().to_owned(),
+            mime_type: f.mime_type.clone(),
+            file_size: f.actual_size.unwrap_or(f.declared_size),
+            content_hash: f.sha256.to_hex(),
+            status: f.status.as_str().to_owned(),
+            created_at: f.created_at,
+            updated_at: f.updated_at,
+        }
+    }
+}
+
+/// A page of a case's files, by logical path.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FileList {
+    /// The files of this page.
+    pub files: Vec<FileView>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A short-lived download URL (no bearer token needed).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DownloadUrl {
+    /// A plain `GET` downloads the file as an attachment.
+    pub url: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&PresignedDownload> for DownloadUrl {
+    fn from(d: &PresignedDownload) -> Self {
+        Self {
+            url: d.url.clone(),
+            expires_at: d.expires_at,
+        }
+    }
+}
+
+/// One audit entry.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntryView {
+    /// Its id.
+    pub id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (absent for the system).
+    pub actor: Option<Uuid>,
+    /// What, e.g. `upload_completed`, `file_downloaded`, `access_denied`.
+    pub action: String,
+    /// The case concerned.
+    pub case_id: Option<Uuid>,
+    /// The file concerned.
+    pub file_id: Option<Uuid>,
+    /// `success`, `denied` or `failure`.
+    pub outcome: String,
+    /// More about it.
+    pub details: Option<String>,
+}
+
+impl From<&AuditEntry> for AuditEntryView {
+    fn from(e: &AuditEntry) -> Self {
+        Self {
+            id: e.id.0,
+            at: e.at,
+            actor: e.actor.map(|u| u.0),
+            action: e.action.as_str().to_owned(),
+            case_id: e.case_id.map(|c| c.0),
+            file_id: e.file_id.map(|f| f.0),
+            outcome: e.outcome.as_str().to_owned(),
+            details: e.details.clone(),
+        }
+    }
+}
+
+/// A page of a case's audit trail, oldest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    /// The entries of this page.
+    pub entries: Vec<AuditEntryView>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Whether the server's dependencies answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// The object store answered.
+    pub storage: bool,
+    /// The database answered.
+    pub database: bool,
+}
+
+/// Paging of the audit trail.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Where to continue: a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
+
+/// Filter and paging of a case's files.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FileListQuery {
+    /// Only files under this logical directory (`a/b` lists `a/b/…`, never `a/bc`).
+    pub prefix: Option<String>,
+    /// Where to continue: a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Page size (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
+
+/// `PUT /v1/cases/{case_id}/files`: where the uploaded body goes.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DirectUploadQuery {
+    /// Where the file goes in the case.
+    pub logical_path: String,
+    /// The name to download it as; the last segment of the path when absent.
+    pub file_name: Option<String>,
+    /// Its MIME type; the `Content-Type` header, else guessed from the file name, when absent.
+    pub mime_type: Option<String>,
+}
+
+/// A JSON body whose rejection is an [`ApiError`] in the API's error format.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the JSON body is too large",
+        );
+    }
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::invalid("a JSON body needs `Content-Type: application/json`")
+        }
+        other => ApiError::invalid(other.body_text()),
+    }
+}
+
+/// Query parameters whose rejection is an [`ApiError`] in the API's error format.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(query_rejection(&rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: &QueryRejection) -> ApiError {
+    ApiError::invalid(rejection.body_text())
+}
