@@ -1,7 +1,8 @@
 //! `cargo xtask <task>`: casefile's development tasks.
 //!
 //! - `test`: THE test command — everything CI runs: prerequisites (the MIME database), `cargo fmt
-//!   --check`, clippy with `-D warnings` on all targets and features, and the whole test suite.
+//!   --check`, clippy with `-D warnings` on all targets and features, the whole test suite, and
+//!   the app's feature isolation (an `s3,postgres` build: its dependency tree and unit tests).
 //! - `deny`: `cargo deny check bans licenses sources`, installing cargo-deny when missing.
 //! - `migrate [DATABASE]`: applies the migrations to a PostgreSQL URL or a SQLite file.
 //! - `fmt`: format the workspace.
@@ -143,8 +144,60 @@ fn test(extra: &[String]) -> Result {
     drop(s3);
     drop(database);
     result?;
+
+    step("feature builds");
+    feature_builds()?;
     eprintln!("\nxtask: all checks and tests passed");
     Ok(())
+}
+
+/// The app's features pull in only their adapters: a build with `s3` and `postgres` carries no
+/// Azure, GCS, SQLite or local-store crate, and refuses the backends it lacks with the feature
+/// to enable (the app's unit tests, run in that build).
+fn feature_builds() -> Result {
+    let features = ["--no-default-features", "--features", "s3,postgres"];
+    let mut tree = vec!["tree", "--package", "casefile-app", "--edges", "normal"];
+    tree.extend(features);
+    eprintln!("xtask: $ cargo {}", tree.join(" "));
+    let out = Command::new(cargo_bin())
+        .args(&tree)
+        .current_dir(workspace_root())
+        .output()
+        .map_err(|e| format!("cannot run cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let unwanted: Vec<&str> = listing
+        .lines()
+        .filter(|line| {
+            [
+                "azure",
+                "gcloud",
+                "sqlite",
+                "casefile-storage-local",
+                "casefile-storage-gcs",
+            ]
+            .iter()
+            .any(|name| line.contains(name))
+        })
+        .collect();
+    if !unwanted.is_empty() {
+        return Err(format!(
+            "an s3,postgres build of casefile-app carries crates of other features:\n{}",
+            unwanted.join("\n")
+        ));
+    }
+    if !listing.contains("casefile-storage-s3") || !listing.contains("aws-sdk-s3") {
+        return Err("an s3,postgres build of casefile-app lacks the S3 adapter".to_owned());
+    }
+    eprintln!("xtask: no Azure, GCS, SQLite or local-store crate in the s3,postgres build");
+    let mut unit = vec!["test", "--package", "casefile-app", "--lib"];
+    unit.extend(features);
+    cargo(&unit)
 }
 
 const DEFAULT_TEST_DATABASE: &str = "postgres://postgres@127.0.0.1:5432/postgres";

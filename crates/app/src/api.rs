@@ -39,7 +39,7 @@ pub struct ErrorDetail {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewCase {
     /// 1 to 200 characters.
-    #[schema(example = "Doe v. Roe")]
+    #[schema(example = "Doe v. Roe", min_length = 1, max_length = 200)]
     pub title: String,
 }
 
@@ -88,7 +88,7 @@ pub struct CaseList {
 pub struct UploadRequest {
     /// Where the file goes in the case: `/`-separated segments, no `.` or `..`, no control
     /// characters.
-    #[schema(example = "pleadings/motion.pdf")]
+    #[schema(example = "pleadings/motion.pdf", min_length = 1, max_length = 1024)]
     pub logical_path: String,
     /// The name to download it as; the last segment of the path when absent.
     pub file_name: Option<String>,
@@ -96,7 +96,8 @@ pub struct UploadRequest {
     pub mime_type: Option<String>,
     /// Its exact size in bytes.
     pub file_size: u64,
-    /// Its SHA-256, 64 lowercase hexadecimal digits.
+    /// Its SHA-256, 64 hexadecimal digits.
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     pub content_hash: String,
 }
 
@@ -274,6 +275,7 @@ pub struct PageQuery {
     /// Where to continue: a previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Page size (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
@@ -286,6 +288,7 @@ pub struct FileListQuery {
     /// Where to continue: a previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Page size (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
@@ -294,6 +297,7 @@ pub struct FileListQuery {
 #[into_params(parameter_in = Query)]
 pub struct DirectUploadQuery {
     /// Where the file goes in the case.
+    #[param(min_length = 1, max_length = 1024)]
     pub logical_path: String,
     /// The name to download it as; the last segment of the path when absent.
     pub file_name: Option<String>,

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, OriginalUri, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,8 +14,7 @@ use casefile_domain::legal::{
     AuditTrailQuery, CaseFile, CaseId, FileId, LegalFileService, ListFiles, NewUpload,
     ServiceError, UserId,
 };
-use casefile_domain::storage::{ByteRange, ByteStream, ObjectStorage, PutOptions};
-use casefile_storage_local::{FsStorage, GrantMethod, SignatureError, UploadLimits};
+use casefile_domain::storage::{ByteRange, ByteStream, ObjectStorage};
 use futures::TryStreamExt;
 use serde_json::json;
 use utoipa::OpenApi;
@@ -39,7 +38,7 @@ pub struct AppState {
     /// The repository (health).
     pub repository: Arc<dyn casefile_domain::legal::CaseRepository>,
     /// The local store whose presigned URLs this server honours.
-    pub local: Option<FsStorage>,
+    pub local: Option<crate::wiring::LocalStore>,
     /// Bearer tokens.
     pub tokens: Tokens,
     /// The public base URL (to rebuild presigned URLs for verification).
@@ -137,7 +136,7 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-fn parse_id<T: From<uuid::Uuid>>(raw: &str, what: &str) -> Result<T, ApiError> {
+pub(crate) fn parse_id<T: From<uuid::Uuid>>(raw: &str, what: &str) -> Result<T, ApiError> {
     // A malformed id names nothing: the same answer as a missing one.
     uuid::Uuid::parse_str(raw).map(T::from).map_err(|_| {
         ApiError::new(
@@ -148,7 +147,7 @@ fn parse_id<T: From<uuid::Uuid>>(raw: &str, what: &str) -> Result<T, ApiError> {
     })
 }
 
-fn body_stream(body: Body) -> ByteStream {
+pub(crate) fn body_stream(body: Body) -> ByteStream {
     Box::pin(
         body.into_data_stream()
             .map_err(|e| StorageError::invalid_input("body", e.to_string())),
@@ -274,12 +273,11 @@ async fn complete(
     params(
         ("case_id" = Uuid, Path, description = CASE_ID),
         DirectUploadQuery,
-        ("Content-Length" = u64, Header, description = "the body's exact size (required)"),
-        ("x-content-sha256" = Option<String>, Header,
+        ("x-content-sha256" = Option<String>, Header, pattern = "^[0-9a-fA-F]{64}$",
             description = "the body's SHA-256: checked when given, computed otherwise"),
     ),
     request_body(content = String, content_type = "application/octet-stream",
-        description = "the file's bytes"),
+        description = "the file's bytes, with their `Content-Length` (required: 400 without)"),
     responses(
         (status = 201, description = "stored and verified", body = FileView),
         (status = 400, description = "invalid path or headers", body = ErrorBody),
@@ -394,7 +392,8 @@ fn content_headers(file: &CaseFile, length: u64) -> Result<HeaderMap, ApiError> 
 #[utoipa::path(get, path = "/v1/files/{file_id}/content", tag = "files", security(("bearer" = [])),
     params(
         ("file_id" = Uuid, Path, description = FILE_ID),
-        ("Range" = Option<String>, Header, description = "one `bytes=` range"),
+        ("Range" = Option<String>, Header, pattern = "^bytes=([0-9]+-[0-9]*|-[0-9]+)$",
+            description = "one `bytes=` range"),
     ),
     responses(
         (status = 200, description = "the whole file (verified against its SHA-256 as it streams)",
@@ -571,123 +570,6 @@ async fn healthz(State(s): State<AppState>) -> Response {
 #[allow(dead_code)] // documents the route `router` serves with the generated document
 fn openapi_json() {}
 
-/// Uploads the bytes of a two-phase upload to the local store, as its presigned URL says (no
-/// token: the URL's signature is the authorisation).
-#[utoipa::path(put, path = "/v1/blobs/{key}", tag = "blobs",
-    params(("key" = String, Path, description = "the object key, with the signed query string")),
-    request_body(content = String, content_type = "application/octet-stream",
-        description = "the bytes, with the signed Content-Type"),
-    responses(
-        (status = 201, description = "stored"),
-        (status = 400, description = "malformed signature", body = ErrorBody),
-        (status = 403, description = "forged, expired or for another method, key or type", body = ErrorBody),
-        (status = 413, description = "over the signed size", body = ErrorBody),
-        (status = 422, description = "not the signed SHA-256", body = ErrorBody),
-    ))]
-#[allow(dead_code)] // documents `blob`, which serves both methods
-fn blob_upload() {}
-
-/// Downloads an object of the local store through its presigned URL (no token).
-#[utoipa::path(get, path = "/v1/blobs/{key}", tag = "blobs",
-    params(("key" = String, Path, description = "the object key, with the signed query string")),
-    responses(
-        (status = 200, description = "the bytes", content_type = "application/octet-stream"),
-        (status = 403, description = "forged, expired or for another method or key", body = ErrorBody),
-        (status = 404, description = "no such object", body = ErrorBody),
-    ))]
-#[allow(dead_code)] // documents `blob`, which serves both methods
-fn blob_download() {}
-
-fn signature_error(e: &SignatureError) -> ApiError {
-    let status = match e {
-        SignatureError::Malformed(_) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::FORBIDDEN,
-    };
-    ApiError::new(status, "unauthorized", e.to_string())
-}
-
-/// The local store's presigned URLs: the signature is the authorisation, no token.
-async fn blob(
-    State(s): State<AppState>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    request: Request,
-) -> Result<Response, ApiError> {
-    let Some(fs) = &s.local else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no local store",
-        ));
-    };
-    let url = format!("{}{}", s.public_url, uri);
-    let grant = fs
-        .url_signer()
-        .verify(method.as_str(), &url, chrono::Utc::now())
-        .map_err(|e| signature_error(&e))?;
-    match grant.method {
-        GrantMethod::Put => {
-            let sent_type = request
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            if grant.content_type.is_some() && sent_type != grant.content_type {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "unauthorized",
-                    "the Content-Type is not the one signed",
-                ));
-            }
-            let options = PutOptions {
-                content_type: grant.content_type.clone(),
-                ..PutOptions::default()
-            };
-            let body = body_stream(request.into_body());
-            match fs
-                .upload_with_limits(&grant.key, body, options, UploadLimits::from_grant(&grant))
-                .await
-            {
-                Ok(_) => Ok(StatusCode::CREATED.into_response()),
-                Err(StorageError::TooLarge { limit }) => Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
-                    format!("over {limit} bytes"),
-                )),
-                Err(e @ StorageError::ChecksumMismatch { .. }) => Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "integrity_mismatch",
-                    e.to_string(),
-                )),
-                Err(e) => Err(ServiceError::Storage(e).into()),
-            }
-        }
-        GrantMethod::Get => {
-            let found = fs
-                .download_stream(&grant.key, None)
-                .await
-                .map_err(|e| match e {
-                    StorageError::NotFound { .. } => {
-                        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such object")
-                    }
-                    other => ServiceError::Storage(other).into(),
-                })?;
-            let mut h = HeaderMap::new();
-            if let Ok(v) = HeaderValue::from_str(&found.object.content_type) {
-                h.insert(header::CONTENT_TYPE, v);
-            }
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(found.object.size));
-            if let Some(name) = &grant.file_name
-                && let Ok(name) = casefile_domain::legal::FileName::parse(name)
-                && let Ok(v) = HeaderValue::from_str(&name.content_disposition())
-            {
-                h.insert(header::CONTENT_DISPOSITION, v);
-            }
-            Ok((StatusCode::OK, h, Body::from_stream(found.body)).into_response())
-        }
-    }
-}
-
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -705,7 +587,7 @@ async fn not_found() -> ApiError {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "casefile", description = "Legal case files: cases, verified uploads and downloads, audit trail."),
-    paths(openapi_json, blob_upload, blob_download),
+    paths(openapi_json),
     modifiers(&BearerAuth),
     tags(
         (name = "cases", description = "Cases and their audit trail"),
@@ -759,10 +641,16 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(streamed)
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    let router = router.route(
-        "/v1/blobs/{*key}",
-        get(blob).put(blob).layer(DefaultBodyLimit::disable()),
-    );
+    #[cfg(feature = "fs")]
+    let router = {
+        api.merge(crate::blobs::BlobsDoc::openapi());
+        router.route(
+            "/v1/blobs/{*key}",
+            get(crate::blobs::blob)
+                .put(crate::blobs::blob)
+                .layer(DefaultBodyLimit::disable()),
+        )
+    };
     (router, api)
 }
 

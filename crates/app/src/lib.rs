@@ -4,8 +4,17 @@
 //! `postgres`) into the legal file service, and serves it: the `casefile` binary (HTTP API v1 +
 //! CLI). Configuration: [`config::Config`].
 
+#[cfg(not(any(feature = "fs", feature = "s3", feature = "azure", feature = "gcs")))]
+compile_error!(
+    "casefile-app needs a storage backend: enable one of the features fs, s3, azure, gcs"
+);
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("casefile-app needs a database: enable the feature sqlite or postgres");
+
 pub mod api;
 pub mod auth;
+#[cfg(feature = "fs")]
+mod blobs;
 pub mod config;
 pub mod http;
 pub mod wiring;

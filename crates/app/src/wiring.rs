@@ -5,7 +5,15 @@ use std::sync::Arc;
 use casefile_domain::legal::{CaseRepository, LegalFileService, SystemClock};
 use casefile_domain::storage::ObjectStorage;
 use casefile_persistence::PoolConfig;
+#[cfg(feature = "fs")]
 use casefile_storage_local::{FsStorage, UrlSigner};
+
+/// The local store, whose presigned URLs this server serves (feature `fs`).
+#[cfg(feature = "fs")]
+pub type LocalStore = FsStorage;
+/// Without the feature `fs` there is no local store: `Option<LocalStore>` is always `None`.
+#[cfg(not(feature = "fs"))]
+pub type LocalStore = std::convert::Infallible;
 
 use crate::config::{Config, ConfigError};
 
@@ -21,7 +29,7 @@ pub struct Wired {
     /// The repository (for health checks).
     pub repository: Arc<dyn CaseRepository>,
     /// The local store, when it is the backend: this server honours its presigned URLs.
-    pub local: Option<FsStorage>,
+    pub local: Option<LocalStore>,
     /// What was wired, for the start-up message.
     pub description: String,
 }
@@ -35,6 +43,7 @@ fn missing_feature(what: &str, feature: &str) -> WireError {
     )))
 }
 
+#[cfg(feature = "fs")]
 /// The secret of the local store's URL signer: kept in the data directory so URLs survive a
 /// restart.
 fn local_secret(config: &Config) -> Result<Vec<u8>, WireError> {
@@ -56,8 +65,10 @@ fn local_secret(config: &Config) -> Result<Vec<u8>, WireError> {
 /// # Errors
 /// A backend not compiled in, a bad setting, an unreachable store or database.
 pub async fn wire(config: &Config) -> Result<Wired, WireError> {
-    let mut local: Option<FsStorage> = Option::None;
+    #[allow(unused_mut)]
+    let mut local: Option<LocalStore> = Option::None;
     let storage: Arc<dyn ObjectStorage> = match config.storage.backend.as_str() {
+        #[cfg(feature = "fs")]
         "fs" => {
             let root = config
                 .storage
@@ -72,6 +83,8 @@ pub async fn wire(config: &Config) -> Result<Wired, WireError> {
             local.replace(fs.clone());
             Arc::new(fs)
         }
+        #[cfg(not(feature = "fs"))]
+        "fs" => return Err(missing_feature("the fs storage backend", "fs")),
         "s3" => {
             #[cfg(feature = "s3")]
             {
@@ -124,7 +137,7 @@ pub async fn wire(config: &Config) -> Result<Wired, WireError> {
 pub async fn wire_with_storage(
     config: &Config,
     storage: Arc<dyn ObjectStorage>,
-    local: Option<FsStorage>,
+    local: Option<LocalStore>,
 ) -> Result<Wired, WireError> {
     let url = config.database_url();
     let pool = PoolConfig {
@@ -175,4 +188,60 @@ pub async fn wire_with_storage(
         local,
         description,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// A backend that was not compiled in is refused at start with the feature to enable, and an
+    /// unknown one by its name. Which backends are missing depends on the build: `cargo xtask
+    /// test` also runs these unit tests in a build with only `s3` and `postgres`.
+    #[tokio::test]
+    async fn backends_not_compiled_in_name_their_feature() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        config.storage.backend = "ftp".into();
+        let err = wire(&config).await.err().expect("an unknown backend");
+        assert!(err.to_string().contains("unknown storage backend \"ftp\""));
+
+        let storages = [
+            ("fs", cfg!(feature = "fs")),
+            ("s3", cfg!(feature = "s3")),
+            ("azure", cfg!(feature = "azure")),
+            ("gcs", cfg!(feature = "gcs")),
+        ];
+        for (backend, _) in storages.iter().filter(|(_, compiled)| !compiled) {
+            config.storage.backend = (*backend).into();
+            let err = wire(&config).await.err().expect("not compiled in");
+            assert!(
+                err.to_string()
+                    .contains(&format!("rebuild with `--features {backend}`")),
+                "{err}"
+            );
+        }
+
+        let storage: Arc<dyn ObjectStorage> =
+            Arc::new(casefile_domain::storage::MockObjectStorage::new());
+        let databases = [
+            ("sqlite", cfg!(feature = "sqlite"), "./casefile.db"),
+            ("postgres", cfg!(feature = "postgres"), "postgres://db/x"),
+        ];
+        for (feature, _, url) in databases.iter().filter(|(_, compiled, _)| !compiled) {
+            config.database.url = Some((*url).into());
+            let err = wire_with_storage(&config, storage.clone(), None)
+                .await
+                .err()
+                .expect("not compiled in");
+            assert!(
+                err.to_string()
+                    .contains(&format!("rebuild with `--features {feature}`")),
+                "{err}"
+            );
+        }
+    }
 }
