@@ -72,13 +72,33 @@ fn cargo_bin() -> String {
     env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
+/// A child process without the variables `cargo run` gave this one (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_*`, …): build scripts watch some of them (ring watches `CARGO_MANIFEST_DIR`), and
+/// passing them on would make every `cargo` run here rebuild what a plain `cargo test` built.
+fn command(program: &str) -> Command {
+    let mut command = Command::new(program);
+    for (name, _) in env::vars_os() {
+        let name = name.to_string_lossy();
+        if name == "CARGO_MANIFEST_DIR"
+            || name == "CARGO_MANIFEST_PATH"
+            || name == "CARGO_PRIMARY_PACKAGE"
+            || name == "CARGO_BIN_NAME"
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_CRATE_")
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
+}
+
 fn run(program: &str, args: &[&str]) -> Result {
     run_with_env(program, args, &[])
 }
 
 fn run_with_env(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result {
     eprintln!("xtask: $ {program} {}", args.join(" "));
-    let status = Command::new(program)
+    let status = command(program)
         .args(args)
         .envs(envs.iter().copied())
         .current_dir(workspace_root())
@@ -159,7 +179,7 @@ fn feature_builds() -> Result {
     let mut tree = vec!["tree", "--package", "casefile-app", "--edges", "normal"];
     tree.extend(features);
     eprintln!("xtask: $ cargo {}", tree.join(" "));
-    let out = Command::new(cargo_bin())
+    let out = command(&cargo_bin())
         .args(&tree)
         .current_dir(workspace_root())
         .output()
@@ -615,7 +635,7 @@ fn ensure_mime_database() -> Result {
 }
 
 fn deny() -> Result {
-    let installed = Command::new(cargo_bin())
+    let installed = command(&cargo_bin())
         .args(["deny", "--version"])
         .output()
         .map(|o| o.status.success())

@@ -81,6 +81,8 @@ pub struct LimitsConfig {
     pub upload_url_expiry_secs: u64,
     /// Lifetime of download URLs, seconds.
     pub download_url_expiry_secs: u64,
+    /// How long an upload body may send nothing before the request is abandoned, seconds.
+    pub body_idle_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -123,6 +125,7 @@ impl Default for LimitsConfig {
             max_file_size: d.max_file_size(),
             upload_url_expiry_secs: d.upload_url_expiry().as_secs(),
             download_url_expiry_secs: d.download_url_expiry().as_secs(),
+            body_idle_timeout_secs: 60,
         }
     }
 }
@@ -203,6 +206,9 @@ impl Config {
         if let Some(v) = var("CASEFILE_DOWNLOAD_URL_EXPIRY_SECS") {
             self.limits.download_url_expiry_secs = parse("CASEFILE_DOWNLOAD_URL_EXPIRY_SECS", v)?;
         }
+        if let Some(v) = var("CASEFILE_BODY_IDLE_TIMEOUT_SECS") {
+            self.limits.body_idle_timeout_secs = parse("CASEFILE_BODY_IDLE_TIMEOUT_SECS", v)?;
+        }
         Ok(())
     }
 
@@ -217,6 +223,11 @@ impl Config {
                 "storage.backend {:?} is not fs, s3, azure or gcs",
                 self.storage.backend
             )));
+        }
+        if !(1..=3600).contains(&self.limits.body_idle_timeout_secs) {
+            return Err(ConfigError(
+                "limits.body_idle_timeout_secs must be within 1..=3600".into(),
+            ));
         }
         if let Some(secret) = &self.auth.jwt_secret
             && secret.len() < 32

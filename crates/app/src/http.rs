@@ -17,6 +17,7 @@ use casefile_domain::legal::{
 use casefile_domain::storage::{ByteRange, ByteStream, ObjectStorage};
 use futures::TryStreamExt;
 use serde_json::json;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub tokens: Tokens,
     /// The public base URL (to rebuild presigned URLs for verification).
     pub public_url: String,
+    /// How long a streamed upload body may send nothing before the request is abandoned.
+    pub body_idle_timeout: std::time::Duration,
 }
 
 /// An API error: `{"error": {"code", "message"}}` with its status.
@@ -617,11 +620,14 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The router of the API, and the OpenAPI document of what it serves.
-fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The router of the API, and the OpenAPI document of what it serves. Streamed bodies have no
+/// size limit here (the service and the store enforce the declared or signed size) but must not
+/// stall for longer than `body_idle`.
+fn routes(body_idle: std::time::Duration) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let streamed = OpenApiRouter::new()
         .routes(routes!(direct_upload, list_files))
-        .layer(DefaultBodyLimit::disable());
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyTimeoutLayer::new(body_idle));
     let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(create_case, list_cases))
         .routes(routes!(get_case))
@@ -648,7 +654,8 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             "/v1/blobs/{*key}",
             get(crate::blobs::blob)
                 .put(crate::blobs::blob)
-                .layer(DefaultBodyLimit::disable()),
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::disable())
+                .layer::<_, std::convert::Infallible>(RequestBodyTimeoutLayer::new(body_idle)),
         )
     };
     (router, api)
@@ -656,12 +663,12 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 /// The OpenAPI document of the API (what `GET /openapi.json` serves).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().1
+    routes(std::time::Duration::from_secs(60)).1
 }
 
 /// The router of the API.
 pub fn router(state: AppState) -> Router {
-    let (router, api) = routes();
+    let (router, api) = routes(state.body_idle_timeout);
     // Rendered once; serialising this document cannot fail (string keys, no floats).
     let document = bytes::Bytes::from(api.to_json().unwrap_or_default());
     router

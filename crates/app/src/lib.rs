@@ -107,6 +107,7 @@ async fn serve(
         local: wired.local,
         tokens: Tokens::new(&secret),
         public_url: config.public_url(),
+        body_idle_timeout: std::time::Duration::from_secs(config.limits.body_idle_timeout_secs),
     };
     let app = http::router(state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -664,6 +664,57 @@ async fn openapi_document_is_valid_and_lists_every_route() {
     app.stop().await;
 }
 
+/// An upload whose body stalls (a client that announced more than it sends) is abandoned after
+/// the idle timeout with 400 `invalid_input`, and nothing is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_upload_bodies_are_abandoned() {
+    use reqwest::Method as M;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = start_with(|c| c.limits.body_idle_timeout_secs = 1).await;
+    let alice = app.token(UserId::new());
+    let (_, case) = app
+        .call(
+            M::POST,
+            "/v1/cases",
+            Some(&alice),
+            Some(json!({"title": "T"})),
+        )
+        .await;
+    let case_id = case["id"].as_str().unwrap().to_owned();
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT /v1/cases/{case_id}/files?logical_path=stalled.txt HTTP/1.1\r\nhost: {addr}\r\n\
+         authorization: Bearer {alice}\r\ncontent-type: text/plain\r\n\
+         content-length: 100\r\n\r\nonly ten b"
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), socket.read(&mut answer))
+        .await
+        .expect("answered before the test's own timeout")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    assert!(
+        answer.starts_with("HTTP/1.1 400"),
+        "after {:?}: {answer}",
+        started.elapsed()
+    );
+    assert!(answer.contains("invalid_input"), "{answer}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    let (_, listing) = app
+        .call(
+            M::GET,
+            &format!("/v1/cases/{case_id}/files"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(listing["files"].as_array().unwrap().len(), 0);
+    app.stop().await;
+}
+
 /// Expired presigned URLs of the local store (upload and download) are refused: 403 with code
 /// `unauthorized`, and nothing is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
