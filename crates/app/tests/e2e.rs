@@ -74,6 +74,27 @@ impl Running {
         )
     }
 
+    /// A direct upload (`PUT /v1/cases/{case}/files?logical_path=…`) with these headers.
+    async fn put_file(
+        &self,
+        token: &str,
+        case: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = reqwest::Client::new()
+            .put(format!(
+                "{}/v1/cases/{case}/files?logical_path={path}",
+                self.base
+            ))
+            .bearer_auth(token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(body).send().await.unwrap()
+    }
+
     async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.stop().await.unwrap();
@@ -235,32 +256,30 @@ async fn the_whole_flow_on_the_embedded_default() {
 
     // Direct upload, streamed through the server.
     let other = b"second document".to_vec();
-    let direct = reqwest::Client::new()
-        .put(format!(
-            "{}/v1/cases/{case_id}/files?logical_path=notes/second.txt",
-            app.base
-        ))
-        .bearer_auth(&alice)
-        .header("x-content-sha256", Sha256::digest(&other).to_hex())
-        .header("content-type", "text/plain")
-        .body(other.clone())
-        .send()
-        .await
-        .unwrap();
+    let direct = app
+        .put_file(
+            &alice,
+            &case_id,
+            "notes/second.txt",
+            &[
+                ("x-content-sha256", Sha256::digest(&other).to_hex().as_str()),
+                ("content-type", "text/plain"),
+            ],
+            other.clone(),
+        )
+        .await;
     assert_eq!(direct.status(), StatusCode::CREATED);
     // Without x-content-sha256 the server computes and records it.
     let third = b"third document, hash computed by the server".to_vec();
-    let direct = reqwest::Client::new()
-        .put(format!(
-            "{}/v1/cases/{case_id}/files?logical_path=notes/third.txt",
-            app.base
-        ))
-        .bearer_auth(&alice)
-        .header("content-type", "text/plain")
-        .body(third.clone())
-        .send()
-        .await
-        .unwrap();
+    let direct = app
+        .put_file(
+            &alice,
+            &case_id,
+            "notes/third.txt",
+            &[("content-type", "text/plain")],
+            third.clone(),
+        )
+        .await;
     assert_eq!(direct.status(), StatusCode::CREATED);
     let recorded: serde_json::Value = direct.json().await.unwrap();
     assert_eq!(
@@ -269,20 +288,16 @@ async fn the_whole_flow_on_the_embedded_default() {
     );
     assert_eq!(recorded["status"], "completed");
     // With one that does not match the body: refused, nothing kept.
-    let refused = reqwest::Client::new()
-        .put(format!(
-            "{}/v1/cases/{case_id}/files?logical_path=notes/fourth.txt",
-            app.base
-        ))
-        .bearer_auth(&alice)
-        .header(
-            "x-content-sha256",
-            Sha256::digest(b"something else").to_hex(),
+    let other_hash = Sha256::digest(b"something else").to_hex();
+    let refused = app
+        .put_file(
+            &alice,
+            &case_id,
+            "notes/fourth.txt",
+            &[("x-content-sha256", &other_hash)],
+            third.clone(),
         )
-        .body(third.clone())
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let refused: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(code(&refused), "integrity_mismatch");
@@ -447,17 +462,15 @@ async fn bad_requests_get_their_status_and_code() {
     // Another user's case and file, on every route: `not_found`, as if missing, and nothing of
     // Alice's changes.
     let kept = b"kept".to_vec();
-    let alices = reqwest::Client::new()
-        .put(format!(
-            "{}/v1/cases/{case_id}/files?logical_path=kept.txt",
-            app.base
-        ))
-        .bearer_auth(&alice)
-        .header("content-type", "text/plain")
-        .body(kept.clone())
-        .send()
-        .await
-        .unwrap();
+    let alices = app
+        .put_file(
+            &alice,
+            &case_id,
+            "kept.txt",
+            &[("content-type", "text/plain")],
+            kept.clone(),
+        )
+        .await;
     assert_eq!(alices.status(), StatusCode::CREATED);
     let alices: Value = alices.json().await.unwrap();
     let alices = alices["id"].as_str().unwrap().to_owned();
@@ -484,16 +497,7 @@ async fn bad_requests_get_their_status_and_code() {
             "{method} {path} as another user"
         );
     }
-    let intruding = reqwest::Client::new()
-        .put(format!(
-            "{}/v1/cases/{case_id}/files?logical_path=intruder.txt",
-            app.base
-        ))
-        .bearer_auth(&bob)
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let intruding = app.put_file(&bob, &case_id, "intruder.txt", &[], "x").await;
     assert_eq!(intruding.status(), StatusCode::NOT_FOUND);
     let still = reqwest::Client::new()
         .get(format!("{}/v1/files/{alices}/content", app.base))
@@ -746,16 +750,9 @@ async fn expired_local_urls_are_refused() {
         )
         .await;
     let file_id = started["file_id"].as_str().unwrap().to_owned();
-    let direct = reqwest::Client::new()
-        .put(format!(
-            "{}/v1/cases/{case_id}/files?logical_path=early.txt",
-            app.base
-        ))
-        .bearer_auth(&alice)
-        .body(content.clone())
-        .send()
-        .await
-        .unwrap();
+    let direct = app
+        .put_file(&alice, &case_id, "early.txt", &[], content.clone())
+        .await;
     assert_eq!(direct.status(), StatusCode::CREATED);
     let early: Value = direct.json().await.unwrap();
     let (_, link) = app

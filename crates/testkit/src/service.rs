@@ -94,6 +94,35 @@ impl ServiceEnv {
             .expect("client upload");
     }
 
+    /// The case holds exactly one completed file of `size` bytes — in its statistics and in
+    /// storage (refused uploads left no object).
+    pub async fn assert_only_one_file(
+        &self,
+        user: UserId,
+        case: casefile_domain::legal::CaseId,
+        size: u64,
+    ) {
+        let now = self.service.get_case(user, case).await.expect("case");
+        assert_eq!((now.file_count, now.total_size_bytes), (1, size));
+        let listing = self
+            .storage
+            .list(casefile_domain::storage::ListOptions {
+                prefix: Some(
+                    casefile_domain::storage::ObjectKey::new(format!("cases/{}", case.0.simple()))
+                        .expect("key"),
+                ),
+                ..Default::default()
+            })
+            .await
+            .expect("storage listing");
+        assert_eq!(
+            listing.objects.len(),
+            1,
+            "refused uploads left no object: {:?}",
+            listing.objects
+        );
+    }
+
     /// The actions of a case's audit trail, in order.
     pub async fn actions(
         &self,
@@ -733,28 +762,8 @@ pub async fn direct_upload_from_a_stream(env: &ServiceEnv) {
         .await
         .expect("list");
     assert_eq!(page.files.len(), 1, "only the verified upload is listed");
-    let case_now = env.service.get_case(user, case.id).await.expect("case");
-    assert_eq!(
-        (case_now.file_count, case_now.total_size_bytes),
-        (1, content.len() as u64)
-    );
-    let listing = env
-        .storage
-        .list(casefile_domain::storage::ListOptions {
-            prefix: Some(
-                casefile_domain::storage::ObjectKey::new(format!("cases/{}", case.id.0.simple()))
-                    .expect("key"),
-            ),
-            ..Default::default()
-        })
-        .await
-        .expect("storage listing");
-    assert_eq!(
-        listing.objects.len(),
-        1,
-        "refused uploads left no object: {:?}",
-        listing.objects
-    );
+    env.assert_only_one_file(user, case.id, content.len() as u64)
+        .await;
 }
 
 /// Direct upload without a declared SHA-256: the hash is computed as the bytes pass and recorded;
@@ -869,28 +878,8 @@ pub async fn direct_upload_computes_the_hash(env: &ServiceEnv) {
         "{err:?}"
     );
 
-    let case_now = env.service.get_case(user, case.id).await.expect("case");
-    assert_eq!(
-        (case_now.file_count, case_now.total_size_bytes),
-        (1, content.len() as u64)
-    );
-    let listing = env
-        .storage
-        .list(casefile_domain::storage::ListOptions {
-            prefix: Some(
-                casefile_domain::storage::ObjectKey::new(format!("cases/{}", case.id.0.simple()))
-                    .expect("key"),
-            ),
-            ..Default::default()
-        })
-        .await
-        .expect("storage listing");
-    assert_eq!(
-        listing.objects.len(),
-        1,
-        "refused uploads left no object: {:?}",
-        listing.objects
-    );
+    env.assert_only_one_file(user, case.id, content.len() as u64)
+        .await;
 }
 
 /// The audit trail reads a page at a time with a cursor, and the pages make up the whole trail;
