@@ -892,3 +892,123 @@ async fn readme_curl_session_runs() {
     );
     server.stop().await.unwrap();
 }
+
+/// The `casefile` binary's maintenance commands on the embedded default: `migrate` applies the
+/// migrations to a fresh data directory, `purge` removes the bytes of an upload that was
+/// superseded after its URL expired (once: a second run has nothing left), and `config` shows
+/// the effective configuration with the JWT secret redacted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_migrate_purge_and_config() {
+    use reqwest::Method as M;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cli = |args: &'static [&'static str], extra: Vec<(&'static str, String)>| {
+        run_cli(dir.path().to_path_buf(), data.clone(), args, extra)
+    };
+
+    let migrated = cli(&["migrate"], vec![]).await;
+    assert!(migrated.contains("migrations applied to"), "{migrated}");
+    assert!(data.join("casefile.db").exists());
+
+    let config = Config {
+        data_dir: data.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        limits: casefile_app::config::LimitsConfig {
+            upload_url_expiry_secs: 1,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let (server, _) = casefile_app::start(&config).await.expect("server starts");
+    let (secret, _) = casefile_app::jwt_secret(&config).unwrap();
+    let app = Running {
+        base: format!("http://{}", server.addr),
+        tokens: Tokens::new(&secret),
+        server: Some(server),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let alice = app.token(UserId::new());
+    let (_, case) = app
+        .call(
+            M::POST,
+            "/v1/cases",
+            Some(&alice),
+            Some(json!({"title": "T"})),
+        )
+        .await;
+    let case_id = case["id"].as_str().unwrap().to_owned();
+    let declare = |content: &[u8]| {
+        json!({"logical_path": "a.txt", "file_size": content.len(),
+               "content_hash": Sha256::digest(content).to_hex()})
+    };
+    let stale = b"stale bytes".to_vec();
+    let (status, first) = app
+        .call(
+            M::POST,
+            &format!("/v1/cases/{case_id}/uploads"),
+            Some(&alice),
+            Some(declare(&stale)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let sent = reqwest::Client::new()
+        .put(first["upload"]["url"].as_str().unwrap())
+        .header("content-type", "text/plain")
+        .body(stale)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    // Never completed; once its URL has expired, a new upload to the path supersedes it.
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let (status, _) = app
+        .call(
+            M::POST,
+            &format!("/v1/cases/{case_id}/uploads"),
+            Some(&alice),
+            Some(declare(b"fresh")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    app.stop().await;
+
+    assert_eq!(cli(&["purge"], vec![]).await.trim(), "purged 1, failed 0");
+    assert_eq!(cli(&["purge"], vec![]).await.trim(), "purged 0, failed 0");
+
+    let secret = "a-jwt-secret-of-more-than-32-bytes-0123456789";
+    let shown = cli(
+        &["config"],
+        vec![("CASEFILE_JWT_SECRET", secret.to_owned())],
+    )
+    .await;
+    assert!(!shown.contains(secret), "{shown}");
+    assert!(shown.contains("<redacted>"), "{shown}");
+    assert!(shown.contains(&*data.to_string_lossy()), "{shown}");
+}
+
+/// Runs the `casefile` binary in `cwd` with only `CASEFILE_DATA_DIR` and `extra` of the
+/// `CASEFILE_*` variables; its standard output, once it has succeeded.
+async fn run_cli(
+    cwd: std::path::PathBuf,
+    data: std::path::PathBuf,
+    args: &[&str],
+    extra: Vec<(&str, String)>,
+) -> String {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
+        command.env_remove(name);
+    }
+    command
+        .args(args)
+        .env("CASEFILE_DATA_DIR", &data)
+        .envs(extra)
+        .current_dir(cwd);
+    let out = command.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
