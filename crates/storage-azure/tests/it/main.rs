@@ -6,3 +6,4 @@
 mod azure;
 mod common;
 mod conformance;
+mod service;

@@ -7,3 +7,4 @@ mod common;
 mod conformance;
 mod presign;
 mod s3;
+mod service;
