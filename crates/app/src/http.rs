@@ -139,16 +139,39 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-pub(crate) fn parse_id<T: From<uuid::Uuid>>(raw: &str, what: &str) -> Result<T, ApiError> {
-    // A malformed id names nothing: the same answer as a missing one.
-    uuid::Uuid::parse_str(raw).map(T::from).map_err(|_| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
-    })
+/// Extractors of the `{case_id}` and `{file_id}` path segments. A malformed id names nothing:
+/// it answers exactly like a missing case or file.
+macro_rules! id_path {
+    ($name:ident, $id:ty, $what:literal) => {
+        #[doc = concat!("The `{", $what, "_id}` path segment.")]
+        pub struct $name(pub $id);
+
+        impl<S: Send + Sync> FromRequestParts<S> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                let missing = || {
+                    ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "not_found",
+                        concat!($what, " not found"),
+                    )
+                };
+                let Path(raw) = Path::<String>::from_request_parts(parts, state)
+                    .await
+                    .map_err(|_| missing())?;
+                uuid::Uuid::parse_str(&raw)
+                    .map(|id| Self(<$id>::from(id)))
+                    .map_err(|_| missing())
+            }
+        }
+    };
 }
+id_path!(CasePath, CaseId, "case");
+id_path!(FilePath, FileId, "file");
 
 pub(crate) fn body_stream(body: Body) -> ByteStream {
     Box::pin(
@@ -206,12 +229,9 @@ async fn list_cases(
 async fn get_case(
     State(s): State<AppState>,
     Caller(user): Caller,
-    Path(id): Path<String>,
+    CasePath(case_id): CasePath,
 ) -> Result<Json<CaseView>, ApiError> {
-    let case = s
-        .service
-        .get_case(user, parse_id::<CaseId>(&id, "case")?)
-        .await?;
+    let case = s.service.get_case(user, case_id).await?;
     Ok(Json(CaseView::from(&case)))
 }
 
@@ -230,10 +250,9 @@ async fn get_case(
 async fn init_upload(
     State(s): State<AppState>,
     Caller(user): Caller,
-    Path(id): Path<String>,
+    CasePath(case): CasePath,
     ApiJson(body): ApiJson<UploadRequest>,
 ) -> Result<Response, ApiError> {
-    let case = parse_id::<CaseId>(&id, "case")?;
     let request = NewUpload {
         logical_path: body.logical_path,
         file_name: body.file_name,
@@ -262,12 +281,9 @@ async fn init_upload(
 async fn complete(
     State(s): State<AppState>,
     Caller(user): Caller,
-    Path(id): Path<String>,
+    FilePath(file_id): FilePath,
 ) -> Result<Json<FileView>, ApiError> {
-    let file = s
-        .service
-        .complete_file_upload(user, parse_id::<FileId>(&id, "file")?)
-        .await?;
+    let file = s.service.complete_file_upload(user, file_id).await?;
     Ok(Json(FileView::from(&file)))
 }
 
@@ -293,12 +309,11 @@ async fn complete(
 async fn direct_upload(
     State(s): State<AppState>,
     Caller(user): Caller,
-    Path(id): Path<String>,
+    CasePath(case): CasePath,
     ApiQuery(q): ApiQuery<DirectUploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let case = parse_id::<CaseId>(&id, "case")?;
     let size = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
@@ -343,12 +358,9 @@ async fn direct_upload(
 async fn get_file(
     State(s): State<AppState>,
     Caller(user): Caller,
-    Path(id): Path<String>,
+    FilePath(file_id): FilePath,
 ) -> Result<Json<FileView>, ApiError> {
-    let file = s
-        .service
-        .get_file(user, parse_id::<FileId>(&id, "file")?)
-        .await?;
+    let file = s.service.get_file(user, file_id).await?;
     Ok(Json(FileView::from(&file)))
 }
 
@@ -410,10 +422,9 @@ fn content_headers(file: &CaseFile, length: u64) -> Result<HeaderMap, ApiError> 
 async fn content(
     State(s): State<AppState>,
     Caller(user): Caller,
-    Path(id): Path<String>,
+    FilePath(file_id): FilePath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let file_id = parse_id::<FileId>(&id, "file")?;
     if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         let range = parse_range(range)?;
         let (file, span, body) = s.service.download_file_range(user, file_id, range).await?;
@@ -446,12 +457,9 @@ async fn content(
 async fn download_url(
     State(s): State<AppState>,
     Caller(user): Caller,
-    Path(id): Path<String>,
+    FilePath(file_id): FilePath,
 ) -> Result<Json<DownloadUrl>, ApiError> {
-    let url = s
-        .service
-        .get_download_url(user, parse_id::<FileId>(&id, "file")?)
-        .await?;
+    let url = s.service.get_download_url(user, file_id).await?;
     Ok(Json(DownloadUrl::from(&url)))
 }
 
@@ -467,10 +475,9 @@ async fn download_url(
 async fn list_files(
     State(s): State<AppState>,
     Caller(user): Caller,
-    Path(id): Path<String>,
+    CasePath(case): CasePath,
     ApiQuery(q): ApiQuery<FileListQuery>,
 ) -> Result<Json<FileList>, ApiError> {
-    let case = parse_id::<CaseId>(&id, "case")?;
     let page = s
         .service
         .list_case_files(
@@ -500,11 +507,9 @@ async fn list_files(
 async fn delete_file(
     State(s): State<AppState>,
     Caller(user): Caller,
-    Path(id): Path<String>,
+    FilePath(file_id): FilePath,
 ) -> Result<StatusCode, ApiError> {
-    s.service
-        .delete_file(user, parse_id::<FileId>(&id, "file")?)
-        .await?;
+    s.service.delete_file(user, file_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -520,10 +525,9 @@ async fn delete_file(
 async fn audit(
     State(s): State<AppState>,
     Caller(user): Caller,
-    Path(id): Path<String>,
+    CasePath(case): CasePath,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let case = parse_id::<CaseId>(&id, "case")?;
     let page = s
         .service
         .audit_trail(
