@@ -793,11 +793,13 @@ async fn expired_local_urls_are_refused() {
     app.stop().await;
 }
 
-/// The curl session of the README, run as it stands (between its markers) against a fresh server
-/// on the embedded default: only its `API=` line is pointed at the test's port, and `cargo run -q
-/// -p casefile-app --` is the `casefile` binary this test was built with.
+/// The two README commands' first half, `casefile serve` on the embedded default with no
+/// configuration, then the README's curl session run as it stands (between its markers) against
+/// it: only its `API=` line is pointed at the server's port, and `cargo run -q -p casefile-app
+/// --` is the `casefile` binary this test was built with. Ctrl-C stops the server gracefully.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_curl_session_runs() {
+    use tokio::io::AsyncBufReadExt;
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
     let block = readme
@@ -812,16 +814,41 @@ async fn readme_curl_session_runs() {
         .expect("the session is one sh block");
     assert!(script.contains("API=http://127.0.0.1:8080\n"));
 
+    // The first README command, as a new user runs it: `casefile serve` with no configuration
+    // in an empty directory (only the port is left to the system).
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().join("casefile-data"),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Config::default()
-    };
-    let (server, _) = casefile_app::start(&config).await.expect("server starts");
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
+        serve.env_remove(name);
+    }
+    let mut server = serve
+        .arg("serve")
+        .env("CASEFILE_LISTEN", "127.0.0.1:0")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut said = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let listening = tokio::time::timeout(std::time::Duration::from_secs(30), said.next_line())
+        .await
+        .expect("serve starts")
+        .unwrap()
+        .expect("serve says where it listens");
+    let addr = listening
+        .strip_prefix("casefile listening on http://")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("{listening}"))
+        .to_owned();
+    assert!(
+        listening.contains("storage fs") && listening.contains("database SQLite"),
+        "{listening}"
+    );
+    let hint = said.next_line().await.unwrap().unwrap_or_default();
+    assert!(hint.contains("no JWT secret configured"), "{hint}");
     let script = script.replace(
         "API=http://127.0.0.1:8080\n",
-        &format!("API=http://{}\n", server.addr),
+        &format!("API=http://{addr}\n"),
     );
     let prelude = format!(
         "set -euo pipefail\ncargo() {{ while [ \"$1\" != -- ]; do shift; done; shift; \"{}\" \"$@\"; }}\n",
@@ -890,7 +917,24 @@ async fn readme_curl_session_runs() {
             "object_purged",
         ]
     );
-    server.stop().await.unwrap();
+    // Ctrl-C: a graceful shutdown.
+    let pid = server.id().unwrap().to_string();
+    let interrupted = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(interrupted.success());
+    let exit = tokio::time::timeout(std::time::Duration::from_secs(30), server.wait())
+        .await
+        .expect("serve stops on Ctrl-C")
+        .unwrap();
+    assert!(exit.success(), "{exit}");
+    let mut rest = Vec::new();
+    while let Some(line) = said.next_line().await.unwrap() {
+        rest.push(line);
+    }
+    assert!(rest.iter().any(|l| l == "shutting down"), "{rest:?}");
 }
 
 /// The `casefile` binary's maintenance commands on the embedded default: `migrate` applies the
