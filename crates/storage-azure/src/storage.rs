@@ -340,10 +340,7 @@ impl ObjectStorage for AzureBlobStorage {
             .properties(key)
             .await?
             .ok_or_else(|| StorageError::not_found(key.as_str()))?;
-        let span = match range {
-            Some(r) => r.resolve(object.size)?,
-            None => 0..object.size,
-        };
+        let span = ByteRange::span(range, object.size)?;
         let body: ByteStream = if span.is_empty() {
             Box::pin(futures::stream::empty())
         } else {

@@ -364,10 +364,7 @@ impl ObjectStorage for GcsStorage {
             .ok_or_else(|| StorageError::not_found(key.as_str()))?;
         let generation = object.generation;
         let object = to_object(key, object);
-        let span = match range {
-            Some(r) => r.resolve(object.size)?,
-            None => 0..object.size,
-        };
+        let span = ByteRange::span(range, object.size)?;
         let body: ByteStream = if span.is_empty() {
             Box::pin(futures::stream::empty())
         } else {

@@ -489,10 +489,7 @@ impl ObjectStorage for FsStorage {
             range.validate()?;
         }
         let (manifest, mut file) = self.open(key).await?;
-        let range = match range {
-            Some(r) => r.resolve(manifest.size)?,
-            None => 0..manifest.size,
-        };
+        let range = ByteRange::span(range, manifest.size)?;
         if range.start > 0 {
             file.seek(SeekFrom::Start(range.start))
                 .await

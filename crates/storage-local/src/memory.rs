@@ -157,10 +157,7 @@ impl ObjectStorage for MemoryStorage {
             .get(key)
             .cloned()
             .ok_or_else(|| StorageError::not_found(key.as_str()))?;
-        let range = match range {
-            Some(r) => r.resolve(entry.object.size)?,
-            None => 0..entry.object.size,
-        };
+        let range = ByteRange::span(range, entry.object.size)?;
         let (start, end) = (to_index(range.start), to_index(range.end));
         let body = entry.data.slice(start..end);
         Ok(ObjectStream {

@@ -221,6 +221,14 @@ impl ByteRange {
         }
     }
 
+    /// The offsets an optional range selects in an object of `size` bytes: all of it for `None`.
+    ///
+    /// # Errors
+    /// As [`ByteRange::resolve`].
+    pub fn span(range: Option<Self>, size: u64) -> StorageResult<Range<u64>> {
+        range.map_or(Ok(0..size), |r| r.resolve(size))
+    }
+
     /// The value of an HTTP `Range` header asking for this range (`bytes=…`, end inclusive).
     pub fn to_http_header(&self) -> String {
         match *self {
@@ -459,6 +467,9 @@ mod tests {
         assert_eq!(r(ByteRange::From(7)).unwrap(), 7..10);
         assert_eq!(r(ByteRange::Suffix(2)).unwrap(), 8..10);
         assert_eq!(r(ByteRange::Suffix(20)).unwrap(), 0..10);
+        assert_eq!(ByteRange::span(None, 10).unwrap(), 0..10);
+        assert_eq!(ByteRange::span(Some(ByteRange::From(7)), 10).unwrap(), 7..10);
+        assert!(ByteRange::span(Some(ByteRange::From(10)), 10).is_err());
         assert!(matches!(
             r(ByteRange::From(10)),
             Err(StorageError::RangeNotSatisfiable { size: 10, .. })
