@@ -37,6 +37,18 @@ pub struct Wired {
 /// An error while wiring, naming what to fix.
 pub type WireError = Box<dyn std::error::Error + Send + Sync>;
 
+// Unused only in a build with every backend.
+#[cfg_attr(
+    all(
+        feature = "fs",
+        feature = "s3",
+        feature = "azure",
+        feature = "gcs",
+        feature = "sqlite",
+        feature = "postgres"
+    ),
+    allow(dead_code)
+)]
 fn missing_feature(what: &str, feature: &str) -> WireError {
     Box::new(ConfigError(format!(
         "{what} was not compiled in: rebuild with `--features {feature}`"
@@ -180,7 +192,6 @@ pub async fn wire_with_storage(
         config.service_config()?,
     );
     let description = format!("storage {}, database {database}", storage.backend_name());
-    let _ = missing_feature;
     Ok(Wired {
         service,
         storage,

@@ -468,7 +468,10 @@ mod tests {
         assert_eq!(r(ByteRange::Suffix(2)).unwrap(), 8..10);
         assert_eq!(r(ByteRange::Suffix(20)).unwrap(), 0..10);
         assert_eq!(ByteRange::span(None, 10).unwrap(), 0..10);
-        assert_eq!(ByteRange::span(Some(ByteRange::From(7)), 10).unwrap(), 7..10);
+        assert_eq!(
+            ByteRange::span(Some(ByteRange::From(7)), 10).unwrap(),
+            7..10
+        );
         assert!(ByteRange::span(Some(ByteRange::From(10)), 10).is_err());
         assert!(matches!(
             r(ByteRange::From(10)),
