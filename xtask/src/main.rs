@@ -6,6 +6,8 @@
 //! - `deny`: `cargo deny check bans licenses sources`, installing cargo-deny when missing.
 //! - `migrate [DATABASE]`: applies the migrations to a PostgreSQL URL or a SQLite file.
 //! - `fmt`: format the workspace.
+//! - `servers -- COMMAND…`: starts the database and emulators as `test` does and runs COMMAND
+//!   with their variables (e.g. one test crate while developing).
 //!
 //! Few dependencies on purpose: it shells out to `$CARGO`.
 
@@ -24,7 +26,8 @@ tasks:
   deny    cargo deny check bans licenses sources (installs cargo-deny if missing)
   migrate [DATABASE]  apply migrations to a postgres:// URL or a SQLite file
           (default: $CASEFILE_DATABASE_URL, else ./casefile-data/casefile.db)
-  fmt     cargo fmt --all";
+  fmt     cargo fmt --all
+  servers -- COMMAND...  start PostgreSQL and the emulators, run COMMAND with their variables";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Some("deny") => deny(),
         Some("migrate") => migrate(&args[1..]),
         Some("fmt") => cargo(&["fmt", "--all"]),
+        Some("servers") => servers(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -169,6 +173,32 @@ fn test(extra: &[String]) -> Result {
     feature_builds()?;
     eprintln!("\nxtask: all checks and tests passed");
     Ok(())
+}
+
+/// Starts the servers of the test suite and runs `command` with their variables.
+fn servers(command_line: &[String]) -> Result {
+    let command_line = match command_line.first().map(String::as_str) {
+        Some("--") => &command_line[1..],
+        _ => command_line,
+    };
+    let (program, args) = command_line
+        .split_first()
+        .ok_or_else(|| format!("servers needs a command\n\n{USAGE}"))?;
+    let database = Postgres::for_tests()?;
+    let s3 = Emulator::s3s_fs()?;
+    let azure = Emulator::azurite()?;
+    let gcs = Emulator::fake_gcs_server()?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_with_env(
+        program,
+        &args,
+        &[
+            ("CASEFILE_TEST_DATABASE_URL", database.url.as_str()),
+            ("CASEFILE_TEST_S3_ENDPOINT", s3.endpoint.as_str()),
+            ("CASEFILE_TEST_AZURE_ENDPOINT", azure.endpoint.as_str()),
+            ("CASEFILE_TEST_GCS_ENDPOINT", gcs.endpoint.as_str()),
+        ],
+    )
 }
 
 /// The app's features pull in only their adapters: a build with `s3` and `postgres` carries no

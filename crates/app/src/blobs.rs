@@ -27,7 +27,8 @@ pub(crate) struct BlobsDoc;
     responses(
         (status = 201, description = "stored"),
         (status = 400, description = "malformed signature", body = ErrorBody),
-        (status = 403, description = "forged, expired or for another method, key or type", body = ErrorBody),
+        (status = 403, description = "forged, expired, for another method, key or type, or spent (its upload is completed, failed or deleted)", body = ErrorBody),
+        (status = 409, description = "the grant was used already (one upload per grant)", body = ErrorBody),
         (status = 413, description = "over the signed size", body = ErrorBody),
         (status = 422, description = "not the signed SHA-256", body = ErrorBody),
     ))]
@@ -87,6 +88,30 @@ pub(crate) async fn blob(
                     "the Content-Type is not the one signed",
                 ));
             }
+            // An upload grant is good for one upload of a pending file: once that file is
+            // completed, failed or deleted, or its bytes have arrived, the grant is spent.
+            if let Some((_, file_id)) =
+                casefile_domain::legal::LegalFileService::parse_staging_key(&grant.key)
+            {
+                let pending = matches!(
+                    s.repository.get_file(file_id).await.map_err(ServiceError::from)?,
+                    Some(f) if f.status == casefile_domain::legal::FileStatus::Pending
+                );
+                if !pending {
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "unauthorized",
+                        "this upload grant is spent: its upload is no longer pending",
+                    ));
+                }
+                if fs.exists(&grant.key).await.map_err(ServiceError::from)? {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "conflict",
+                        "this upload grant was used already",
+                    ));
+                }
+            }
             let options = PutOptions {
                 content_type: grant.content_type.clone(),
                 ..PutOptions::default()
@@ -131,6 +156,7 @@ pub(crate) async fn blob(
             {
                 h.insert(header::CONTENT_DISPOSITION, v);
             }
+            crate::http::user_content_headers(&mut h);
             Ok((StatusCode::OK, h, Body::from_stream(found.body)).into_response())
         }
     }

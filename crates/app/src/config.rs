@@ -52,12 +52,44 @@ pub struct DatabaseConfig {
 }
 
 /// Authentication of API requests.
-#[derive(Clone, Serialize, Deserialize, Default)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// The HS256 secret of bearer tokens (≥ 32 bytes); generated into the data directory when
     /// unset.
     pub jwt_secret: Option<String>,
+    /// Earlier secrets still accepted for verification (rotation): tokens are signed with
+    /// `jwt_secret` and accepted with it or any of these.
+    pub previous_jwt_secrets: Vec<String>,
+    /// The `iss` minted and required, if set.
+    pub issuer: Option<String>,
+    /// The `aud` minted and required, if set.
+    pub audience: Option<String>,
+    /// The longest token lifetime (`exp - iat`), seconds; default 24 h.
+    pub max_token_lifetime_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            previous_jwt_secrets: Vec::new(),
+            issuer: None,
+            audience: None,
+            max_token_lifetime_secs: crate::auth::DEFAULT_MAX_TOKEN_LIFETIME_SECS,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The token policy these settings make.
+    pub fn policy(&self) -> crate::auth::TokenPolicy {
+        crate::auth::TokenPolicy {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            max_lifetime_secs: self.max_token_lifetime_secs,
+        }
+    }
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -67,6 +99,10 @@ impl std::fmt::Debug for AuthConfig {
                 "jwt_secret",
                 &self.jwt_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field("previous_jwt_secrets", &self.previous_jwt_secrets.len())
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("max_token_lifetime_secs", &self.max_token_lifetime_secs)
             .finish()
     }
 }
@@ -129,6 +165,9 @@ impl Default for LimitsConfig {
         }
     }
 }
+
+/// The largest `auth.max_token_lifetime_secs`: 30 days.
+pub const MAX_TOKEN_LIFETIME_SECS: u64 = 30 * 24 * 60 * 60;
 
 /// A configuration that cannot be used.
 #[derive(Debug)]
@@ -197,6 +236,15 @@ impl Config {
         if let Some(v) = var("CASEFILE_JWT_SECRET") {
             self.auth.jwt_secret = Some(v);
         }
+        if let Some(v) = var("CASEFILE_JWT_ISSUER") {
+            self.auth.issuer = Some(v);
+        }
+        if let Some(v) = var("CASEFILE_JWT_AUDIENCE") {
+            self.auth.audience = Some(v);
+        }
+        if let Some(v) = var("CASEFILE_MAX_TOKEN_LIFETIME_SECS") {
+            self.auth.max_token_lifetime_secs = parse("CASEFILE_MAX_TOKEN_LIFETIME_SECS", v)?;
+        }
         if let Some(v) = var("CASEFILE_MAX_FILE_SIZE") {
             self.limits.max_file_size = parse("CASEFILE_MAX_FILE_SIZE", v)?;
         }
@@ -236,6 +284,16 @@ impl Config {
                 "auth.jwt_secret must be at least 32 bytes".into(),
             ));
         }
+        if self.auth.previous_jwt_secrets.iter().any(|s| s.len() < 32) {
+            return Err(ConfigError(
+                "auth.previous_jwt_secrets must each be at least 32 bytes".into(),
+            ));
+        }
+        if !(60..=MAX_TOKEN_LIFETIME_SECS).contains(&self.auth.max_token_lifetime_secs) {
+            return Err(ConfigError(format!(
+                "auth.max_token_lifetime_secs must be within 60..={MAX_TOKEN_LIFETIME_SECS}"
+            )));
+        }
         Ok(())
     }
 
@@ -274,6 +332,9 @@ impl Config {
     /// The effective configuration as TOML, secrets redacted.
     pub fn redacted_toml(&self) -> String {
         let mut shown = self.clone();
+        for previous in &mut shown.auth.previous_jwt_secrets {
+            *previous = "<redacted>".into();
+        }
         if shown.auth.jwt_secret.is_some() {
             shown.auth.jwt_secret = Some("<redacted>".into());
         }

@@ -101,11 +101,19 @@ impl From<ServiceError> for ApiError {
                 Self::new(S::UNPROCESSABLE_ENTITY, "integrity_mismatch", e.to_string())
             }
             ServiceError::UploadMissing => Self::new(S::CONFLICT, "upload_missing", e.to_string()),
-            ServiceError::Storage(StorageError::RangeNotSatisfiable { .. }) => {
-                Self::new(S::RANGE_NOT_SATISFIABLE, "invalid_input", e.to_string())
+            // Storage errors carry the store's or SDK's own words: clients get fixed messages,
+            // the log gets the rest.
+            ServiceError::Storage(StorageError::RangeNotSatisfiable { size, .. }) => Self::new(
+                S::RANGE_NOT_SATISFIABLE,
+                "invalid_input",
+                format!("the range is outside the file of {size} bytes"),
+            ),
+            ServiceError::Storage(StorageError::InvalidInput { field, .. }) => {
+                tracing::info!(error = %e, "storage refused the input");
+                Self::new(S::BAD_REQUEST, "invalid_input", format!("invalid {field}"))
             }
-            ServiceError::Storage(StorageError::InvalidInput { .. }) => {
-                Self::new(S::BAD_REQUEST, "invalid_input", e.to_string())
+            ServiceError::Storage(StorageError::NotFound { .. }) => {
+                Self::new(S::NOT_FOUND, "not_found", "file not found")
             }
             _ => {
                 tracing::error!(error = %e, "request failed");
@@ -400,7 +408,21 @@ fn content_headers(file: &CaseFile, length: u64) -> Result<HeaderMap, ApiError> 
         value(&file.file_name.content_disposition())?,
     );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    user_content_headers(&mut h);
     Ok(h)
+}
+
+/// Headers of every response carrying a user's file: the browser must not guess another type,
+/// and never run it as a page of this origin (scripts, forms, plugins off).
+pub(crate) fn user_content_headers(h: &mut HeaderMap) {
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
 }
 
 /// A completed file's bytes, streamed; one `Range` is honoured.
@@ -411,9 +433,9 @@ fn content_headers(file: &CaseFile, length: u64) -> Result<HeaderMap, ApiError> 
             description = "one `bytes=` range"),
     ),
     responses(
-        (status = 200, description = "the whole file (verified against its SHA-256 as it streams)",
+        (status = 200, description = "the whole file, verified against its SHA-256 as it streams: the chunk that completes it is held back until the digest matches; on a mismatch the response is cut off before `Content-Length` bytes and the failure audited (`fixity_failed`)",
             content_type = "application/octet-stream"),
-        (status = 206, description = "the requested range", content_type = "application/octet-stream"),
+        (status = 206, description = "the requested range, NOT verified (a range cannot be checked against the whole file's SHA-256; the fixity scrub covers stored bytes)", content_type = "application/octet-stream"),
         (status = 400, description = "malformed or multiple ranges", body = ErrorBody),
         (status = 401, description = "no valid bearer token", body = ErrorBody),
         (status = 404, description = "no such completed file of the caller's", body = ErrorBody),
@@ -427,7 +449,17 @@ async fn content(
 ) -> Result<Response, ApiError> {
     if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         let range = parse_range(range)?;
-        let (file, span, body) = s.service.download_file_range(user, file_id, range).await?;
+        let (file, span, body) = match s.service.download_file_range(user, file_id, range).await {
+            Ok(found) => found,
+            Err(ServiceError::Storage(e @ StorageError::RangeNotSatisfiable { size, .. })) => {
+                let mut response = ApiError::from(ServiceError::Storage(e)).into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return Ok(response);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let size = file.actual_size.unwrap_or(file.declared_size);
         let mut h = content_headers(&file, span.end - span.start)?;
         let content_range = format!("bytes {}-{}/{size}", span.start, span.end.saturating_sub(1));
@@ -446,7 +478,8 @@ async fn content(
     Ok((StatusCode::OK, h, Body::from_stream(download.body)).into_response())
 }
 
-/// A short-lived URL downloading a completed file as an attachment, without a token.
+/// A short-lived URL downloading a completed file as an attachment, without a token. The store
+/// serves those bytes directly: they are NOT verified in flight (the fixity scrub covers them).
 #[utoipa::path(get, path = "/v1/files/{file_id}/download-url", tag = "files", security(("bearer" = [])),
     params(("file_id" = Uuid, Path, description = FILE_ID)),
     responses(

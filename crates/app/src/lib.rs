@@ -17,6 +17,7 @@ pub mod auth;
 mod blobs;
 pub mod config;
 pub mod http;
+pub mod secrets;
 pub mod wiring;
 
 use std::net::SocketAddr;
@@ -29,21 +30,27 @@ use crate::http::AppState;
 /// first use). Returns it and whether it was generated here.
 ///
 /// # Errors
-/// When the data directory cannot be written.
+/// When the data directory cannot be written, or the secret file there is readable by others or
+/// not a secret (see [`secrets::load_or_create`]).
 pub fn jwt_secret(config: &Config) -> std::io::Result<(Vec<u8>, bool)> {
     if let Some(secret) = &config.auth.jwt_secret {
         return Ok((secret.clone().into_bytes(), false));
     }
     let path = config.data_dir.join("jwt.secret");
-    if let Ok(text) = std::fs::read_to_string(&path)
-        && text.trim().len() >= 64
-    {
-        return Ok((text.trim().as_bytes().to_vec(), true));
-    }
-    std::fs::create_dir_all(&config.data_dir)?;
-    let secret = hex::encode(rand::random::<[u8; 32]>());
-    std::fs::write(&path, &secret)?;
+    let (secret, _) = secrets::load_or_create(&path)?;
     Ok((secret.into_bytes(), true))
+}
+
+/// The tokens of this configuration: signed with `secret`, accepted with it or any of
+/// `auth.previous_jwt_secrets`, under `auth`'s issuer, audience and lifetime policy.
+pub fn tokens(config: &Config, secret: &[u8]) -> Tokens {
+    let previous: Vec<&[u8]> = config
+        .auth
+        .previous_jwt_secrets
+        .iter()
+        .map(|s| s.as_bytes())
+        .collect();
+    Tokens::with_policy(secret, &previous, config.auth.policy())
 }
 
 /// A running server: its address, and the handle to stop it.
@@ -105,7 +112,7 @@ async fn serve(
         storage: wired.storage,
         repository: wired.repository,
         local: wired.local,
-        tokens: Tokens::new(&secret),
+        tokens: tokens(config, &secret),
         public_url: config.public_url(),
         body_idle_timeout: std::time::Duration::from_secs(config.limits.body_idle_timeout_secs),
     };

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use casefile_app::config::Config;
-use casefile_app::{auth::Tokens, jwt_secret, wiring};
+use casefile_app::{jwt_secret, tokens, wiring};
 use casefile_domain::legal::UserId;
 use clap::{Parser, Subcommand};
 
@@ -31,8 +31,8 @@ enum Command {
         /// The user's UUID (a new one when omitted).
         #[arg(long)]
         user: Option<uuid::Uuid>,
-        /// Lifetime in seconds.
-        #[arg(long, default_value_t = 3600)]
+        /// Lifetime in seconds (at most `auth.max_token_lifetime_secs`, default 24 h).
+        #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
         ttl: i64,
     },
     /// Print the effective configuration, secrets redacted.
@@ -74,7 +74,7 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
         Command::Token { user, ttl } => {
             let (secret, _) = jwt_secret(&config)?;
             let user = user.map(UserId).unwrap_or_default();
-            let token = Tokens::new(&secret).mint(user, ttl)?;
+            let token = tokens(&config, &secret).mint(user, ttl)?;
             eprintln!("user {user}");
             println!("{token}");
         }

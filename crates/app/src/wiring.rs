@@ -60,16 +60,8 @@ fn missing_feature(what: &str, feature: &str) -> WireError {
 /// restart.
 fn local_secret(config: &Config) -> Result<Vec<u8>, WireError> {
     let path = config.data_dir.join("blob-url.secret");
-    if let Ok(hex_secret) = std::fs::read_to_string(&path)
-        && let Ok(secret) = hex::decode(hex_secret.trim())
-        && secret.len() >= 32
-    {
-        return Ok(secret);
-    }
-    let secret: [u8; 32] = rand::random();
-    std::fs::create_dir_all(&config.data_dir)?;
-    std::fs::write(&path, hex::encode(secret))?;
-    Ok(secret.to_vec())
+    let (hex_secret, _) = crate::secrets::load_or_create(&path)?;
+    hex::decode(hex_secret).map_err(|e| format!("{}: {e}", path.display()).into())
 }
 
 /// Builds the store, the repository and the service.

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 struct Running {
     base: String,
     tokens: Tokens,
+    secret: Vec<u8>,
     server: Option<casefile_app::Server>,
     _dir: tempfile::TempDir,
 }
@@ -41,6 +42,7 @@ async fn start_with(tweak: impl FnOnce(&mut Config)) -> Running {
     Running {
         base: format!("http://{}", server.addr),
         tokens: Tokens::new(&secret),
+        secret: secret.clone(),
         server: Some(server),
         _dir: dir,
     }
@@ -49,6 +51,16 @@ async fn start_with(tweak: impl FnOnce(&mut Config)) -> Running {
 impl Running {
     fn token(&self, user: UserId) -> String {
         self.tokens.mint(user, 600).unwrap()
+    }
+
+    /// A token with these claims, signed with the server's secret.
+    fn signed(&self, claims: &Value) -> String {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            claims,
+            &jsonwebtoken::EncodingKey::from_secret(&self.secret),
+        )
+        .unwrap()
     }
 
     async fn call(
@@ -368,7 +380,8 @@ async fn bad_requests_get_their_status_and_code() {
 
     let (s, b) = app.call(M::GET, "/v1/cases", None, None).await;
     assert_eq!((s, code(&b)), (StatusCode::UNAUTHORIZED, "unauthorized"));
-    let expired = app.tokens.mint(UserId::new(), -5).unwrap();
+    let expired = app.signed(&json!({"sub": UserId::new().to_string(),
+        "iat": chrono::Utc::now().timestamp() - 60, "exp": chrono::Utc::now().timestamp() - 5}));
     assert_eq!(
         app.call(M::GET, "/v1/cases", Some(&expired), None).await.0,
         StatusCode::UNAUTHORIZED
@@ -968,6 +981,7 @@ async fn cli_migrate_purge_and_config() {
     let app = Running {
         base: format!("http://{}", server.addr),
         tokens: Tokens::new(&secret),
+        secret: secret.clone(),
         server: Some(server),
         _dir: tempfile::tempdir().unwrap(),
     };
@@ -1055,4 +1069,104 @@ async fn run_cli(
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
+}
+
+/// Reads a response's body to its end or its first error: the bytes received, and whether it
+/// ended cleanly.
+async fn read_all(mut response: reqwest::Response) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => out.extend_from_slice(&chunk),
+            Ok(None) => return (out, true),
+            Err(_) => return (out, false),
+        }
+    }
+}
+
+/// The local blob file holding exactly `size` bytes under the data directory.
+fn blob_of_size(dir: &std::path::Path, size: u64) -> std::path::PathBuf {
+    let blobs = dir.join("objects").join("blobs");
+    std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.metadata().unwrap().len() == size)
+        .unwrap_or_else(|| panic!("no blob of {size} bytes in {}", blobs.display()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn altered_bytes_are_never_served_whole() {
+    // #13.1: a 300,000-byte file whose last byte changes in the store is cut off before its end
+    // (fewer bytes than Content-Length, an error for the client), and the failure is audited.
+    let app = start().await;
+    let alice = app.token(UserId::new());
+    let (_, case) = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/cases",
+            Some(&alice),
+            Some(json!({"title": "Fixity"})),
+        )
+        .await;
+    let case_id = case["id"].as_str().unwrap().to_owned();
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let put = app
+        .put_file(&alice, &case_id, "evidence/tape.bin", &[], content.clone())
+        .await;
+    assert_eq!(put.status(), StatusCode::CREATED);
+    let file: Value = put.json().await.unwrap();
+    let file_id = file["id"].as_str().unwrap().to_owned();
+    let url = format!("{}/v1/files/{file_id}/content", app.base);
+    // Untouched: every byte, ending cleanly.
+    let ok = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    let (bytes, clean) = read_all(ok).await;
+    assert!(clean);
+    assert_eq!(bytes, content);
+
+    let blob = blob_of_size(app._dir.path(), 300_000);
+    let mut altered = std::fs::read(&blob).unwrap();
+    *altered.last_mut().unwrap() ^= 0xff;
+    std::fs::write(&blob, &altered).unwrap();
+    let cut = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        cut.status(),
+        StatusCode::OK,
+        "the status is sent before the bytes"
+    );
+    assert_eq!(cut.content_length(), Some(300_000));
+    let (bytes, clean) = read_all(cut).await;
+    assert!(!clean, "an altered body must not end cleanly");
+    assert!(
+        bytes.len() < 300_000,
+        "{} bytes of 300,000 were served",
+        bytes.len()
+    );
+    assert_eq!(bytes[..], altered[..bytes.len()]);
+
+    let (_, audit) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/cases/{case_id}/audit"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    let failures = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "fixity_failed" && e["file_id"] == file_id.as_str())
+        .count();
+    assert_eq!(failures, 1, "{audit}");
+    app.stop().await;
 }

@@ -55,6 +55,12 @@ async fn drop_database(name: &str) {
 }
 
 async fn s3() -> Arc<dyn ObjectStorage> {
+    s3_with_admin().await.0
+}
+
+/// An S3 store on a fresh bucket, with a plain SDK client of the same server and the bucket's
+/// name (to act behind casefile's back).
+async fn s3_with_admin() -> (Arc<dyn ObjectStorage>, aws_sdk_s3::Client, String) {
     let endpoint = env("CASEFILE_TEST_S3_ENDPOINT");
     let bucket = format!("casefile-e2e-{}", uuid::Uuid::new_v4().simple());
     let admin = aws_sdk_s3::Client::from_conf(
@@ -73,8 +79,8 @@ async fn s3() -> Arc<dyn ObjectStorage> {
             .build(),
     );
     admin.create_bucket().bucket(&bucket).send().await.unwrap();
-    Arc::new(
-        casefile_storage_s3::S3Storage::builder(bucket)
+    let storage: Arc<dyn ObjectStorage> = Arc::new(
+        casefile_storage_s3::S3Storage::builder(bucket.clone())
             .with_endpoint(endpoint)
             .with_path_style(true)
             .with_credentials(casefile_storage_s3::StaticCredentials {
@@ -85,7 +91,8 @@ async fn s3() -> Arc<dyn ObjectStorage> {
             .build()
             .await
             .unwrap(),
-    )
+    );
+    (storage, admin, bucket)
 }
 
 async fn azure() -> Arc<dyn ObjectStorage> {
@@ -325,4 +332,116 @@ async fn whole_flow_on_azure_with_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_flow_on_gcs_with_postgres() {
     flow(gcs().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_object_overwritten_behind_casefile_is_never_served_whole() {
+    // #13.1 on S3: the object is replaced through the SDK with bytes of the same length; the
+    // download is cut off before its end and audited as `fixity_failed`.
+    let (storage, admin, bucket) = s3_with_admin().await;
+    let (database, url) = fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database: DatabaseConfig {
+            url: Some(url),
+            ..DatabaseConfig::default()
+        },
+        ..Config::default()
+    };
+    let (server, _) = casefile_app::start_with_storage(&config, storage)
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.addr);
+    let (secret, _) = casefile_app::jwt_secret(&config).unwrap();
+    let token = Tokens::new(&secret).mint(UserId::new(), 600).unwrap();
+    let client = reqwest::Client::new();
+    let case: Value = client
+        .post(format!("{base}/v1/cases"))
+        .bearer_auth(&token)
+        .json(&json!({"title": "Fixity on S3"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let case_id = case["id"].as_str().unwrap();
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let file: Value = client
+        .put(format!(
+            "{base}/v1/cases/{case_id}/files?logical_path=evidence/tape.bin"
+        ))
+        .bearer_auth(&token)
+        .body(content.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let file_id = file["id"].as_str().unwrap();
+    let objects = admin
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let key = objects
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .find(|k| k.contains(&file_id.replace('-', "")))
+        .unwrap()
+        .to_owned();
+    let mut forged = content.clone();
+    forged[299_999] ^= 0xff;
+    admin
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(forged.clone().into())
+        .send()
+        .await
+        .unwrap();
+    let mut response = client
+        .get(format!("{base}/v1/files/{file_id}/content"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.content_length(), Some(300_000));
+    let mut received = Vec::new();
+    let clean = loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => received.extend_from_slice(&chunk),
+            Ok(None) => break true,
+            Err(_) => break false,
+        }
+    };
+    assert!(
+        !clean,
+        "an overwritten object must not be served as a clean body"
+    );
+    assert!(received.len() < 300_000, "{} bytes served", received.len());
+    let audit: Value = client
+        .get(format!("{base}/v1/cases/{case_id}/audit"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "fixity_failed" && e["file_id"] == file_id),
+        "{audit}"
+    );
+    server.stop().await.unwrap();
+    drop_database(&database).await;
 }

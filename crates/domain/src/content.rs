@@ -233,6 +233,18 @@ pub fn content_type_from_bytes(first_bytes: &[u8]) -> Option<String> {
     }
 }
 
+/// Whether the leading bytes carry the signature (magic) of `content_type`, by the shared MIME
+/// database. `false` for types without a signature (`text/csv`) or unknown to the database.
+pub fn bytes_match_type(content_type: &str, first_bytes: &[u8]) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or(content_type)
+        .trim()
+        .to_ascii_lowercase();
+    !first_bytes.is_empty() && tree_magic_mini::match_u8(&essence, first_bytes)
+}
+
 /// The content type of an upload: the caller's when given, else by the key's extension, else by
 /// the leading bytes, else [`OCTET_STREAM`].
 pub fn detect_content_type(key: &ObjectKey, given: Option<&str>, first_bytes: &[u8]) -> String {

@@ -78,9 +78,10 @@ pub fn schema_behind(pending: usize) -> PersistenceError {
 pub(crate) fn map_diesel(e: DieselError) -> PersistenceError {
     match e {
         DieselError::NotFound => not_found("row"),
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, ref info) => {
-            let what = format!("unique constraint: {}", info.message());
-            PersistenceError::Conflict { what }
+        // The driver's message names constraints and tables: it stays out of the error, whose
+        // text may reach a client.
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            conflict("another record already holds this unique value")
         }
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
             not_found("referenced row")

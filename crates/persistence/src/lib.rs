@@ -28,7 +28,10 @@ use std::time::Duration;
 
 pub use error::schema_behind;
 #[cfg(feature = "postgres")]
-pub use pg::{MIGRATIONS as PG_MIGRATIONS, PgCaseRepository, run_migrations as run_pg_migrations};
+pub use pg::{
+    AUDIT_LOCK as PG_AUDIT_LOCK, MIGRATIONS as PG_MIGRATIONS, PgCaseRepository,
+    run_migrations as run_pg_migrations,
+};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{
     MIGRATIONS as SQLITE_MIGRATIONS, SqliteCaseRepository, run_migrations as run_sqlite_migrations,
@@ -61,5 +64,47 @@ impl PoolConfig {
     pub fn migrating(mut self) -> Self {
         self.migrate = true;
         self
+    }
+}
+
+/// The least string greater than every string that starts with `prefix`, in byte (= code point)
+/// order: the last character that has a successor is incremented and what follows it dropped.
+/// `None` when every character is `char::MAX` (no upper bound is needed then).
+pub(crate) fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = u32::from(last) + 1;
+        if (0xD800..=0xDFFF).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::prefix_successor;
+
+    #[test]
+    fn successor_bounds_exactly_the_strings_with_the_prefix() {
+        assert_eq!(
+            prefix_successor("pleadings/com").as_deref(),
+            Some("pleadings/con")
+        );
+        assert_eq!(prefix_successor("a/").as_deref(), Some("a0"));
+        assert_eq!(prefix_successor("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_successor("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("\u{10FFFF}"), None);
+        let upper = prefix_successor("ab").unwrap_or_default();
+        for inside in ["ab", "ab/c", "abz", "ab\u{10FFFF}"] {
+            assert!(inside >= "ab" && inside < upper.as_str(), "{inside}");
+        }
+        for outside in ["aa", "ac", "b", "a"] {
+            assert!(!(outside >= "ab" && outside < upper.as_str()), "{outside}");
+        }
     }
 }

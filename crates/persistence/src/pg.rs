@@ -174,4 +174,17 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
+/// The key of the transaction-scoped advisory lock that orders audit appends.
+pub const AUDIT_LOCK: i64 = 0x6361_7365_6669_6c65; // "casefile"
+
+/// Takes the audit lock for the rest of the transaction: appends queue only for the moment
+/// between their insert and their commit, and `seq` is assigned in commit order.
+async fn serialize_audit(conn: &mut Conn) -> Result<(), crate::error::TxError> {
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query(format!("SELECT pg_advisory_xact_lock({AUDIT_LOCK})"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 diesel_repository!(PgCaseRepository);

@@ -177,7 +177,12 @@ macro_rules! diesel_repository {
             }
         }
 
+        /// Appends an audit row: always the last write of its transaction, after the backend's
+        /// `serialize_audit` (PostgreSQL: a transaction-scoped lock held to the commit), so that
+        /// `seq` order is commit order and a reader paging by `seq` never skips a row that
+        /// commits late.
         async fn insert_audit(conn: &mut Conn, audit: &AuditRow) -> Result<(), TxError> {
+            serialize_audit(conn).await?;
             diesel::insert_into(audit_log::table)
                 .values(audit)
                 .execute(conn)
@@ -256,20 +261,38 @@ macro_rules! diesel_repository {
             before: DateTime<Utc>,
             audit: &AuditRow,
         ) -> Result<(), TxError> {
-            // Starts with a write, so SQLite takes the write lock at once.
-            diesel::update(
-                case_files::table
-                    .filter(case_files::case_id.eq(&row.case_id))
-                    .filter(case_files::logical_path.eq(&row.logical_path))
-                    .filter(case_files::status.eq(FileStatus::Pending.as_str()))
-                    .filter(case_files::created_at.lt(before)),
-            )
-            .set((
-                case_files::status.eq(FileStatus::Failed.as_str()),
-                case_files::updated_at.eq(row.created_at),
-            ))
-            .execute(conn)
-            .await?;
+            // Starts with a write, so SQLite takes the write lock at once (a no-op update).
+            diesel::update(cases::table.filter(cases::id.eq(&row.case_id)))
+                .set(cases::id.eq(&row.case_id))
+                .execute(conn)
+                .await?;
+            // A pending upload holding the path whose URL has expired gives it up, audited.
+            let stale: Vec<Id> = case_files::table
+                .filter(case_files::case_id.eq(&row.case_id))
+                .filter(case_files::logical_path.eq(&row.logical_path))
+                .filter(case_files::status.eq(FileStatus::Pending.as_str()))
+                .filter(case_files::created_at.lt(before))
+                .select(case_files::id)
+                .load(conn)
+                .await?;
+            for id in &stale {
+                if cas_status(conn, id, FileStatus::Pending.as_str(), FileStatus::Failed.as_str(), row.created_at).await? {
+                    let superseded = AuditRow {
+                        id: to_id(uuid::Uuid::new_v4()),
+                        at: row.created_at,
+                        actor_id: audit.actor_id.as_ref().map(from_id).transpose()?.map(to_id),
+                        case_id: Some(to_id(from_id(&row.case_id)?)),
+                        file_id: Some(to_id(from_id(id)?)),
+                        action: AuditAction::UploadSuperseded.as_str().to_owned(),
+                        outcome: AuditOutcome::Failure.as_str().to_owned(),
+                        details: Some(format!(
+                            "its upload URL had expired; {} was given to a new upload",
+                            row.logical_path
+                        )),
+                    };
+                    insert_audit(conn, &superseded).await?;
+                }
+            }
             let case_exists: i64 = cases::table
                 .filter(cases::id.eq(&row.case_id))
                 .count()
@@ -298,6 +321,7 @@ macro_rules! diesel_repository {
             conn: &mut Conn,
             id: &Id,
             size: i64,
+            mime_type: &str,
             at: DateTime<Utc>,
             audit: &AuditRow,
         ) -> Result<Transition, TxError> {
@@ -309,6 +333,7 @@ macro_rules! diesel_repository {
             .set((
                 case_files::status.eq(FileStatus::Completed.as_str()),
                 case_files::actual_size.eq(Some(size)),
+                case_files::mime_type.eq(mime_type),
                 case_files::completed_at.eq(Some(at)),
                 case_files::updated_at.eq(at),
             ))
@@ -427,12 +452,13 @@ macro_rules! diesel_repository {
                 &self,
                 id: FileId,
                 actual_size: u64,
+                mime_type: &str,
                 at: DateTime<Utc>,
                 audit: &AuditEntry,
             ) -> PersistenceResult<Transition> {
                 let size = size_to_db(actual_size)?;
                 let (id, audit) = (to_id(id.0), AuditRow::new(audit));
-                in_tx!(self, conn => complete_tx(conn, &id, size, at, &audit).await)
+                in_tx!(self, conn => complete_tx(conn, &id, size, mime_type, at, &audit).await)
             }
 
             async fn fail_file(&self, id: FileId, at: DateTime<Utc>, audit: &AuditEntry) -> PersistenceResult<Transition> {
@@ -447,28 +473,39 @@ macro_rules! diesel_repository {
 
             async fn list_files(&self, case: CaseId, query: &FileQuery) -> PersistenceResult<Vec<CaseFile>> {
                 let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-                // Keyset on (case_id, logical_path) of the partial index of completed files:
-                // a folder prefix `p` is the range ("p/", "p0"), '0' being the byte after '/'.
-                let folder = query.prefix.as_ref().map(|p| format!("{p}/"));
-                let after = query.after.as_ref().map(ToString::to_string);
-                let lower = match (folder.clone(), after) {
-                    (Some(f), Some(a)) => Some(if a > f { a } else { f }),
-                    (f, a) => f.or(a),
-                };
+                // Keyset on (case_id, logical_path) of the partial index of completed files: a
+                // string prefix `p` is the range [p, successor(p)) in byte order.
                 let mut q = case_files::table
                     .filter(case_files::case_id.eq(to_id(case.0)))
                     .filter(case_files::status.eq(FileStatus::Completed.as_str()))
                     .into_boxed();
-                if let Some(lower) = lower {
-                    q = q.filter(case_files::logical_path.gt(lower));
-                }
                 if let Some(p) = &query.prefix {
-                    q = q.filter(case_files::logical_path.lt(format!("{p}0")));
+                    q = q.filter(case_files::logical_path.ge(p.clone()));
+                    if let Some(upper) = crate::prefix_successor(p) {
+                        q = q.filter(case_files::logical_path.lt(upper));
+                    }
+                }
+                if let Some(after) = &query.after {
+                    q = q.filter(case_files::logical_path.gt(after.to_string()));
                 }
                 let mut conn = self.conn().await?;
                 let rows = q
                     .order(case_files::logical_path.asc())
                     .limit(limit)
+                    .select(FileRow::as_select())
+                    .load(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                rows.into_iter().map(FileRow::into_domain).collect()
+            }
+
+            async fn stale_pending_files(&self, created_before: DateTime<Utc>, limit: usize) -> PersistenceResult<Vec<CaseFile>> {
+                let mut conn = self.conn().await?;
+                let rows = case_files::table
+                    .filter(case_files::status.eq(FileStatus::Pending.as_str()))
+                    .filter(case_files::created_at.lt(created_before))
+                    .order((case_files::created_at.asc(), case_files::id.asc()))
+                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
                     .select(FileRow::as_select())
                     .load(&mut conn)
                     .await
@@ -497,9 +534,7 @@ macro_rules! diesel_repository {
 
             async fn append_audit(&self, entry: &AuditEntry) -> PersistenceResult<()> {
                 let row = AuditRow::new(entry);
-                let mut conn = self.conn().await?;
-                insert_audit(&mut conn, &row).await?;
-                Ok(())
+                in_tx!(self, conn => insert_audit(conn, &row).await)
             }
 
             async fn list_audit(&self, query: &AuditQuery) -> PersistenceResult<Vec<AuditEntry>> {
@@ -515,8 +550,17 @@ macro_rules! diesel_repository {
                 }
                 let mut conn = self.conn().await?;
                 if let Some(after) = query.after {
-                    let seq: Option<i64> = audit_log::table
+                    // The cursor must be an entry of the trail asked for, not of another case's.
+                    let mut cursor = audit_log::table
                         .filter(audit_log::id.eq(to_id(after.0)))
+                        .into_boxed();
+                    if let Some(case) = query.case_id {
+                        cursor = cursor.filter(audit_log::case_id.eq(to_id(case.0)));
+                    }
+                    if let Some(file) = query.file_id {
+                        cursor = cursor.filter(audit_log::file_id.eq(to_id(file.0)));
+                    }
+                    let seq: Option<i64> = cursor
                         .select(audit_log::seq)
                         .first(&mut conn)
                         .await

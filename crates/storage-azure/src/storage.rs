@@ -184,6 +184,8 @@ impl AzureBlobStorage {
             permissions,
             expiry,
             content_disposition: disposition,
+            // Plain HTTP only where the endpoint itself is plain HTTP (an emulator on loopback).
+            https_only: !self.endpoint.starts_with("http://"),
         }
         .token(account_key)
         .map_err(|e| StorageError::invalid_input("access_key", e.to_string()))?;

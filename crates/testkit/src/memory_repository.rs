@@ -117,6 +117,19 @@ impl CaseRepository for InMemoryCaseRepository {
             let f = state.file_mut(stale)?;
             f.status = FileStatus::Failed;
             f.updated_at = file.created_at;
+            let mut superseded = AuditEntry::new(
+                file.created_at,
+                audit.actor,
+                casefile_domain::legal::AuditAction::UploadSuperseded,
+                casefile_domain::legal::AuditOutcome::Failure,
+            )
+            .case(file.case_id)
+            .file(stale);
+            superseded.details = Some(format!(
+                "its upload URL had expired; {} was given to a new upload",
+                file.logical_path
+            ));
+            state.audit.push(superseded);
         }
         state.files.insert(file.id, file.clone());
         state.audit.push(audit.clone());
@@ -131,6 +144,7 @@ impl CaseRepository for InMemoryCaseRepository {
         &self,
         id: FileId,
         actual_size: u64,
+        mime_type: &str,
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> PersistenceResult<Transition> {
@@ -145,6 +159,7 @@ impl CaseRepository for InMemoryCaseRepository {
         }
         file.status = FileStatus::Completed;
         file.actual_size = Some(actual_size);
+        mime_type.clone_into(&mut file.mime_type);
         file.completed_at = Some(at);
         file.updated_at = at;
         let done = file.clone();
@@ -220,13 +235,30 @@ impl CaseRepository for InMemoryCaseRepository {
                 query
                     .prefix
                     .as_ref()
-                    .is_none_or(|p| f.logical_path.is_under(p))
+                    .is_none_or(|p| f.logical_path.as_str().starts_with(p.as_str()))
             })
             .filter(|f| query.after.as_ref().is_none_or(|a| f.logical_path > *a))
             .cloned()
             .collect();
         files.sort_by(|a, b| a.logical_path.as_str().cmp(b.logical_path.as_str()));
         files.truncate(query.limit);
+        Ok(files)
+    }
+
+    async fn stale_pending_files(
+        &self,
+        created_before: DateTime<Utc>,
+        limit: usize,
+    ) -> PersistenceResult<Vec<CaseFile>> {
+        let state = self.lock();
+        let mut files: Vec<CaseFile> = state
+            .files
+            .values()
+            .filter(|f| f.status == FileStatus::Pending && f.created_at < created_before)
+            .cloned()
+            .collect();
+        files.sort_by_key(|f| (f.created_at, f.id));
+        files.truncate(limit);
         Ok(files)
     }
 
@@ -271,7 +303,11 @@ impl CaseRepository for InMemoryCaseRepository {
     async fn list_audit(&self, query: &AuditQuery) -> PersistenceResult<Vec<AuditEntry>> {
         let state = self.lock();
         let start = match query.after {
-            Some(after) => match state.audit.iter().position(|e| e.id == after) {
+            Some(after) => match state.audit.iter().position(|e| {
+                e.id == after
+                    && query.case_id.is_none_or(|c| e.case_id == Some(c))
+                    && query.file_id.is_none_or(|f| e.file_id == Some(f))
+            }) {
                 Some(at) => at + 1,
                 None => {
                     return Err(PersistenceError::NotFound {

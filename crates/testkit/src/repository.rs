@@ -89,7 +89,7 @@ async fn complete(
     let entry = audit(Some(file.uploaded_by), AuditAction::UploadCompleted)
         .case(file.case_id)
         .file(file.id);
-    repo.complete_file(file.id, file.declared_size, now(), &entry)
+    repo.complete_file(file.id, file.declared_size, &file.mime_type, now(), &entry)
         .await
 }
 
@@ -212,6 +212,24 @@ pub async fn stale_pending_upload_is_superseded(repo: &dyn CaseRepository) {
         to_purge.contains(&stale.id),
         "a superseded upload's object is purged"
     );
+    let superseded: Vec<AuditEntry> = audit_of(repo, case.id)
+        .await
+        .into_iter()
+        .filter(|e| e.action == AuditAction::UploadSuperseded)
+        .collect();
+    assert_eq!(superseded.len(), 1, "superseding is audited once");
+    assert_eq!(superseded[0].file_id, Some(stale.id));
+    // Stale pending uploads are found for expiry, fresh ones are not.
+    let other = pending_file(&case, "exhibits/b.pdf", 10, now() - Duration::hours(3));
+    insert(repo, &other).await.expect("another stale upload");
+    let stale_ids: Vec<FileId> = repo
+        .stale_pending_files(now() - Duration::hours(1), 100)
+        .await
+        .expect("stale list")
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(stale_ids, [other.id]);
 }
 
 /// Completion happens once: statistics grow once, one audit entry; completing again is
@@ -418,7 +436,8 @@ pub async fn unknown_files(repo: &dyn CaseRepository) {
     assert_eq!(repo.get_file(ghost).await.expect("get"), None);
     let entry = audit(None, AuditAction::UploadCompleted).file(ghost);
     assert!(matches!(
-        repo.complete_file(ghost, 1, now(), &entry).await,
+        repo.complete_file(ghost, 1, "text/plain", now(), &entry)
+            .await,
         Err(PersistenceError::NotFound { .. })
     ));
     assert!(matches!(
@@ -440,8 +459,9 @@ pub async fn unknown_files(repo: &dyn CaseRepository) {
     assert!(repo.list_audit(&query).await.expect("audit").is_empty());
 }
 
-/// Listing: completed files only, by logical path in byte order, under a folder prefix (never a
-/// sibling like `a/bc`), after a keyset cursor, at most `limit`.
+/// Listing: completed files only, by logical path in byte order, under a plain string prefix
+/// (`a/b` holds `a/bc.pdf` and `a/b.pdf` too; `a/b/` only what is inside `a/b`), after a keyset
+/// cursor, at most `limit`.
 pub async fn list_files_by_prefix_and_cursor(repo: &dyn CaseRepository) {
     let case = new_case(repo, UserId::new()).await;
     for path in [
@@ -459,7 +479,7 @@ pub async fn list_files_by_prefix_and_cursor(repo: &dyn CaseRepository) {
         .expect("pending");
     let list = |prefix: Option<&str>, after: Option<&str>, limit: usize| {
         let query = FileQuery {
-            prefix: prefix.map(|p| LogicalPath::parse(p).expect("prefix")),
+            prefix: prefix.map(str::to_owned),
             after: after.map(|p| LogicalPath::parse(p).expect("cursor")),
             limit,
         };
@@ -473,10 +493,28 @@ pub async fn list_files_by_prefix_and_cursor(repo: &dyn CaseRepository) {
         }
     };
     assert_eq!(
-        list(Some("a/b"), None, 100).await,
+        list(Some("a/b/"), None, 100).await,
         ["a/b/1.pdf", "a/b/2.pdf", "a/b/deep/3.pdf"]
     );
-    assert_eq!(list(Some("a/b"), Some("a/b/1.pdf"), 1).await, ["a/b/2.pdf"]);
+    assert_eq!(
+        list(Some("a/b"), None, 100).await,
+        [
+            "a/b.pdf",
+            "a/b/1.pdf",
+            "a/b/2.pdf",
+            "a/b/deep/3.pdf",
+            "a/bc.pdf"
+        ]
+    );
+    assert_eq!(
+        list(Some("a/b/"), Some("a/b/1.pdf"), 1).await,
+        ["a/b/2.pdf"]
+    );
+    assert_eq!(list(Some("a/b/d"), None, 100).await, ["a/b/deep/3.pdf"]);
+    assert_eq!(
+        list(Some("a/b"), Some("a/b/deep/3.pdf"), 100).await,
+        ["a/bc.pdf"]
+    );
     assert_eq!(
         list(None, None, 100).await,
         [
@@ -575,6 +613,34 @@ pub async fn audit_trail_order_and_filters(repo: &dyn CaseRepository) {
     );
 }
 
+/// An audit cursor is an entry of the trail it pages: another case's entry is `NotFound`, never
+/// a position in this one.
+pub async fn audit_cursor_belongs_to_its_case(repo: &dyn CaseRepository) {
+    let owner = UserId::new();
+    let mine = new_case(repo, owner).await;
+    let theirs = new_case(repo, UserId::new()).await;
+    let their_entry = audit_of(repo, theirs.id).await[0].id;
+    let err = repo
+        .list_audit(&AuditQuery {
+            case_id: Some(mine.id),
+            after: Some(their_entry),
+            ..AuditQuery::default()
+        })
+        .await
+        .expect_err("another case's cursor");
+    assert!(matches!(err, PersistenceError::NotFound { .. }), "{err:?}");
+    let own = audit_of(repo, mine.id).await[0].id;
+    let after_own = repo
+        .list_audit(&AuditQuery {
+            case_id: Some(mine.id),
+            after: Some(own),
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("own cursor");
+    assert!(after_own.is_empty());
+}
+
 /// Generates one `#[tokio::test]` per repository conformance case, in a module
 /// `repository_conformance`. `$fixture` is an async expression yielding a value whose
 /// `as_ref()` is a `&dyn CaseRepository` (e.g. `Arc<dyn CaseRepository>`).
@@ -589,7 +655,7 @@ macro_rules! repository_conformance_tests {
                 stale_pending_upload_is_superseded, completion_is_one_transition,
                 concurrent_completions_apply_once, statistics_exact_under_concurrency,
                 delete_and_purge, unknown_files, list_files_by_prefix_and_cursor,
-                audit_trail_order_and_filters);
+                audit_trail_order_and_filters, audit_cursor_belongs_to_its_case);
         }
     };
     (@cases $fixture:expr; $($case:ident),* $(,)?) => {

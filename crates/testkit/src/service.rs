@@ -82,8 +82,22 @@ impl ServiceEnv {
         }
     }
 
-    /// What a client does with a presigned upload: put the bytes at the file's key.
+    /// What a client does with a presigned upload: put the bytes where the URL points (the
+    /// upload's staging key).
     pub async fn client_upload(&self, file: &CaseFile, content: &Bytes) {
+        self.storage
+            .upload(
+                &LegalFileService::staging_key(file.case_id, file.id),
+                content.clone(),
+                PutOptions::with_content_type(file.mime_type.clone()),
+            )
+            .await
+            .expect("client upload");
+    }
+
+    /// What someone with access to the store behind casefile's back does: replace the bytes of
+    /// a stored file.
+    pub async fn tamper_stored(&self, file: &CaseFile, content: &Bytes) {
         self.storage
             .upload(
                 &file.storage_key,
@@ -91,7 +105,7 @@ impl ServiceEnv {
                 PutOptions::with_content_type(file.mime_type.clone()),
             )
             .await
-            .expect("client upload");
+            .expect("tamper");
     }
 
     /// The case holds exactly one completed file of `size` bytes — in its statistics and in
@@ -1058,7 +1072,7 @@ pub async fn listing_pages(env: &ServiceEnv) {
     let mut pages = 0;
     loop {
         let request = ListFiles {
-            prefix: Some("exhibits".into()),
+            prefix: Some("exhibits/".into()),
             cursor,
             limit: Some(2),
         };
@@ -1091,7 +1105,7 @@ pub async fn downloads_are_verified(env: &ServiceEnv) {
         .expect("complete");
     let mut altered = content.to_vec();
     altered[100] ^= 1;
-    env.client_upload(&file, &Bytes::from(altered)).await;
+    env.tamper_stored(&file, &Bytes::from(altered)).await;
     let download = env
         .service
         .download_file(user, file.id)
@@ -1123,6 +1137,132 @@ pub async fn untyped_files(env: &ServiceEnv) {
     assert_eq!(file.mime_type, OCTET_STREAM);
 }
 
+/// #13.2: the upload URL writes a staging key; completion copies the verified bytes where no URL
+/// reaches. Sending other bytes to the same URL after completion (or after a delete) changes
+/// nothing that is served, and purge sweeps what was sent.
+pub async fn upload_grant_is_spent_by_completion(env: &ServiceEnv) {
+    let user = UserId::new();
+    let content = pdf_bytes(3000);
+    let (_, file) = started(env, user, "evidence.pdf", &content, None).await;
+    let staging = LegalFileService::staging_key(file.case_id, file.id);
+    assert_ne!(
+        staging, file.storage_key,
+        "the grant never names the verified key"
+    );
+    env.client_upload(&file, &content).await;
+    env.service
+        .complete_file_upload(user, file.id)
+        .await
+        .expect("complete");
+    assert!(
+        !env.storage.exists(&staging).await.expect("exists"),
+        "completion removes the staging object"
+    );
+    // The grant replayed with other bytes of the same length.
+    let mut swapped = content.to_vec();
+    swapped[10] ^= 0x20;
+    env.client_upload(&file, &Bytes::from(swapped)).await;
+    let download = env
+        .service
+        .download_file(user, file.id)
+        .await
+        .expect("download");
+    let got: Vec<Bytes> = download.body.try_collect().await.expect("verified");
+    assert!(got.concat() == content, "the verified bytes are served");
+    let report = env.service.purge(100).await.expect("purge");
+    assert_eq!(report.staging_swept, 1, "{report:?}");
+    assert!(!env.storage.exists(&staging).await.expect("exists"));
+    // After a delete, bytes sent to the URL are swept as well.
+    let (_, other) = started(env, user, "other.pdf", &content, None).await;
+    env.service
+        .delete_file(user, other.id)
+        .await
+        .expect("delete");
+    env.client_upload(&other, &content).await;
+    let report = env.service.purge(100).await.expect("purge");
+    assert_eq!(report.staging_swept, 1, "{report:?}");
+    assert!(
+        !env.storage
+            .exists(&LegalFileService::staging_key(other.case_id, other.id))
+            .await
+            .expect("exists")
+    );
+}
+
+/// #13.3: a pending upload older than its URL is marked failed by purge (audited
+/// `upload_expired`) and whatever was sent for it removed; a fresh one is left alone.
+pub async fn expired_pending_uploads_are_failed_and_purged(env: &ServiceEnv) {
+    let user = UserId::new();
+    let content = pdf_bytes(500);
+    let (case, stale) = started(env, user, "stale.pdf", &content, None).await;
+    env.client_upload(&stale, &content).await;
+    env.clock
+        .advance(env.service.config().upload_url_expiry() + Duration::from_secs(1));
+    let fresh_content = pdf_bytes(501);
+    let (_, fresh) = started(env, user, "fresh.pdf", &fresh_content, None).await;
+    let report = env.service.purge(100).await.expect("purge");
+    assert_eq!(report.expired, 1, "{report:?}");
+    let stale_now = env
+        .repository
+        .get_file(stale.id)
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(stale_now.status, FileStatus::Failed);
+    assert!(stale_now.purged_at.is_some(), "its bytes are purged");
+    assert!(
+        !env.storage
+            .exists(&LegalFileService::staging_key(stale.case_id, stale.id))
+            .await
+            .expect("exists")
+    );
+    let fresh_now = env
+        .repository
+        .get_file(fresh.id)
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(fresh_now.status, FileStatus::Pending);
+    assert!(
+        env.actions(user, case.id)
+            .await
+            .contains(&AuditAction::UploadExpired)
+    );
+    // Completing an expired upload is refused.
+    assert!(matches!(
+        env.service.complete_file_upload(user, stale.id).await,
+        Err(ServiceError::Conflict { .. })
+    ));
+}
+
+/// #13.8: someone probing another user's file id is recorded on that file's case, where its
+/// owner reads it.
+pub async fn probes_of_a_file_are_audited_on_its_case(env: &ServiceEnv) {
+    let alice = UserId::new();
+    let mallory = UserId::new();
+    let content = pdf_bytes(100);
+    let (case, file) = started(env, alice, "privileged.pdf", &content, None).await;
+    assert!(matches!(
+        env.service.get_file(mallory, file.id).await,
+        Err(ServiceError::NotFound { .. })
+    ));
+    let trail = env
+        .service
+        .audit_trail(alice, case.id, Default::default())
+        .await
+        .expect("trail");
+    assert!(
+        trail
+            .entries
+            .iter()
+            .any(|e| e.action == AuditAction::AccessDenied
+                && e.actor == Some(mallory)
+                && e.file_id == Some(file.id)),
+        "{:?}",
+        trail.entries
+    );
+}
+
 /// Generates one `#[tokio::test]` per service case. `$env` is an async expression yielding a
 /// [`ServiceEnv`] (or a value that derefs to one).
 #[macro_export]
@@ -1136,7 +1276,9 @@ macro_rules! service_flow_tests {
                 other_users_are_refused_like_missing, bad_input_is_refused_with_its_field,
                 logical_path_conflicts, direct_upload_from_a_stream, direct_upload_computes_the_hash,
                 audit_trail_pages, delete_removes_and_audits,
-                listing_pages, downloads_are_verified, untyped_files);
+                listing_pages, downloads_are_verified, untyped_files,
+                upload_grant_is_spent_by_completion, expired_pending_uploads_are_failed_and_purged,
+                probes_of_a_file_are_audited_on_its_case);
         }
     };
     (@cases $env:expr; $($case:ident),* $(,)?) => {

@@ -31,5 +31,5 @@ pub use ports::{MockCaseRepository, MockClock};
 pub use service::{
     AuditTrailPage, AuditTrailQuery, DEFAULT_FILE_PAGE, FileDownload, FilePage, InitiatedUpload,
     LegalFileService, ListFiles, MAX_FILE_PAGE, MAX_TITLE_CHARS, NewUpload, PurgeReport,
-    mime_contradicts,
+    mime_contradicts, settled_mime_type,
 };

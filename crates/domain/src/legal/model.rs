@@ -194,6 +194,13 @@ pub enum AuditAction {
     ObjectPurged,
     /// A user tried to act on a case or file that is not theirs (or does not exist).
     AccessDenied,
+    /// Stored bytes did not match the recorded size and SHA-256 when read (a download was cut
+    /// off before its end).
+    FixityFailed,
+    /// A pending upload outlived its upload URL and was marked failed.
+    UploadExpired,
+    /// A pending upload whose URL had expired gave its logical path to a new upload.
+    UploadSuperseded,
 }
 
 impl AuditAction {
@@ -213,11 +220,14 @@ impl AuditAction {
             Self::FileDeleted => "file_deleted",
             Self::ObjectPurged => "object_purged",
             Self::AccessDenied => "access_denied",
+            Self::FixityFailed => "fixity_failed",
+            Self::UploadExpired => "upload_expired",
+            Self::UploadSuperseded => "upload_superseded",
         }
     }
 
     /// Every action.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 16] = [
         Self::CaseCreated,
         Self::CaseViewed,
         Self::CasesListed,
@@ -231,6 +241,9 @@ impl AuditAction {
         Self::FileDeleted,
         Self::ObjectPurged,
         Self::AccessDenied,
+        Self::FixityFailed,
+        Self::UploadExpired,
+        Self::UploadSuperseded,
     ];
 
     /// Parses [`AuditAction::as_str`].

@@ -71,8 +71,9 @@ impl Transition {
 /// Which completed files of a case to list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileQuery {
-    /// Only files under this folder (`a/b` holds `a/b/c`, not `a/bc`).
-    pub prefix: Option<LogicalPath>,
+    /// Only files whose logical path starts with this string: a plain string prefix, so
+    /// `pleadings/com` holds `pleadings/complaint.bin`, and `a/b/` only what is inside `a/b`.
+    pub prefix: Option<String>,
     /// Only files whose logical path sorts strictly after this one (keyset pagination).
     pub after: Option<LogicalPath>,
     /// At most this many.
@@ -131,9 +132,9 @@ pub trait CaseRepository: Send + Sync {
     /// The file with this id (in any status), or `None`.
     async fn get_file(&self, id: FileId) -> PersistenceResult<Option<CaseFile>>;
 
-    /// Pending → completed with `actual_size`: sets `actual_size`, `completed_at` and
-    /// `updated_at` to `at`, adds one file and `actual_size` bytes to the case's statistics, and
-    /// appends `audit` — atomically.
+    /// Pending → completed with `actual_size` and the `mime_type` that verification settled
+    /// on: sets `actual_size`, `mime_type`, `completed_at` and `updated_at` to `at`, adds one
+    /// file and `actual_size` bytes to the case's statistics, and appends `audit` — atomically.
     ///
     /// Already completed: `Unchanged`, nothing written. Failed or deleted:
     /// [`PersistenceError::Conflict`]. Unknown id: [`PersistenceError::NotFound`].
@@ -141,6 +142,7 @@ pub trait CaseRepository: Send + Sync {
         &self,
         id: FileId,
         actual_size: u64,
+        mime_type: &str,
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> PersistenceResult<Transition>;
@@ -168,6 +170,14 @@ pub trait CaseRepository: Send + Sync {
     /// Completed files of `case` matching `query`, in ascending byte order of logical path.
     async fn list_files(&self, case: CaseId, query: &FileQuery)
     -> PersistenceResult<Vec<CaseFile>>;
+
+    /// Pending files created before `created_before` (their upload URL has expired), oldest
+    /// first, at most `limit`.
+    async fn stale_pending_files(
+        &self,
+        created_before: DateTime<Utc>,
+        limit: usize,
+    ) -> PersistenceResult<Vec<CaseFile>>;
 
     /// Failed or deleted files whose object has not been removed yet (`purged_at` unset), oldest
     /// first, at most `limit`.

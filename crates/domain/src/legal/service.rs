@@ -6,7 +6,7 @@ use futures::StreamExt;
 
 use crate::content::{self, ContentHasher, SNIFF_LEN, Sha256};
 use crate::error::StorageError;
-use crate::legal::body::{guard_upload, verify_download};
+use crate::legal::body::{OnMismatch, guard_upload, verify_download};
 use crate::legal::{
     AuditAction, AuditEntry, AuditId, AuditOutcome, AuditQuery, Case, CaseFile, CaseId,
     CaseRepository, Clock, FileId, FileName, FileQuery, FileStatus, IntegrityField, LogicalPath,
@@ -66,6 +66,59 @@ pub fn mime_contradicts(declared: &str, sniffed: Option<&str>) -> bool {
     SIGNED_TYPES.contains(&declared.as_str()) && sniffed != Some(declared.as_str())
 }
 
+/// Types that describe how a request was sent, never a file's content (curl's default for
+/// `--data-binary` is the first).
+const TRANSFER_TYPES: &[&str] = &[
+    "application/x-www-form-urlencoded",
+    "multipart/",
+    "message/",
+];
+
+fn essence(mime: &str) -> String {
+    mime.split(';')
+        .next()
+        .unwrap_or(mime)
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The type recorded for a verified file: detection decides, and a client's `claimed` type is
+/// kept only when it is consistent with the bytes.
+///
+/// - A transfer type (`application/x-www-form-urlencoded`, `multipart/*`, `message/*`) never
+///   describes a file: it is replaced by what the bytes or the file name tell.
+/// - The claim is kept when the bytes confirm it (the sniffed type, or the claim's own signature
+///   in the MIME database), when the bytes tell nothing specific (no signature, `text/plain`),
+///   or when the file name's extension says the same (`report.docx` sniffed as a ZIP container).
+/// - Otherwise the sniffed type is recorded.
+///
+/// Contradictions that refuse the upload (see [`mime_contradicts`]) are judged before this.
+pub fn settled_mime_type(claimed: &str, file_name: &str, first_bytes: &[u8]) -> String {
+    let claim = essence(claimed);
+    let sniffed = content::content_type_from_bytes(first_bytes);
+    let by_name = ObjectKey::new(format!("x/{file_name}"))
+        .ok()
+        .and_then(|k| content::content_type_from_extension(&k));
+    let specific = sniffed.clone().filter(|s| s != "text/plain");
+    if TRANSFER_TYPES.iter().any(|t| claim.starts_with(t)) {
+        return specific
+            .or(by_name)
+            .or(sniffed)
+            .unwrap_or_else(|| content::OCTET_STREAM.to_owned());
+    }
+    let Some(specific) = specific else {
+        return claimed.to_owned();
+    };
+    let confirmed = specific == claim
+        || content::bytes_match_type(&claim, first_bytes)
+        || by_name.as_deref().is_some_and(|n| essence(n) == claim);
+    if confirmed {
+        claimed.to_owned()
+    } else {
+        specific
+    }
+}
+
 /// What a client declares to start an upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUpload {
@@ -111,7 +164,9 @@ impl std::fmt::Debug for FileDownload {
 /// Which files of a case to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFiles {
-    /// Only files under this folder of logical paths.
+    /// Only files whose logical path starts with this string (a plain string prefix; one
+    /// trailing `/` allowed: `pleadings/` for what is inside `pleadings`, `pleadings/com` for
+    /// `pleadings/complaint.bin`).
     pub prefix: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -153,6 +208,11 @@ pub struct PurgeReport {
     pub purged: usize,
     /// Objects whose removal failed; they are tried again by the next purge.
     pub failed: usize,
+    /// Pending uploads whose URL had expired, marked failed (their bytes purged with the rest).
+    pub expired: usize,
+    /// Staging objects removed because their upload was no longer pending (bytes sent to an
+    /// upload URL after the upload was completed, failed or deleted).
+    pub staging_swept: usize,
 }
 
 /// The legal file service: every operation checks that the user owns the case, and appends one
@@ -210,6 +270,37 @@ impl LegalFileService {
             file.0.simple()
         ))
         .unwrap_or_else(|_| unreachable!("hex ids always make a valid key"))
+    }
+
+    /// The prefix of every staging key.
+    pub const STAGING_PREFIX: &'static str = "uploads";
+
+    /// The staging key of a two-phase upload: where its presigned URL points. Completion copies
+    /// the verified bytes from here to [`storage_key`](Self::storage_key) (which no URL can
+    /// write) and removes this object; a later upload to the same URL lands here again, never on
+    /// the verified file, and [`purge`](Self::purge) sweeps it.
+    pub fn staging_key(case: CaseId, file: FileId) -> ObjectKey {
+        ObjectKey::new(format!(
+            "{}/{}/{}",
+            Self::STAGING_PREFIX,
+            case.0.simple(),
+            file.0.simple()
+        ))
+        .unwrap_or_else(|_| unreachable!("hex ids always make a valid key"))
+    }
+
+    /// The ids a staging key was made of, if it is one.
+    pub fn parse_staging_key(key: &ObjectKey) -> Option<(CaseId, FileId)> {
+        let mut parts = key.as_str().split('/');
+        if parts.next() != Some(Self::STAGING_PREFIX) {
+            return None;
+        }
+        let case = uuid::Uuid::try_parse(parts.next()?).ok()?;
+        let file = uuid::Uuid::try_parse(parts.next()?).ok()?;
+        parts
+            .next()
+            .is_none()
+            .then_some((CaseId(case), FileId(file)))
     }
 
     /// Creates a case owned by `user`.
@@ -350,7 +441,7 @@ impl LegalFileService {
         let upload = self
             .storage
             .presigned_upload(
-                &file.storage_key,
+                &Self::staging_key(case_id, file.id),
                 PresignUploadRequest {
                     content_type: file.mime_type.clone(),
                     expires_in: self.config.upload_url_expiry(),
@@ -390,7 +481,45 @@ impl LegalFileService {
             FileStatus::Deleted => return Err(ServiceError::NotFound { what: "file" }),
             FileStatus::Pending => {}
         }
-        let Some(object) = self.storage.head(&file.storage_key).await? else {
+        let staging = Self::staging_key(file.case_id, file.id);
+        let staged = match self.storage.head(&staging).await? {
+            Some(staged) if staged.size != file.declared_size => {
+                return Err(self
+                    .reject(
+                        user,
+                        &file,
+                        IntegrityField::Size,
+                        file.declared_size,
+                        staged.size,
+                    )
+                    .await);
+            }
+            Some(staged) => {
+                // The verified copy lives where no upload grant reaches; what the grant can
+                // still write (the staging key) is never served.
+                match self.storage.copy(&staging, &file.storage_key).await {
+                    Ok(copied) => Some((staged, copied)),
+                    // Moved by a concurrent completion.
+                    Err(StorageError::NotFound { .. }) => None,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            None => None,
+        };
+        if staged.is_some() {
+            // Failing here leaves a staging object that purge sweeps.
+            let _ = self.storage.delete(&staging).await;
+        }
+        let object = match staged {
+            Some((staged, copied)) => Some(StorageObject {
+                // Trust a store-verified digest only as the store verified it at upload.
+                sha256: staged.sha256.filter(|_| copied.size == staged.size),
+                ..copied
+            }),
+            // Already moved (a completion that stopped before recording, or a direct upload).
+            None => self.storage.head(&file.storage_key).await?,
+        };
+        let Some(object) = object else {
             let audit = self
                 .audit(user, AuditAction::UploadFailed, AuditOutcome::Failure)
                 .case(file.case_id)
@@ -412,6 +541,34 @@ impl LegalFileService {
         }
         let trusted = self.storage.capabilities().presigned_upload_verifies_sha256
             && object.sha256 == Some(file.sha256);
+        match self.verify_stored(user, file, object, trusted).await {
+            // The object went away while it was read (a delete or a purge raced this): nothing
+            // is there to complete.
+            Err(ServiceError::Storage(StorageError::NotFound { .. })) => {
+                match self.repository.get_file(file_id).await? {
+                    Some(f) if f.status.is_live() => Err(ServiceError::UploadMissing),
+                    _ => Err(ServiceError::NotFound { what: "file" }),
+                }
+            }
+            // Deleted while it was verified: the completion has nothing left to complete.
+            Err(conflict @ ServiceError::Conflict { .. }) => {
+                match self.repository.get_file(file_id).await? {
+                    Some(f) if f.status == FileStatus::Deleted => Err(ServiceError::UploadMissing),
+                    _ => Err(conflict),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Hashes (unless `trusted`) and checks a stored upload, then completes it.
+    async fn verify_stored(
+        &self,
+        user: UserId,
+        file: CaseFile,
+        object: StorageObject,
+        trusted: bool,
+    ) -> ServiceResult<CaseFile> {
         let (sha256, size, prefix) = if trusted {
             let prefix = if object.size == 0 {
                 Vec::new()
@@ -568,10 +725,14 @@ impl LegalFileService {
         let (sha256, size) = match stored.sha256 {
             Some(sha) => (sha, stored.size),
             // Every adapter records it; should one not, hash the stored bytes.
-            None => {
-                let (sha, size, _) = self.hash_object(&file.storage_key).await?;
-                (sha, size)
-            }
+            None => match self.hash_object(&file.storage_key).await {
+                Ok((sha, size, _)) => (sha, size),
+                // Deleted while it was settled.
+                Err(ServiceError::Storage(StorageError::NotFound { .. })) => {
+                    return Err(ServiceError::NotFound { what: "file" });
+                }
+                Err(e) => return Err(e),
+            },
         };
         self.finish(user, file, sha256, size, prefix).await
     }
@@ -613,12 +774,18 @@ impl LegalFileService {
             .file(file.id);
         self.repository.append_audit(&audit).await?;
         let size = file.actual_size.unwrap_or(file.declared_size);
-        let body = verify_download(found.body, file.sha256, size);
+        let body = verify_download(
+            found.body,
+            file.sha256,
+            size,
+            Some(self.fixity_reporter(user, &file)),
+        );
         Ok(FileDownload { file, body })
     }
 
-    /// Part of a completed file, as a stream (not verified: a range cannot be hashed against the
-    /// whole), audited as a download with the range in its details.
+    /// Part of a completed file, as a stream, audited as a download with the range in its
+    /// details. **Not verified**: a range cannot be hashed against the whole file's SHA-256, so
+    /// these bytes are exactly what the store returns; the fixity scrub covers them.
     ///
     /// # Errors
     /// [`ServiceError::NotFound`] as [`download_file`](Self::download_file); the storage's
@@ -630,6 +797,13 @@ impl LegalFileService {
         range: ByteRange,
     ) -> ServiceResult<(CaseFile, std::ops::Range<u64>, ByteStream)> {
         let file = self.completed_file(user, file_id).await?;
+        let size = file.actual_size.unwrap_or(file.declared_size);
+        // Judged against the recorded size, so every store answers alike; a suffix range of an
+        // empty file selects nothing and is not satisfiable (RFC 9110, 14.1.3).
+        range.resolve(size)?;
+        if size == 0 {
+            return Err(StorageError::RangeNotSatisfiable { range, size }.into());
+        }
         let found = self
             .storage
             .download_stream(&file.storage_key, Some(range))
@@ -692,7 +866,7 @@ impl LegalFileService {
                 .map(|s| LogicalPath::parse(s).map_err(|e| ServiceError::invalid(field, e.reason)))
                 .transpose()
         };
-        let prefix = parse("prefix", &request.prefix)?;
+        let prefix = Self::list_prefix(request.prefix.as_deref())?;
         let after = parse("cursor", &request.cursor)?;
         self.owned_case(user, case_id).await?;
         let query = FileQuery {
@@ -749,6 +923,7 @@ impl LegalFileService {
     /// Persistence failures while listing; storage failures are counted, not returned.
     pub async fn purge(&self, limit: usize) -> ServiceResult<PurgeReport> {
         let mut report = PurgeReport::default();
+        report.expired = self.expire_pending(limit).await?;
         for file in self.repository.files_to_purge(limit).await? {
             if self.remove_object(&file).await {
                 report.purged += 1;
@@ -756,10 +931,124 @@ impl LegalFileService {
                 report.failed += 1;
             }
         }
+        report.staging_swept = self.sweep_staging(limit).await?;
         Ok(report)
     }
 
+    /// Marks failed (audited `upload_expired`) the pending uploads older than the upload URL's
+    /// lifetime, at most `limit`; their bytes go with the purge that follows. A completion
+    /// racing this wins or loses atomically (a compare-and-set on the status).
+    async fn expire_pending(&self, limit: usize) -> ServiceResult<usize> {
+        let expiry = chrono::Duration::from_std(self.config.upload_url_expiry())
+            .unwrap_or(chrono::Duration::MAX);
+        let now = self.clock.now();
+        let before = now.checked_sub_signed(expiry).unwrap_or(now);
+        let mut expired = 0;
+        for file in self.repository.stale_pending_files(before, limit).await? {
+            let audit =
+                AuditEntry::new(now, None, AuditAction::UploadExpired, AuditOutcome::Failure)
+                    .case(file.case_id)
+                    .file(file.id)
+                    .details(format!(
+                        "{} was not completed before its upload URL expired",
+                        file.logical_path
+                    ));
+            if let Ok(Transition::Applied(_)) =
+                self.repository.fail_file(file.id, now, &audit).await
+            {
+                expired += 1;
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Removes staging objects (see [`staging_key`](Self::staging_key)) whose upload is not
+    /// pending any more, or has no record: bytes sent to an upload URL after its upload was
+    /// completed, failed or deleted. At most `limit` are looked at.
+    async fn sweep_staging(&self, limit: usize) -> ServiceResult<usize> {
+        let prefix = ObjectKey::new(Self::STAGING_PREFIX)
+            .unwrap_or_else(|_| unreachable!("a constant valid key"));
+        let mut swept = 0;
+        let mut token = None;
+        let mut looked = 0usize;
+        loop {
+            let page = self
+                .storage
+                .list(crate::storage::ListOptions {
+                    prefix: Some(prefix.clone()),
+                    max_keys: Some(limit.clamp(1, 1000)),
+                    continuation_token: token,
+                })
+                .await?;
+            looked += page.objects.len();
+            swept += self.sweep_page(page.objects).await?;
+            token = page.next_token;
+            // Pending uploads are kept: look past them, within a bound per purge.
+            if token.is_none() || looked >= limit.saturating_mul(10) {
+                return Ok(swept);
+            }
+        }
+    }
+
+    async fn sweep_page(
+        &self,
+        objects: Vec<crate::storage::ObjectSummary>,
+    ) -> ServiceResult<usize> {
+        let mut swept = 0;
+        for object in objects {
+            let Some((_, file_id)) = Self::parse_staging_key(&object.key) else {
+                continue;
+            };
+            let pending = matches!(
+                self.repository.get_file(file_id).await?,
+                Some(f) if f.status == FileStatus::Pending
+            );
+            if !pending && self.storage.delete(&object.key).await.is_ok() {
+                swept += 1;
+            }
+        }
+        Ok(swept)
+    }
+
     // ----- helpers -----
+
+    /// A listing prefix: a plain string prefix of logical paths, normalised as paths are (NFC),
+    /// with one trailing `/` allowed (`pleadings/` lists what is inside `pleadings`); empty or
+    /// `/` alone lists everything.
+    fn list_prefix(prefix: Option<&str>) -> ServiceResult<Option<String>> {
+        let Some(prefix) = prefix else {
+            return Ok(None);
+        };
+        let (body, slash) = match prefix.strip_suffix('/') {
+            Some(body) => (body, "/"),
+            None => (prefix, ""),
+        };
+        if body.is_empty() {
+            return Ok(None);
+        }
+        let path =
+            LogicalPath::parse(body).map_err(|e| ServiceError::invalid("prefix", e.reason))?;
+        Ok(Some(format!("{path}{slash}")))
+    }
+
+    /// Audits a download whose bytes failed verification (`fixity_failed`), when it fails.
+    fn fixity_reporter(&self, user: UserId, file: &CaseFile) -> OnMismatch {
+        let repository = Arc::clone(&self.repository);
+        let audit = self
+            .audit(user, AuditAction::FixityFailed, AuditOutcome::Failure)
+            .case(file.case_id)
+            .file(file.id);
+        let clock = Arc::clone(&self.clock);
+        Box::new(move |why: String| {
+            Box::pin(async move {
+                let mut audit = audit.details(format!("download cut off: {why}"));
+                audit.at = clock.now();
+                if let Err(e) = repository.append_audit(&audit).await {
+                    tracing::error!(error = %e, file = %audit.file_id.map(|f| f.to_string()).unwrap_or_default(), "cannot audit a fixity failure");
+                }
+            })
+        })
+    }
 
     fn validate_upload(
         &self,
@@ -897,14 +1186,20 @@ impl LegalFileService {
                 )
                 .await);
         }
+        let mime_type = settled_mime_type(&file.mime_type, file.file_name.as_str(), prefix);
+        let retyped = if mime_type == file.mime_type {
+            String::new()
+        } else {
+            format!(", type {mime_type} (declared {})", file.mime_type)
+        };
         let audit = self
             .audit(user, AuditAction::UploadCompleted, AuditOutcome::Success)
             .case(file.case_id)
             .file(file.id)
-            .details(format!("verified {} bytes, sha256 {sha256}", size));
+            .details(format!("verified {size} bytes, sha256 {sha256}{retyped}"));
         let transition = self
             .repository
-            .complete_file(file.id, size, self.clock.now(), &audit)
+            .complete_file(file.id, size, &mime_type, self.clock.now(), &audit)
             .await?;
         Ok(transition.into_file())
     }
@@ -957,7 +1252,10 @@ impl LegalFileService {
     /// Removes a failed or deleted file's object and records it; `false` when either step failed
     /// (the next purge tries again).
     async fn remove_object(&self, file: &CaseFile) -> bool {
-        if self.storage.delete(&file.storage_key).await.is_err() {
+        let staging = Self::staging_key(file.case_id, file.id);
+        if self.storage.delete(&staging).await.is_err()
+            || self.storage.delete(&file.storage_key).await.is_err()
+        {
             return false;
         }
         let audit = AuditEntry::new(
@@ -998,13 +1296,16 @@ impl LegalFileService {
     }
 
     async fn owned_file(&self, user: UserId, file_id: FileId) -> ServiceResult<CaseFile> {
-        if let Some(file) = self.repository.get_file(file_id).await?
+        let file = self.repository.get_file(file_id).await?;
+        if let Some(file) = &file
             && let Some(case) = self.repository.get_case(file.case_id).await?
             && case.owner_id == user
         {
-            return Ok(file);
+            return Ok(file.clone());
         }
-        self.deny(user, None, Some(file_id)).await?;
+        // A probe of an existing file is recorded on its case, where its owner reads it.
+        self.deny(user, file.map(|f| f.case_id), Some(file_id))
+            .await?;
         Err(ServiceError::NotFound { what: "file" })
     }
 

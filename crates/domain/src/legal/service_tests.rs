@@ -319,13 +319,13 @@ async fn complete_streams_the_object_verifies_and_completes_atomically() {
     has_file(&mut repo, pending());
     owns_case(&mut repo);
     repo.expect_complete_file()
-        .withf(|id, size, _, audit| {
+        .withf(|id, size, _, _, audit| {
             *id == pending().id
                 && *size == CONTENT.len() as u64
                 && audit.action == AuditAction::UploadCompleted
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(Transition::Applied(completed())));
+        .returning(|_, _, _, _, _| Ok(Transition::Applied(completed())));
     let file = service(s, repo)
         .complete_file_upload(alice(), pending().id)
         .await
@@ -354,7 +354,7 @@ async fn complete_trusts_a_backend_that_verified_the_hash_and_reads_only_the_hea
     owns_case(&mut repo);
     repo.expect_complete_file()
         .times(1)
-        .returning(|_, _, _, _| Ok(Transition::Applied(completed())));
+        .returning(|_, _, _, _, _| Ok(Transition::Applied(completed())));
     service(s, repo)
         .complete_file_upload(alice(), pending().id)
         .await
@@ -506,7 +506,7 @@ async fn database_down_at_completion_keeps_the_object_for_a_retry() {
     has_file(&mut repo, pending());
     owns_case(&mut repo);
     repo.expect_complete_file()
-        .returning(|_, _, _, _| Err(db_down()));
+        .returning(|_, _, _, _, _| Err(db_down()));
     let err = service(s, repo)
         .complete_file_upload(alice(), pending().id)
         .await
@@ -620,9 +620,18 @@ async fn delete_succeeds_when_object_removal_fails_and_leaves_it_for_purge() {
 #[tokio::test]
 async fn purge_removes_what_it_can_and_counts_the_rest() {
     let mut s = storage();
-    let ok_key = pending().storage_key;
+    let ok_keys = [
+        pending().storage_key,
+        LegalFileService::staging_key(pending().case_id, pending().id),
+    ];
+    s.expect_list().returning(|_| {
+        Ok(crate::storage::ListPage {
+            objects: Vec::new(),
+            next_token: None,
+        })
+    });
     s.expect_delete().returning(move |k| {
-        if *k == ok_key {
+        if ok_keys.contains(k) {
             Ok(())
         } else {
             Err(store_down())
@@ -639,6 +648,8 @@ async fn purge_removes_what_it_can_and_counts_the_rest() {
         status: FileStatus::Failed,
         ..pending()
     };
+    repo.expect_stale_pending_files()
+        .returning(|_, _| Ok(Vec::new()));
     repo.expect_files_to_purge()
         .withf(|limit| *limit == 10)
         .returning(move |_| Ok(vec![failed.clone(), other.clone()]));
@@ -650,7 +661,9 @@ async fn purge_removes_what_it_can_and_counts_the_rest() {
         report,
         PurgeReport {
             purged: 1,
-            failed: 1
+            failed: 1,
+            expired: 0,
+            staging_swept: 0,
         }
     );
 }
@@ -748,9 +761,7 @@ async fn listing_asks_one_more_row_to_know_about_a_next_page() {
     let mut repo = MockCaseRepository::new();
     owns_case(&mut repo);
     repo.expect_list_files()
-        .withf(|_, q| {
-            q.limit == 3 && q.prefix.as_ref().map(LogicalPath::as_str) == Some("pleadings")
-        })
+        .withf(|_, q| q.limit == 3 && q.prefix.as_deref() == Some("pleadings"))
         .returning(|_, _| Ok(vec![completed(), completed(), completed()]));
     repo.expect_append_audit()
         .withf(|e| e.action == AuditAction::FilesListed)
@@ -812,4 +823,45 @@ fn mime_contradiction_rules() {
     ));
     assert!(!mime_contradicts("text/csv", Some("text/plain")));
     assert!(!mime_contradicts("application/octet-stream", None));
+}
+
+#[test]
+fn recorded_type_comes_from_detection_and_keeps_only_consistent_claims() {
+    use crate::legal::settled_mime_type;
+    let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n";
+    // curl's default type for --data-binary says nothing about the file: the bytes decide.
+    assert_eq!(
+        settled_mime_type("application/x-www-form-urlencoded", "a.pdf", pdf),
+        "application/pdf"
+    );
+    assert_eq!(
+        settled_mime_type("multipart/form-data; boundary=x", "notes", b"plain words"),
+        "text/plain"
+    );
+    assert_eq!(
+        settled_mime_type(
+            "application/x-www-form-urlencoded",
+            "table.csv",
+            b"a,b\n1,2\n"
+        ),
+        "text/csv"
+    );
+    // A claim the bytes confirm, or cannot judge, stays.
+    assert_eq!(
+        settled_mime_type("application/pdf", "a.pdf", pdf),
+        "application/pdf"
+    );
+    assert_eq!(
+        settled_mime_type("text/csv", "t.csv", b"a,b\n1,2\n"),
+        "text/csv"
+    );
+    assert_eq!(
+        settled_mime_type("text/markdown; charset=utf-8", "r", b"# Title\n"),
+        "text/markdown; charset=utf-8"
+    );
+    // A claim the bytes contradict (and the name does not support) is replaced.
+    assert_eq!(
+        settled_mime_type("text/html", "a.bin", pdf),
+        "application/pdf"
+    );
 }

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use casefile_domain::legal::{CaseRepository, FileQuery, LogicalPath, PersistenceError, UserId};
+use casefile_domain::legal::{CaseRepository, FileQuery, PersistenceError, UserId};
 use casefile_persistence::{PgCaseRepository, PoolConfig};
 use diesel::sql_types::Text;
 use diesel::{QueryableByName, sql_query};
@@ -131,7 +131,8 @@ async fn a_schema_behind_the_migrations_is_a_clear_error() {
         casefile_persistence::run_pg_migrations(&db.url, true)
             .await
             .unwrap(),
-        1
+        2,
+        "both migrations apply"
     );
     assert_eq!(
         casefile_persistence::run_pg_migrations(&db.url, true)
@@ -212,7 +213,7 @@ async fn listing_100k_files_pages_by_index() {
     );
     assert!(!plan.contains("Seq Scan"), "no sequential scan:\n{plan}");
 
-    let prefix = LogicalPath::parse("folder-3").unwrap();
+    let prefix = "folder-3/".to_owned();
     let mut after = None;
     let mut seen = 0usize;
     let mut last: Option<String> = None;
@@ -240,4 +241,107 @@ async fn listing_100k_files_pages_by_index() {
         }
     }
     assert_eq!(seen, 10_000, "every file of the folder once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runtime_role_cannot_rewrite_the_audit_trail() {
+    // docs/operations.md: the runtime role owns nothing; docs/sql/postgres-runtime-role.sql is
+    // applied as it stands (with this test's role name).
+    let f = fixture().await;
+    let role = format!("casefile_app_{}", uuid::Uuid::new_v4().simple());
+    let mut owner = AsyncPgConnection::establish(&f.db.url).await.unwrap();
+    sql_query(format!("CREATE ROLE {role} LOGIN"))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let script = include_str!("../../../../docs/sql/postgres-runtime-role.sql")
+        .replace("casefile_app", &role);
+    for statement in script
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        sql_query(statement)
+            .execute(&mut owner)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    let (base, db) = f.db.url.rsplit_once('/').unwrap();
+    let (scheme, host) = base.split_once("://").unwrap();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let runtime_url = format!("{scheme}://{role}@{host}/{db}");
+    // The runtime role runs the service: create, append, read.
+    let repo = PgCaseRepository::connect(&runtime_url, PoolConfig::default())
+        .await
+        .expect("the runtime role connects with the schema current");
+    casefile_testkit::repository::new_case(&repo, UserId::new()).await;
+    let mut runtime = AsyncPgConnection::establish(&runtime_url).await.unwrap();
+    for statement in [
+        "UPDATE audit_log SET details = 'rewritten'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+        "DROP TRIGGER audit_log_no_update_or_delete ON audit_log",
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_or_delete",
+        "DELETE FROM case_files",
+        "DELETE FROM cases",
+    ] {
+        let err = sql_query(statement)
+            .execute(&mut runtime)
+            .await
+            .expect_err(statement)
+            .to_string();
+        assert!(
+            err.contains("permission denied") || err.contains("must be owner"),
+            "{statement}: {err}"
+        );
+    }
+    drop(runtime);
+    drop(repo);
+    sql_query(format!("DROP OWNED BY {role}"))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    drop(owner);
+    drop(f);
+    let mut admin = AsyncPgConnection::establish(&server_url()).await.unwrap();
+    let _ = sql_query(format!("DROP ROLE IF EXISTS {role}"))
+        .execute(&mut admin)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_appends_commit_in_seq_order() {
+    // #13.8: an append waits while another transaction holds the audit lock (between its
+    // insert and its commit), so a reader paging by seq cannot pass a row that commits later.
+    let f = fixture().await;
+    let case = casefile_testkit::repository::new_case(f.as_ref(), UserId::new()).await;
+    let mut holder = AsyncPgConnection::establish(&f.db.url).await.unwrap();
+    sql_query("BEGIN").execute(&mut holder).await.unwrap();
+    sql_query(format!(
+        "SELECT pg_advisory_xact_lock({})",
+        casefile_persistence::PG_AUDIT_LOCK
+    ))
+    .execute(&mut holder)
+    .await
+    .unwrap();
+    let repo = Arc::clone(&f.repo);
+    let entry = casefile_domain::legal::AuditEntry::new(
+        chrono::Utc::now(),
+        None,
+        casefile_domain::legal::AuditAction::CaseViewed,
+        casefile_domain::legal::AuditOutcome::Success,
+    )
+    .case(case.id);
+    let append = tokio::spawn(async move { repo.append_audit(&entry).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !append.is_finished(),
+        "an append must wait for the transaction holding the audit lock"
+    );
+    sql_query("COMMIT").execute(&mut holder).await.unwrap();
+    append.await.unwrap().unwrap();
 }

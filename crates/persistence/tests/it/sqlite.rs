@@ -70,7 +70,8 @@ async fn a_schema_behind_the_migrations_is_a_clear_error() {
         casefile_persistence::run_sqlite_migrations(path, true)
             .await
             .unwrap(),
-        1
+        2,
+        "both migrations apply"
     );
     assert_eq!(
         casefile_persistence::run_sqlite_migrations(path, true)

@@ -1,0 +1,6 @@
+DROP INDEX case_files_pending;
+ALTER TABLE audit_log DROP CONSTRAINT audit_log_action_check;
+ALTER TABLE audit_log ADD CONSTRAINT audit_log_action_check CHECK (action IN (
+        'case_created', 'case_viewed', 'cases_listed', 'upload_initiated', 'upload_completed',
+        'upload_failed', 'file_viewed', 'file_downloaded', 'download_url_issued', 'files_listed',
+        'file_deleted', 'object_purged', 'access_denied'));

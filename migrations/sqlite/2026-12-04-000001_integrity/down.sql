@@ -1,0 +1,2 @@
+DROP INDEX case_files_pending;
+-- The audit trail is append-only: its rows with the new actions stay, so the wider CHECK stays.
