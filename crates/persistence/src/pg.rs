@@ -135,6 +135,11 @@ pub async fn run_migrations(url: &str, apply: bool) -> Result<usize, Persistence
             e,
         )
     })?;
+    if !apply {
+        // Read the applied versions directly: diesel's harness first creates its bookkeeping
+        // table if missing, which a runtime role without CREATE on the schema may not do.
+        return check_migrations(conn).await;
+    }
     let mut harness = AsyncMigrationHarness::new(conn);
     let pending = harness
         .pending_migrations(MIGRATIONS)
@@ -150,6 +155,36 @@ pub async fn run_migrations(url: &str, apply: bool) -> Result<usize, Persistence
         .run_pending_migrations(MIGRATIONS)
         .map_err(|e| migration_error("a migration failed", e))?;
     Ok(pending)
+}
+
+/// Whether every embedded migration is applied, by reading `__diesel_schema_migrations`.
+async fn check_migrations(mut conn: AsyncPgConnection) -> Result<usize, PersistenceError> {
+    use diesel::QueryableByName;
+    use diesel::migration::MigrationSource;
+    use diesel_async::RunQueryDsl;
+    #[derive(QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let applied: Vec<Applied> = diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+        .load(&mut conn)
+        .await
+        .unwrap_or_default();
+    let embedded = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map_err(|e| migration_error("cannot read the embedded migrations", e))?;
+    let pending = embedded
+        .iter()
+        .filter(|m| {
+            let version = m.name().version().to_string();
+            !applied.iter().any(|a| a.version == version)
+        })
+        .count();
+    if pending == 0 {
+        Ok(0)
+    } else {
+        Err(schema_behind(pending))
+    }
 }
 
 pub(crate) fn migration_error(

@@ -112,6 +112,13 @@ fn storage() -> MockObjectStorage {
             true,
             false,
         ));
+    // Unless a test says otherwise, completion finds no staging object to move (as after a
+    // completion that moved it and stopped before recording) and checks the stored key.
+    s.expect_copy().returning(|from, _| {
+        Err(crate::StorageError::NotFound {
+            key: from.to_string(),
+        })
+    });
     s
 }
 
@@ -163,7 +170,7 @@ async fn init_presigns_bound_to_declaration_then_records_pending_with_audit() {
     let mut s = storage();
     s.expect_presigned_upload()
         .withf(|key, req| {
-            key.as_str().starts_with("cases/")
+            key.as_str().starts_with("uploads/")
                 && !key.as_str().contains("motion")
                 && req.content_type == "application/pdf"
                 && req.max_size == CONTENT.len() as u64
@@ -339,6 +346,11 @@ async fn complete_trusts_a_backend_that_verified_the_hash_and_reads_only_the_hea
     s.expect_backend_name().return_const("mock");
     s.expect_capabilities()
         .return_const(Capabilities::minimal().with_presigned_upload(UploadMethod::Put, true, true));
+    s.expect_copy().returning(|from, _| {
+        Err(crate::StorageError::NotFound {
+            key: from.to_string(),
+        })
+    });
     s.expect_head().returning(|_| {
         Ok(Some(StorageObject {
             sha256: Some(Sha256::digest(CONTENT)),
@@ -401,7 +413,8 @@ async fn complete_before_upload_keeps_the_file_pending_and_audits_the_attempt() 
 async fn size_mismatch_fails_the_file_then_removes_and_purges_the_object() {
     let mut s = storage();
     s.expect_head().returning(|_| Ok(Some(stored(b"short"))));
-    s.expect_delete().times(1).returning(|_| Ok(()));
+    // The staging object and the stored key: both removed.
+    s.expect_delete().times(2).returning(|_| Ok(()));
     let mut repo = MockCaseRepository::new();
     has_file(&mut repo, pending());
     owns_case(&mut repo);
@@ -572,7 +585,7 @@ async fn delete_commits_the_tombstone_before_touching_storage() {
             }))
         });
     s.expect_delete()
-        .times(1)
+        .times(2)
         .in_sequence(&mut seq)
         .returning(|_| Ok(()));
     repo.expect_mark_purged()
