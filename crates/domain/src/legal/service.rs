@@ -922,8 +922,10 @@ impl LegalFileService {
     /// # Errors
     /// Persistence failures while listing; storage failures are counted, not returned.
     pub async fn purge(&self, limit: usize) -> ServiceResult<PurgeReport> {
-        let mut report = PurgeReport::default();
-        report.expired = self.expire_pending(limit).await?;
+        let mut report = PurgeReport {
+            expired: self.expire_pending(limit).await?,
+            ..PurgeReport::default()
+        };
         for file in self.repository.files_to_purge(limit).await? {
             if self.remove_object(&file).await {
                 report.purged += 1;
