@@ -146,8 +146,16 @@ async fn gcs() -> Arc<dyn ObjectStorage> {
     )
 }
 
-/// The whole flow through the API; the upload goes exactly where and how the server says.
-async fn flow(storage: Arc<dyn ObjectStorage>) {
+/// `casefile` on `storage` with a fresh PostgreSQL database, and a token for one user.
+struct Started {
+    server: casefile_app::Server,
+    base: String,
+    token: String,
+    database: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_on(storage: Arc<dyn ObjectStorage>) -> Started {
     let dir = tempfile::tempdir().unwrap();
     let (database, url) = fresh_database().await;
     let config = Config {
@@ -159,7 +167,6 @@ async fn flow(storage: Arc<dyn ObjectStorage>) {
         },
         ..Config::default()
     };
-    let backend = storage.backend_name();
     let (server, description) = casefile_app::start_with_storage(&config, storage)
         .await
         .unwrap();
@@ -167,6 +174,27 @@ async fn flow(storage: Arc<dyn ObjectStorage>) {
     let base = format!("http://{}", server.addr);
     let (secret, _) = casefile_app::jwt_secret(&config).unwrap();
     let token = Tokens::new(&secret).mint(UserId::new(), 600).unwrap();
+    Started {
+        server,
+        base,
+        token,
+        database,
+        _dir: dir,
+    }
+}
+
+impl Started {
+    async fn stop(self) {
+        self.server.stop().await.unwrap();
+        drop_database(&self.database).await;
+    }
+}
+
+/// The whole flow through the API; the upload goes exactly where and how the server says.
+async fn flow(storage: Arc<dyn ObjectStorage>) {
+    let backend = storage.backend_name();
+    let app = start_on(storage).await;
+    let (base, token) = (app.base.clone(), app.token.clone());
     let client = reqwest::Client::new();
     let api = |method: reqwest::Method, path: &str| {
         client
@@ -315,8 +343,7 @@ async fn flow(storage: Arc<dyn ObjectStorage>) {
             "{backend}: {expected} missing from {actions:?}"
         );
     }
-    server.stop().await.unwrap();
-    drop_database(&database).await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,23 +366,8 @@ async fn s3_object_overwritten_behind_casefile_is_never_served_whole() {
     // #13.1 on S3: the object is replaced through the SDK with bytes of the same length; the
     // download is cut off before its end and audited as `fixity_failed`.
     let (storage, admin, bucket) = s3_with_admin().await;
-    let (database, url) = fresh_database().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database: DatabaseConfig {
-            url: Some(url),
-            ..DatabaseConfig::default()
-        },
-        ..Config::default()
-    };
-    let (server, _) = casefile_app::start_with_storage(&config, storage)
-        .await
-        .unwrap();
-    let base = format!("http://{}", server.addr);
-    let (secret, _) = casefile_app::jwt_secret(&config).unwrap();
-    let token = Tokens::new(&secret).mint(UserId::new(), 600).unwrap();
+    let app = start_on(storage).await;
+    let (base, token) = (app.base.clone(), app.token.clone());
     let client = reqwest::Client::new();
     let case: Value = client
         .post(format!("{base}/v1/cases"))
@@ -442,6 +454,5 @@ async fn s3_object_overwritten_behind_casefile_is_never_served_whole() {
             .any(|e| e["action"] == "fixity_failed" && e["file_id"] == file_id),
         "{audit}"
     );
-    server.stop().await.unwrap();
-    drop_database(&database).await;
+    app.stop().await;
 }

@@ -481,43 +481,24 @@ impl LegalFileService {
             FileStatus::Deleted => return Err(ServiceError::NotFound { what: "file" }),
             FileStatus::Pending => {}
         }
+        // The verified copy lives where no upload grant reaches; what the grant can still write
+        // (the staging key) is never served. Size and digest are checked on the copy below.
         let staging = Self::staging_key(file.case_id, file.id);
-        let staged = match self.storage.head(&staging).await? {
-            Some(staged) if staged.size != file.declared_size => {
-                return Err(self
-                    .reject(
-                        user,
-                        &file,
-                        IntegrityField::Size,
-                        file.declared_size,
-                        staged.size,
-                    )
-                    .await);
+        let copied = match self.storage.copy(&staging, &file.storage_key).await {
+            Ok(copied) => {
+                // Failing here leaves a staging object that purge sweeps.
+                let _ = self.storage.delete(&staging).await;
+                Some(copied)
             }
-            Some(staged) => {
-                // The verified copy lives where no upload grant reaches; what the grant can
-                // still write (the staging key) is never served.
-                match self.storage.copy(&staging, &file.storage_key).await {
-                    Ok(copied) => Some((staged, copied)),
-                    // Moved by a concurrent completion.
-                    Err(StorageError::NotFound { .. }) => None,
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            None => None,
+            // Nothing staged: not uploaded yet, or moved already (by a concurrent completion,
+            // or one that stopped before recording).
+            Err(StorageError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
         };
-        if staged.is_some() {
-            // Failing here leaves a staging object that purge sweeps.
-            let _ = self.storage.delete(&staging).await;
-        }
-        let object = match staged {
-            Some((staged, copied)) => Some(StorageObject {
-                // Trust a store-verified digest only as the store verified it at upload.
-                sha256: staged.sha256.filter(|_| copied.size == staged.size),
-                ..copied
-            }),
-            // Already moved (a completion that stopped before recording, or a direct upload).
-            None => self.storage.head(&file.storage_key).await?,
+        let object = if copied.is_some() {
+            copied
+        } else {
+            self.storage.head(&file.storage_key).await?
         };
         let Some(object) = object else {
             let audit = self
