@@ -485,17 +485,14 @@ impl LegalFileService {
         // (the staging key) is never served. Size and digest are checked on the copy below.
         let staging = Self::staging_key(file.case_id, file.id);
         let copied = match self.storage.copy(&staging, &file.storage_key).await {
-            Ok(copied) => {
-                // Failing here leaves a staging object that purge sweeps.
-                let _ = self.storage.delete(&staging).await;
-                Some(copied)
-            }
+            Ok(copied) => Some(copied),
             // Nothing staged: not uploaded yet, or moved already (by a concurrent completion,
             // or one that stopped before recording).
             Err(StorageError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         };
-        let object = if copied.is_some() {
+        let moved = copied.is_some();
+        let object = if moved {
             copied
         } else {
             self.storage.head(&file.storage_key).await?
@@ -522,7 +519,13 @@ impl LegalFileService {
         }
         let trusted = self.storage.capabilities().presigned_upload_verifies_sha256
             && object.sha256 == Some(file.sha256);
-        match self.verify_stored(user, file, object, trusted).await {
+        let verified = self.verify_stored(user, file, object, trusted).await;
+        if moved && verified.is_ok() {
+            // Only once the completion is recorded: a concurrent completion may still be
+            // copying from it. Failing here leaves a staging object that purge sweeps.
+            let _ = self.storage.delete(&staging).await;
+        }
+        match verified {
             // The object went away while it was read (a delete or a purge raced this): nothing
             // is there to complete.
             Err(ServiceError::Storage(StorageError::NotFound { .. })) => {
