@@ -145,6 +145,8 @@ fn test(extra: &[String]) -> Result {
     step("database");
     let database = Postgres::for_tests()?;
 
+    let tls_database = TlsPostgres::start()?;
+
     step("emulators");
     let s3 = Emulator::s3s_fs()?;
     let azure = Emulator::azurite()?;
@@ -161,11 +163,21 @@ fn test(extra: &[String]) -> Result {
             ("CASEFILE_TEST_S3_ENDPOINT", s3.endpoint.as_str()),
             ("CASEFILE_TEST_AZURE_ENDPOINT", azure.endpoint.as_str()),
             ("CASEFILE_TEST_GCS_ENDPOINT", gcs.endpoint.as_str()),
+            ("CASEFILE_TEST_TLS_DATABASE_URL", tls_database.url.as_str()),
+            (
+                "CASEFILE_TEST_TLS_ROOT_CERT",
+                tls_database.root_cert.as_str(),
+            ),
+            (
+                "CASEFILE_TEST_TLS_OTHER_ROOT_CERT",
+                tls_database.other_root_cert.as_str(),
+            ),
         ],
     );
     drop(gcs);
     drop(azure);
     drop(s3);
+    drop(tls_database);
     drop(database);
     result?;
 
@@ -185,6 +197,7 @@ fn servers(command_line: &[String]) -> Result {
         .split_first()
         .ok_or_else(|| format!("servers needs a command\n\n{USAGE}"))?;
     let database = Postgres::for_tests()?;
+    let tls_database = TlsPostgres::start()?;
     let s3 = Emulator::s3s_fs()?;
     let azure = Emulator::azurite()?;
     let gcs = Emulator::fake_gcs_server()?;
@@ -197,6 +210,15 @@ fn servers(command_line: &[String]) -> Result {
             ("CASEFILE_TEST_S3_ENDPOINT", s3.endpoint.as_str()),
             ("CASEFILE_TEST_AZURE_ENDPOINT", azure.endpoint.as_str()),
             ("CASEFILE_TEST_GCS_ENDPOINT", gcs.endpoint.as_str()),
+            ("CASEFILE_TEST_TLS_DATABASE_URL", tls_database.url.as_str()),
+            (
+                "CASEFILE_TEST_TLS_ROOT_CERT",
+                tls_database.root_cert.as_str(),
+            ),
+            (
+                "CASEFILE_TEST_TLS_OTHER_ROOT_CERT",
+                tls_database.other_root_cert.as_str(),
+            ),
         ],
     )
 }
@@ -279,7 +301,7 @@ impl Postgres {
             });
         }
         eprintln!("xtask: no PostgreSQL on 127.0.0.1:5432: starting a throwaway cluster");
-        let (cluster, port) = Cluster::start()?;
+        let (cluster, port) = Cluster::start(false)?;
         Ok(Self {
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
             cluster: Some(cluster),
@@ -321,8 +343,102 @@ fn find_pg_bin(name: &str) -> Option<PathBuf> {
     found.pop()
 }
 
+/// A throwaway cluster that speaks only TLS on 127.0.0.1, with a certificate made here: the
+/// server's (for `localhost` only, signed by `root_cert`) and an unrelated root
+/// (`other_root_cert`) that must not be trusted for it.
+struct TlsPostgres {
+    url: String,
+    root_cert: String,
+    other_root_cert: String,
+    cluster: Option<Cluster>,
+}
+
+impl TlsPostgres {
+    fn start() -> Result<Self> {
+        let (cluster, port) = Cluster::start(true)?;
+        let certs = cluster.root.join("certs");
+        Ok(Self {
+            url: format!("postgres://postgres@localhost:{port}/postgres"),
+            root_cert: certs.join("ca.pem").to_string_lossy().into_owned(),
+            other_root_cert: certs.join("other-ca.pem").to_string_lossy().into_owned(),
+            cluster: Some(cluster),
+        })
+    }
+}
+
+impl Drop for TlsPostgres {
+    fn drop(&mut self) {
+        if let Some(cluster) = self.cluster.take() {
+            cluster.stop();
+        }
+    }
+}
+
+/// Makes a root, a server certificate for `localhost` signed by it, and an unrelated root.
+fn make_test_certificates(dir: &Path) -> Result {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let d = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    for (name, subject) in [
+        ("ca", "/CN=casefile test root"),
+        ("other-ca", "/CN=another root"),
+    ] {
+        let mut args = vec!["req", "-x509", "-days", "2", "-subj", subject];
+        args.extend(ec);
+        let (key, pem) = (d(&format!("{name}.key")), d(&format!("{name}.pem")));
+        args.extend(["-keyout", &key, "-out", &pem]);
+        run("openssl", &args)?;
+    }
+    let (key, csr) = (d("server.key"), d("server.csr"));
+    let mut args = vec![
+        "req",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+    ];
+    args.extend(ec);
+    run("openssl", &args)?;
+    let ext = d("server.ext");
+    std::fs::write(
+        &ext,
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .map_err(|e| format!("{ext}: {e}"))?;
+    let (ca, ca_key, crt) = (d("ca.pem"), d("ca.key"), d("server.crt"));
+    run(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+            "-out",
+            &crt,
+        ],
+    )?;
+    run("chmod", &["600", &key])
+}
+
 impl Cluster {
-    fn start() -> Result<(Self, u16)> {
+    fn start(tls: bool) -> Result<(Self, u16)> {
         if find_pg_bin("initdb").is_none() {
             if !is_root() {
                 return Err(
@@ -339,7 +455,8 @@ impl Cluster {
         let target = env::var("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|_| workspace_root().join("target"));
-        let root = target.join(format!("casefile-pg-{}", std::process::id()));
+        let flavour = if tls { "pg-tls" } else { "pg" };
+        let root = target.join(format!("casefile-{flavour}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let data = root.join("data");
         let sock = root.join("sock");
@@ -347,6 +464,24 @@ impl Cluster {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         let port = free_port()?;
+        let mut tls_options = String::new();
+        if tls {
+            let certs = root.join("certs");
+            make_test_certificates(&certs)?;
+            let hba = root.join("pg_hba.conf");
+            std::fs::write(
+                &hba,
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n\
+                 hostnossl all all 127.0.0.1/32 reject\n",
+            )
+            .map_err(|e| format!("{}: {e}", hba.display()))?;
+            tls_options = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={} -c hba_file={}",
+                certs.join("server.crt").display(),
+                certs.join("server.key").display(),
+                hba.display()
+            );
+        }
         // initdb refuses to run as root: run the cluster as the `postgres` user.
         let as_postgres = is_root();
         if as_postgres {
@@ -374,7 +509,7 @@ impl Cluster {
             &["-D", &data_s, "-A", "trust", "-U", "postgres", "--no-sync"],
         )?;
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200{tls_options}",
             sock.display()
         );
         let log = root.join("postgres.log").to_string_lossy().into_owned();
@@ -625,7 +760,7 @@ impl Drop for Emulator {
 
 /// Applies the migrations through the persistence crate's `casefile-migrate`.
 fn migrate(args: &[String]) -> Result {
-    let mut full = vec![
+    let full = vec![
         "run",
         "--quiet",
         "--package",
@@ -636,8 +771,15 @@ fn migrate(args: &[String]) -> Result {
         "casefile-migrate",
         "--",
     ];
-    full.extend(args.iter().map(String::as_str));
-    cargo(&full)
+    // The database URL goes by environment, not on the command line xtask echoes: it may hold
+    // a password.
+    let mut envs = Vec::new();
+    match args {
+        [] => {}
+        [url] => envs.push(("CASEFILE_DATABASE_URL", url.as_str())),
+        _ => return Err(format!("migrate takes one database URL or path\n\n{USAGE}")),
+    }
+    run_with_env(&cargo_bin(), &full, &envs)
 }
 
 /// tree_magic_mini reads the freedesktop MIME database at run time; without it, content-type

@@ -338,12 +338,8 @@ impl Config {
         if shown.auth.jwt_secret.is_some() {
             shown.auth.jwt_secret = Some("<redacted>".into());
         }
-        if let Some(url) = &shown.database.url
-            && let Some((scheme, rest)) = url.split_once("://")
-            && let Some((userinfo, host)) = rest.rsplit_once('@')
-        {
-            let user = userinfo.split(':').next().unwrap_or("");
-            shown.database.url = Some(format!("{scheme}://{user}:<redacted>@{host}"));
+        if let Some(url) = &shown.database.url {
+            shown.database.url = Some(casefile_persistence::redact_url(url));
         }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }

@@ -81,7 +81,10 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
         Command::Migrate => {
             config.database.migrate_on_start = true;
             wiring::wire(&config).await?;
-            println!("migrations applied to {}", config.database_url());
+            println!(
+                "migrations applied to {}",
+                casefile_persistence::redact_url(&config.database_url())
+            );
         }
         Command::Purge { limit } => {
             let wired = wiring::wire(&config).await?;

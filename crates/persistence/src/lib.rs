@@ -21,6 +21,8 @@ mod error;
 mod repository;
 #[cfg(feature = "postgres")]
 mod pg;
+#[cfg(feature = "postgres")]
+mod pg_tls;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -36,6 +38,30 @@ pub use pg::{
 pub use sqlite::{
     MIGRATIONS as SQLITE_MIGRATIONS, SqliteCaseRepository, run_migrations as run_sqlite_migrations,
 };
+
+/// `url` fit to print: the password of a `scheme://user:password@host/…` URL, or the
+/// `password=…` of a `key=value` connection string, replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url
+            .split_whitespace()
+            .map(|pair| match pair.split_once('=') {
+                Some(("password", _)) => "password=***",
+                _ => pair,
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority
+        .rsplit_once('@')
+        .and_then(|(userinfo, host)| Some((userinfo.split_once(':')?.0, host)))
+    {
+        Some((user, host)) => format!("{scheme}://{user}:***@{host}{tail}"),
+        None => url.to_owned(),
+    }
+}
 
 /// Settings of a connection pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,5 +132,31 @@ mod prefix_tests {
         for outside in ["aa", "ac", "b", "a"] {
             assert!(!(outside >= "ab" && outside < upper.as_str()), "{outside}");
         }
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_print() {
+        assert_eq!(
+            redact_url("postgres://app:s3cr@t@db:5432/cf?sslrootcert=/a@b.pem"),
+            "postgres://app:***@db:5432/cf?sslrootcert=/a@b.pem"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/cf?sslmode=require"),
+            "postgres://app@db/cf?sslmode=require",
+            "no password: nothing to hide, and no pretend one"
+        );
+        assert_eq!(
+            redact_url("host=db user=app password=hunter2 sslmode=require"),
+            "host=db user=app password=*** sslmode=require"
+        );
+        assert_eq!(
+            redact_url("./casefile-data/casefile.db"),
+            "./casefile-data/casefile.db"
+        );
     }
 }

@@ -1,13 +1,17 @@
 //! PostgreSQL: [`PgCaseRepository`].
 
 use casefile_domain::legal::PersistenceError;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use std::sync::Arc;
+
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures::FutureExt;
 
 use crate::PoolConfig;
 use crate::error::{schema_behind, unavailable};
+use crate::pg_tls::PgTarget;
 
 /// The PostgreSQL migrations (`migrations/postgres`), embedded.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -101,8 +105,15 @@ impl PgCaseRepository {
     /// [`PersistenceError::Unavailable`] when the database cannot be reached or its schema is
     /// behind the migrations.
     pub async fn connect(url: &str, config: PoolConfig) -> Result<Self, PersistenceError> {
-        run_migrations(url, config.migrate).await?;
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let target = Arc::new(PgTarget::parse(url)?);
+        migrate_or_check(&target, url, config.migrate).await?;
+        let mut manager_config = ManagerConfig::default();
+        manager_config.custom_setup = Box::new(move |_url| {
+            let target = Arc::clone(&target);
+            async move { target.establish().await }.boxed()
+        });
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config);
         let pool = Pool::builder(manager)
             .max_size(config.max_size)
             .wait_timeout(Some(config.timeout))
@@ -129,9 +140,17 @@ impl PgCaseRepository {
 /// [`PersistenceError::Unavailable`] when the database cannot be reached, a migration fails, or
 /// (without `apply`) migrations are pending.
 pub async fn run_migrations(url: &str, apply: bool) -> Result<usize, PersistenceError> {
-    let conn = AsyncPgConnection::establish(url).await.map_err(|e| {
+    migrate_or_check(&PgTarget::parse(url)?, url, apply).await
+}
+
+async fn migrate_or_check(
+    target: &PgTarget,
+    url: &str,
+    apply: bool,
+) -> Result<usize, PersistenceError> {
+    let conn = target.establish().await.map_err(|e| {
         unavailable(
-            format!("cannot connect to PostgreSQL at {}", redact(url)),
+            format!("cannot connect to PostgreSQL at {}", crate::redact_url(url)),
             e,
         )
     })?;
@@ -147,9 +166,6 @@ pub async fn run_migrations(url: &str, apply: bool) -> Result<usize, Persistence
         .len();
     if pending == 0 {
         return Ok(0);
-    }
-    if !apply {
-        return Err(schema_behind(pending));
     }
     harness
         .run_pending_migrations(MIGRATIONS)
@@ -194,18 +210,6 @@ pub(crate) fn migration_error(
     PersistenceError::Unavailable {
         message: what.to_owned(),
         source: Some(e),
-    }
-}
-
-/// The URL without its password, for messages.
-pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
     }
 }
 

@@ -345,3 +345,137 @@ async fn audit_appends_commit_in_seq_order() {
     sql_query("COMMIT").execute(&mut holder).await.unwrap();
     append.await.unwrap().unwrap();
 }
+
+/// TLS to PostgreSQL, against the TLS-only throwaway cluster `cargo xtask test` starts (it
+/// refuses cleartext on TCP; its certificate names `localhost` only and is signed by the root in
+/// `CASEFILE_TEST_TLS_ROOT_CERT`).
+mod tls {
+    use super::*;
+
+    fn env(name: &str) -> String {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is required: run the tests through `cargo xtask test` or `cargo xtask servers`")
+        })
+    }
+
+    fn url(host: &str, params: &str) -> String {
+        let url = env("CASEFILE_TEST_TLS_DATABASE_URL").replace("localhost", host);
+        format!("{url}?{params}")
+    }
+
+    /// Connecting migrates the one database of the cluster: one test at a time.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    async fn connect(url: &str) -> Result<PgCaseRepository, PersistenceError> {
+        let _guard = ONE_AT_A_TIME.lock().await;
+        PgCaseRepository::connect(
+            url,
+            PoolConfig {
+                migrate: true,
+                ..PoolConfig::default()
+            },
+        )
+        .await
+    }
+
+    /// The error and its sources, as one line.
+    fn chain(err: &PersistenceError) -> String {
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        text
+    }
+
+    async fn works(repo: &PgCaseRepository) {
+        let case = casefile_testkit::repository::new_case(repo, UserId::new()).await;
+        assert!(repo.get_case(case.id).await.expect("read back").is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn require_connects_over_verified_tls() {
+        let root = env("CASEFILE_TEST_TLS_ROOT_CERT");
+        let repo = connect(&url(
+            "localhost",
+            &format!("sslmode=require&sslrootcert={root}"),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        // The server refuses cleartext on TCP: a working pool is an encrypted one.
+        works(&repo).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_certificate_from_an_untrusted_root_is_refused() {
+        let other = env("CASEFILE_TEST_TLS_OTHER_ROOT_CERT");
+        let err = connect(&url(
+            "localhost",
+            &format!("sslmode=require&sslrootcert={other}"),
+        ))
+        .await
+        .expect_err("a root that did not sign the server's certificate");
+        let text = chain(&err);
+        assert!(
+            matches!(err, PersistenceError::Unavailable { .. }),
+            "{text}"
+        );
+        assert!(text.contains("cannot connect"), "{text}");
+        assert!(text.to_lowercase().contains("certificate"), "{text}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn verify_full_compares_the_host_name_and_verify_ca_does_not() {
+        let root = env("CASEFILE_TEST_TLS_ROOT_CERT");
+        // The certificate names `localhost`, not 127.0.0.1.
+        let err = connect(&url(
+            "127.0.0.1",
+            &format!("sslmode=verify-full&sslrootcert={root}"),
+        ))
+        .await
+        .expect_err("a certificate for another name");
+        assert!(
+            chain(&err).to_lowercase().contains("certificate"),
+            "{}",
+            chain(&err)
+        );
+        let repo = connect(&url(
+            "127.0.0.1",
+            &format!("sslmode=verify-ca&sslrootcert={root}"),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        works(&repo).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn sslmode_disable_is_cleartext_and_refused_by_a_tls_only_server() {
+        let err = connect(&url("localhost", "sslmode=disable"))
+            .await
+            .expect_err("cleartext to a server that rejects it");
+        assert!(chain(&err).contains("cannot connect"), "{}", chain(&err));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn prefer_encrypts_without_a_claim_about_the_peer() {
+        // libpq's default: TLS when offered, the certificate not checked (here: any root).
+        let repo = connect(&url("127.0.0.1", "sslmode=prefer"))
+            .await
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        works(&repo).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn require_against_a_server_no_trusted_root_vouches_for_fails() {
+        // The suite's main server: Debian's self-signed ("snakeoil") certificate, or no TLS at
+        // all on a throwaway cluster. Either way `require` must not connect.
+        let main = server_url();
+        let separator = if main.contains('?') { '&' } else { '?' };
+        let err = connect(&format!("{main}{separator}sslmode=require"))
+            .await
+            .expect_err("require to a server whose certificate nothing trusted signed");
+        assert!(chain(&err).contains("cannot connect"), "{}", chain(&err));
+    }
+}
