@@ -101,6 +101,9 @@ impl From<ServiceError> for ApiError {
                 Self::new(S::UNPROCESSABLE_ENTITY, "integrity_mismatch", e.to_string())
             }
             ServiceError::UploadMissing => Self::new(S::CONFLICT, "upload_missing", e.to_string()),
+            ServiceError::TooManyOpenUploads { .. } => {
+                Self::new(S::TOO_MANY_REQUESTS, "too_many_uploads", e.to_string())
+            }
             // Storage errors carry the store's or SDK's own words: clients get fixed messages,
             // the log gets the rest.
             ServiceError::Storage(StorageError::RangeNotSatisfiable { size, .. }) => Self::new(

@@ -9,7 +9,7 @@ macro_rules! diesel_repository {
         use casefile_domain::legal::{
             AuditAction, AuditEntry, AuditId, AuditOutcome, AuditQuery, Case, CaseFile, CaseId,
             CaseRepository, FileId, FileName, FileQuery, FileStatus, LogicalPath,
-            PersistenceResult, Transition, UserId,
+            OpenUploads, PersistenceResult, Transition, UserId,
         };
         use casefile_domain::storage::ObjectKey;
         use chrono::{DateTime, Utc};
@@ -497,6 +497,31 @@ macro_rules! diesel_repository {
                     .await
                     .map_err(crate::error::map_diesel)?;
                 rows.into_iter().map(FileRow::into_domain).collect()
+            }
+
+            async fn open_uploads(&self, case: CaseId, user: UserId, since: DateTime<Utc>) -> PersistenceResult<OpenUploads> {
+                let mut conn = self.conn().await?;
+                let open = || {
+                    case_files::table
+                        .filter(case_files::status.eq(FileStatus::Pending.as_str()))
+                        .filter(case_files::created_at.ge(since))
+                };
+                let in_case: i64 = open()
+                    .filter(case_files::case_id.eq(to_id(case.0)))
+                    .count()
+                    .get_result(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                let by_user: i64 = open()
+                    .filter(case_files::uploaded_by.eq(to_id(user.0)))
+                    .count()
+                    .get_result(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                Ok(OpenUploads {
+                    in_case: u64::try_from(in_case).unwrap_or(0),
+                    by_user: u64::try_from(by_user).unwrap_or(0),
+                })
             }
 
             async fn stale_pending_files(&self, created_before: DateTime<Utc>, limit: usize) -> PersistenceResult<Vec<CaseFile>> {

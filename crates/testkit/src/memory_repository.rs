@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use casefile_domain::legal::{
     AuditEntry, AuditQuery, Case, CaseFile, CaseId, CaseRepository, FileId, FileQuery, FileStatus,
-    PersistenceError, PersistenceResult, Transition, UserId,
+    OpenUploads, PersistenceError, PersistenceResult, Transition, UserId,
 };
 use chrono::{DateTime, Utc};
 
@@ -243,6 +243,25 @@ impl CaseRepository for InMemoryCaseRepository {
         files.sort_by(|a, b| a.logical_path.as_str().cmp(b.logical_path.as_str()));
         files.truncate(query.limit);
         Ok(files)
+    }
+
+    async fn open_uploads(
+        &self,
+        case: CaseId,
+        user: UserId,
+        since: DateTime<Utc>,
+    ) -> PersistenceResult<OpenUploads> {
+        let state = self.lock();
+        let open = || {
+            state
+                .files
+                .values()
+                .filter(move |f| f.status == FileStatus::Pending && f.created_at >= since)
+        };
+        Ok(OpenUploads {
+            in_case: open().filter(|f| f.case_id == case).count() as u64,
+            by_user: open().filter(|f| f.uploaded_by == user).count() as u64,
+        })
     }
 
     async fn stale_pending_files(

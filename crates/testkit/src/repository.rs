@@ -4,8 +4,8 @@
 use casefile_domain::Sha256;
 use casefile_domain::legal::{
     AuditAction, AuditEntry, AuditOutcome, AuditQuery, Case, CaseFile, CaseId, CaseRepository,
-    FileId, FileName, FileQuery, FileStatus, LegalFileService, LogicalPath, PersistenceError,
-    Transition, UserId,
+    FileId, FileName, FileQuery, FileStatus, LegalFileService, LogicalPath, OpenUploads,
+    PersistenceError, Transition, UserId,
 };
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use futures::future::join_all;
@@ -641,6 +641,63 @@ pub async fn audit_cursor_belongs_to_its_case(repo: &dyn CaseRepository) {
     assert!(after_own.is_empty());
 }
 
+/// #13.3: open uploads are pending files created since the given instant, counted in the case
+/// (by anyone) and by the user (in any case); completed, failed and older ones do not count.
+pub async fn open_uploads_are_counted(repo: &dyn CaseRepository) {
+    let owner = UserId::new();
+    let (a, b) = (new_case(repo, owner).await, new_case(repo, owner).await);
+    let since = now() - Duration::minutes(15);
+    for path in ["x/1.pdf", "x/2.pdf"] {
+        insert(repo, &pending_file(&a, path, 10, now()))
+            .await
+            .expect("pending");
+    }
+    insert(repo, &pending_file(&b, "y/1.pdf", 10, now()))
+        .await
+        .expect("pending");
+    // Created before `since`: its URL has expired.
+    insert(
+        repo,
+        &pending_file(&a, "x/old.pdf", 10, since - Duration::minutes(1)),
+    )
+    .await
+    .expect("old pending");
+    completed_file(repo, &a, "x/done.pdf", 10).await;
+    let failed = pending_file(&a, "x/failed.pdf", 10, now());
+    insert(repo, &failed).await.expect("pending");
+    let entry = audit(None, AuditAction::UploadFailed)
+        .case(a.id)
+        .file(failed.id);
+    repo.fail_file(failed.id, now(), &entry)
+        .await
+        .expect("fail");
+    let mut strangers = new_case(repo, UserId::new()).await;
+    strangers.owner_id = UserId::new();
+    insert(repo, &pending_file(&strangers, "z/1.pdf", 10, now()))
+        .await
+        .expect("pending");
+
+    let open = repo.open_uploads(a.id, owner, since).await.expect("count");
+    assert_eq!(
+        open,
+        OpenUploads {
+            in_case: 2,
+            by_user: 3
+        }
+    );
+    let open = repo
+        .open_uploads(strangers.id, owner, since)
+        .await
+        .expect("count");
+    assert_eq!(
+        open,
+        OpenUploads {
+            in_case: 1,
+            by_user: 3
+        }
+    );
+}
+
 /// Generates one `#[tokio::test]` per repository conformance case, in a module
 /// `repository_conformance`. `$fixture` is an async expression yielding a value whose
 /// `as_ref()` is a `&dyn CaseRepository` (e.g. `Arc<dyn CaseRepository>`).
@@ -655,7 +712,8 @@ macro_rules! repository_conformance_tests {
                 stale_pending_upload_is_superseded, completion_is_one_transition,
                 concurrent_completions_apply_once, statistics_exact_under_concurrency,
                 delete_and_purge, unknown_files, list_files_by_prefix_and_cursor,
-                audit_trail_order_and_filters, audit_cursor_belongs_to_its_case);
+                audit_trail_order_and_filters, audit_cursor_belongs_to_its_case,
+                open_uploads_are_counted);
         }
     };
     (@cases $fixture:expr; $($case:ident),* $(,)?) => {

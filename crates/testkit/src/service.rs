@@ -1263,6 +1263,154 @@ pub async fn probes_of_a_file_are_audited_on_its_case(env: &ServiceEnv) {
     );
 }
 
+/// #13.3: a cap on open uploads, per case and per user; what expires stops counting, and a
+/// refused start records nothing.
+pub async fn open_uploads_are_capped(env: &ServiceEnv) {
+    let config = ServiceConfig::default()
+        .with_open_upload_caps(3, 2)
+        .expect("caps");
+    let service = LegalFileService::new(
+        env.storage.clone(),
+        env.repository.clone(),
+        env.clock.clone(),
+        config,
+    );
+    let alice = UserId::new();
+    let case = service.create_case(alice, "Matter").await.expect("case");
+    let other = service.create_case(alice, "Other").await.expect("case");
+    let content = pdf_bytes(100);
+    let start =
+        |case, path: &str| service.init_file_upload(alice, case, declare(path, &content, None));
+    start(case.id, "a1.pdf").await.expect("first");
+    start(case.id, "a2.pdf").await.expect("second");
+    let err = start(case.id, "a3.pdf")
+        .await
+        .expect_err("a third open upload in the case");
+    assert!(
+        matches!(
+            err,
+            ServiceError::TooManyOpenUploads {
+                scope: "in this case",
+                limit: 2
+            }
+        ),
+        "{err:?}"
+    );
+    start(other.id, "a4.pdf").await.expect("another case");
+    let err = start(other.id, "a5.pdf")
+        .await
+        .expect_err("a fourth open upload of alice's");
+    assert!(
+        matches!(
+            err,
+            ServiceError::TooManyOpenUploads {
+                scope: "by this user",
+                limit: 3
+            }
+        ),
+        "{err:?}"
+    );
+    // A direct upload counts the same, and is refused before a byte moves.
+    let err = service
+        .upload_file(
+            alice,
+            other.id,
+            declare("a6.pdf", &content, None),
+            data::once(content.clone()),
+        )
+        .await
+        .expect_err("direct upload over the cap");
+    assert!(
+        matches!(err, ServiceError::TooManyOpenUploads { .. }),
+        "{err:?}"
+    );
+    let trail = env.actions(alice, other.id).await;
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|a| **a == AuditAction::UploadInitiated)
+            .count(),
+        1,
+        "refused starts record no upload: {trail:?}"
+    );
+    // Expired uploads no longer count.
+    env.clock
+        .advance(config.upload_url_expiry() + Duration::from_secs(1));
+    start(case.id, "a7.pdf").await.expect("after expiry");
+}
+
+/// #13.3: a delete while a direct upload's bytes are still arriving: the upload is refused
+/// (409) and no byte stays in the store, under the final or the staging key.
+pub async fn delete_racing_a_streaming_upload_leaves_no_bytes(env: &ServiceEnv) {
+    let user = UserId::new();
+    let case = env.service.create_case(user, "Matter").await.expect("case");
+    let content = pdf_bytes(200_000);
+    let (release, released) = futures::channel::oneshot::channel::<()>();
+    let first = content.slice(..10_000);
+    let rest = content.slice(10_000..);
+    let body: casefile_domain::storage::ByteStream = Box::pin(futures::StreamExt::chain(
+        futures::stream::once(async move { Ok::<_, StorageError>(first) }),
+        futures::stream::once(async move {
+            let _ = released.await;
+            Ok::<_, StorageError>(rest)
+        }),
+    ));
+    let service = env.service.clone();
+    let upload = tokio::spawn(async move {
+        service
+            .upload_file(
+                user,
+                case.id,
+                declare("race/brief.pdf", &content, None),
+                body,
+            )
+            .await
+    });
+    // The pending file is recorded before the first byte moves.
+    let far = crate::repository::now() + chrono::Duration::days(365);
+    let pending = loop {
+        let found = env
+            .repository
+            .stale_pending_files(far, 10)
+            .await
+            .expect("pending");
+        if let Some(file) = found.into_iter().find(|f| f.case_id == case.id) {
+            break file;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    env.service
+        .delete_file(user, pending.id)
+        .await
+        .expect("delete of the upload in flight");
+    // A purge between the delete and the last byte finds nothing to remove yet.
+    env.service.purge(100).await.expect("purge");
+    let _ = release.send(());
+    let err = upload
+        .await
+        .expect("upload task")
+        .expect_err("an upload deleted in flight");
+    assert!(matches!(err, ServiceError::Conflict { .. }), "{err:?}");
+    for key in [
+        pending.storage_key.clone(),
+        LegalFileService::staging_key(case.id, pending.id),
+    ] {
+        assert!(
+            !env.storage.exists(&key).await.expect("exists"),
+            "{key} left behind"
+        );
+    }
+    let now = env
+        .repository
+        .get_file(pending.id)
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(now.status, FileStatus::Deleted);
+    let stats = env.service.get_case(user, case.id).await.expect("case");
+    assert_eq!((stats.file_count, stats.total_size_bytes), (0, 0));
+}
+
 /// Generates one `#[tokio::test]` per service case. `$env` is an async expression yielding a
 /// [`ServiceEnv`] (or a value that derefs to one).
 #[macro_export]
@@ -1278,7 +1426,8 @@ macro_rules! service_flow_tests {
                 audit_trail_pages, delete_removes_and_audits,
                 listing_pages, downloads_are_verified, untyped_files,
                 upload_grant_is_spent_by_completion, expired_pending_uploads_are_failed_and_purged,
-                probes_of_a_file_are_audited_on_its_case);
+                probes_of_a_file_are_audited_on_its_case, open_uploads_are_capped,
+                delete_racing_a_streaming_upload_leaves_no_bytes);
         }
     };
     (@cases $env:expr; $($case:ident),* $(,)?) => {

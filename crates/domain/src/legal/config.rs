@@ -12,12 +12,23 @@ pub const DEFAULT_UPLOAD_URL_EXPIRY: Duration = Duration::from_secs(15 * 60);
 /// The default lifetime of a download URL: 5 minutes.
 pub const DEFAULT_DOWNLOAD_URL_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
-/// Limits of the service, validated when built: expiries within (0, 7 days], a positive size.
+/// The largest `max_file_size` a service accepts: 5 TiB, the largest object S3 and Google Cloud
+/// Storage store (and far below what an `i64` byte count in the database holds).
+pub const MAX_FILE_SIZE_LIMIT: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+/// The default cap on open uploads per user, across cases.
+pub const DEFAULT_MAX_OPEN_UPLOADS_PER_USER: u64 = 100;
+/// The default cap on open uploads per case.
+pub const DEFAULT_MAX_OPEN_UPLOADS_PER_CASE: u64 = 1_000;
+
+/// Limits of the service, validated when built: expiries within (0, 7 days], a size within
+/// (0, [`MAX_FILE_SIZE_LIMIT`]], positive caps on open uploads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServiceConfig {
     max_file_size: u64,
     upload_url_expiry: Duration,
     download_url_expiry: Duration,
+    max_open_uploads_per_user: u64,
+    max_open_uploads_per_case: u64,
 }
 
 impl Default for ServiceConfig {
@@ -26,6 +37,8 @@ impl Default for ServiceConfig {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             upload_url_expiry: DEFAULT_UPLOAD_URL_EXPIRY,
             download_url_expiry: DEFAULT_DOWNLOAD_URL_EXPIRY,
+            max_open_uploads_per_user: DEFAULT_MAX_OPEN_UPLOADS_PER_USER,
+            max_open_uploads_per_case: DEFAULT_MAX_OPEN_UPLOADS_PER_CASE,
         }
     }
 }
@@ -40,8 +53,11 @@ impl ServiceConfig {
         upload_url_expiry: Duration,
         download_url_expiry: Duration,
     ) -> ServiceResult<Self> {
-        if max_file_size == 0 {
-            return Err(ServiceError::invalid("max_file_size", "must be positive"));
+        if max_file_size == 0 || max_file_size > MAX_FILE_SIZE_LIMIT {
+            return Err(ServiceError::invalid(
+                "max_file_size",
+                format!("must be within 1..={MAX_FILE_SIZE_LIMIT} bytes (5 TiB)"),
+            ));
         }
         for (field, expiry) in [
             ("upload_url_expiry", upload_url_expiry),
@@ -55,7 +71,37 @@ impl ServiceConfig {
             max_file_size,
             upload_url_expiry,
             download_url_expiry,
+            ..Self::default()
         })
+    }
+
+    /// These limits with other caps on open uploads (pending, their URL not yet expired): `per_user`
+    /// across all cases, `per_case` by everyone.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidInput`] for a zero cap.
+    pub fn with_open_upload_caps(mut self, per_user: u64, per_case: u64) -> ServiceResult<Self> {
+        for (field, cap) in [
+            ("max_open_uploads_per_user", per_user),
+            ("max_open_uploads_per_case", per_case),
+        ] {
+            if cap == 0 {
+                return Err(ServiceError::invalid(field, "must be positive"));
+            }
+        }
+        self.max_open_uploads_per_user = per_user;
+        self.max_open_uploads_per_case = per_case;
+        Ok(self)
+    }
+
+    /// The most uploads one user may have open at once, across cases.
+    pub fn max_open_uploads_per_user(&self) -> u64 {
+        self.max_open_uploads_per_user
+    }
+
+    /// The most uploads open at once in one case.
+    pub fn max_open_uploads_per_case(&self) -> u64 {
+        self.max_open_uploads_per_case
     }
 
     /// The largest file accepted, in bytes.
@@ -103,5 +149,23 @@ mod tests {
         ));
         assert!(ServiceConfig::new(1, Duration::ZERO, week).is_err());
         assert!(ServiceConfig::new(0, week, week).is_err());
+        assert!(ServiceConfig::new(MAX_FILE_SIZE_LIMIT, week, week).is_ok());
+        assert!(matches!(
+            ServiceConfig::new(MAX_FILE_SIZE_LIMIT + 1, week, week),
+            Err(ServiceError::InvalidInput {
+                field: "max_file_size",
+                ..
+            })
+        ));
+        let capped = d.with_open_upload_caps(3, 5).unwrap();
+        assert_eq!(
+            (
+                capped.max_open_uploads_per_user(),
+                capped.max_open_uploads_per_case()
+            ),
+            (3, 5)
+        );
+        assert!(d.with_open_upload_caps(0, 5).is_err());
+        assert!(d.with_open_upload_caps(3, 0).is_err());
     }
 }

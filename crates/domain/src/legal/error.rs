@@ -71,6 +71,15 @@ pub enum ServiceError {
         /// What was found.
         actual: String,
     },
+    /// Too many uploads are open (pending, their URL not yet expired): in the case, or by the
+    /// caller across cases. Complete or let some expire first.
+    #[error("too many open uploads {scope}: the limit is {limit}")]
+    TooManyOpenUploads {
+        /// `"in this case"` or `"by this user"`.
+        scope: &'static str,
+        /// The configured cap.
+        limit: u64,
+    },
     /// Completion was asked before the content reached storage; the upload stays pending.
     #[error("the upload has not reached storage yet")]
     UploadMissing,

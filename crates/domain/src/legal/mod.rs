@@ -12,7 +12,9 @@ mod service;
 mod service_tests;
 
 pub use config::{
-    DEFAULT_DOWNLOAD_URL_EXPIRY, DEFAULT_MAX_FILE_SIZE, DEFAULT_UPLOAD_URL_EXPIRY, ServiceConfig,
+    DEFAULT_DOWNLOAD_URL_EXPIRY, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_OPEN_UPLOADS_PER_CASE,
+    DEFAULT_MAX_OPEN_UPLOADS_PER_USER, DEFAULT_UPLOAD_URL_EXPIRY, MAX_FILE_SIZE_LIMIT,
+    ServiceConfig,
 };
 pub use error::{IntegrityField, ServiceError, ServiceResult};
 pub use model::{
@@ -23,8 +25,8 @@ pub use names::{
     FileName, InvalidName, LogicalPath, MAX_DEPTH, MAX_LOGICAL_PATH_BYTES, MAX_SEGMENT_BYTES,
 };
 pub use ports::{
-    AuditQuery, CaseRepository, Clock, FileQuery, PersistenceError, PersistenceResult, SystemClock,
-    Transition,
+    AuditQuery, CaseRepository, Clock, FileQuery, OpenUploads, PersistenceError, PersistenceResult,
+    SystemClock, Transition,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockCaseRepository, MockClock};

@@ -94,6 +94,15 @@ pub struct AuditQuery {
     pub limit: Option<usize>,
 }
 
+/// Counts of open uploads, for the caps of [`ServiceConfig`](crate::legal::ServiceConfig).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenUploads {
+    /// Open uploads in the case, by anyone.
+    pub in_case: u64,
+    /// Open uploads by the user, in any case.
+    pub by_user: u64,
+}
+
 /// Cases, files and the audit trail.
 ///
 /// # Contract
@@ -170,6 +179,15 @@ pub trait CaseRepository: Send + Sync {
     /// Completed files of `case` matching `query`, in ascending byte order of logical path.
     async fn list_files(&self, case: CaseId, query: &FileQuery)
     -> PersistenceResult<Vec<CaseFile>>;
+
+    /// How many uploads are open — pending files created at or after `since` (their upload URL
+    /// is still valid) — in `case`, and by `user` across all cases.
+    async fn open_uploads(
+        &self,
+        case: CaseId,
+        user: UserId,
+        since: DateTime<Utc>,
+    ) -> PersistenceResult<OpenUploads>;
 
     /// Pending files created before `created_before` (their upload URL has expired), oldest
     /// first, at most `limit`.

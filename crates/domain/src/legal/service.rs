@@ -437,6 +437,7 @@ impl LegalFileService {
             )
         })?;
         self.owned_case(user, case_id).await?;
+        self.check_open_uploads(user, case_id).await?;
         let file = self.pending_file(FileId::new(), user, case_id, (path, name, mime, size, sha));
         let upload = self
             .storage
@@ -596,6 +597,7 @@ impl LegalFileService {
     ) -> ServiceResult<CaseFile> {
         let (path, name, mime, size, sha) = self.validate_upload(&request)?;
         self.owned_case(user, case_id).await?;
+        self.check_open_uploads(user, case_id).await?;
         let id = FileId::new();
         let Some(sha) = sha else {
             return self
@@ -1110,6 +1112,34 @@ impl LegalFileService {
         }
     }
 
+    /// Refuses a new upload when the caller or the case is at its cap of open uploads. The count
+    /// and the insert are not one transaction: concurrent starts may pass the cap by a few, which
+    /// a cap against runaway clients tolerates.
+    async fn check_open_uploads(&self, user: UserId, case: CaseId) -> ServiceResult<()> {
+        let expiry = chrono::Duration::from_std(self.config.upload_url_expiry())
+            .unwrap_or(chrono::Duration::MAX);
+        let now = self.clock.now();
+        let since = now.checked_sub_signed(expiry).unwrap_or(now);
+        let open = self.repository.open_uploads(case, user, since).await?;
+        let (per_case, per_user) = (
+            self.config.max_open_uploads_per_case(),
+            self.config.max_open_uploads_per_user(),
+        );
+        if open.in_case >= per_case {
+            return Err(ServiceError::TooManyOpenUploads {
+                scope: "in this case",
+                limit: per_case,
+            });
+        }
+        if open.by_user >= per_user {
+            return Err(ServiceError::TooManyOpenUploads {
+                scope: "by this user",
+                limit: per_user,
+            });
+        }
+        Ok(())
+    }
+
     async fn record_pending(&self, user: UserId, file: &CaseFile) -> ServiceResult<()> {
         let audit = self
             .audit(user, AuditAction::UploadInitiated, AuditOutcome::Success)
@@ -1183,11 +1213,28 @@ impl LegalFileService {
             .case(file.case_id)
             .file(file.id)
             .details(format!("verified {size} bytes, sha256 {sha256}{retyped}"));
-        let transition = self
+        match self
             .repository
             .complete_file(file.id, size, &mime_type, self.clock.now(), &audit)
-            .await?;
-        Ok(transition.into_file())
+            .await
+        {
+            // Unchanged: a concurrent completion of the same upload won, with the same bytes.
+            Ok(transition) => Ok(transition.into_file()),
+            Err(PersistenceError::Conflict { what }) => {
+                // Deleted, failed or expired while its bytes were arriving: whatever reached the
+                // store belongs to no live file, and a purge of the tombstone may already have
+                // run. Remove it here.
+                if let Ok(Some(current)) = self.repository.get_file(file.id).await
+                    && !current.status.is_live()
+                {
+                    self.remove_object(&current).await;
+                }
+                Err(ServiceError::Conflict {
+                    reason: format!("the upload cannot complete: {what}"),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Fails the upload (audited with what differed), removes its object, and returns the error

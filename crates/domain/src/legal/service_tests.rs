@@ -165,6 +165,46 @@ fn presigned() -> PresignedUpload {
 
 // ----- init_file_upload -----
 
+/// The caller and the case have no upload open (checked against the URL's lifetime).
+fn no_open_uploads(repo: &mut MockCaseRepository) {
+    repo.expect_open_uploads()
+        .withf(|case_id, user, since| {
+            *case_id == case().id
+                && *user == alice()
+                && *since == t0() - chrono::Duration::minutes(15)
+        })
+        .returning(|_, _, _| Ok(OpenUploads::default()));
+}
+
+#[tokio::test]
+async fn init_over_the_cap_presigns_and_records_nothing() {
+    let mut s = storage();
+    s.expect_presigned_upload().times(0);
+    let mut repo = MockCaseRepository::new();
+    owns_case(&mut repo);
+    repo.expect_open_uploads().returning(|_, _, _| {
+        Ok(OpenUploads {
+            in_case: 0,
+            by_user: crate::legal::DEFAULT_MAX_OPEN_UPLOADS_PER_USER,
+        })
+    });
+    repo.expect_insert_pending_file().times(0);
+    let err = service(s, repo)
+        .init_file_upload(alice(), case().id, request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::TooManyOpenUploads {
+                scope: "by this user",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn init_presigns_bound_to_declaration_then_records_pending_with_audit() {
     let mut s = storage();
@@ -181,6 +221,7 @@ async fn init_presigns_bound_to_declaration_then_records_pending_with_audit() {
         .returning(|_, _| Ok(presigned()));
     let mut repo = MockCaseRepository::new();
     owns_case(&mut repo);
+    no_open_uploads(&mut repo);
     repo.expect_insert_pending_file()
         .withf(|file, stale_before, audit| {
             file.status == FileStatus::Pending
@@ -207,6 +248,7 @@ async fn init_records_nothing_when_presigning_fails() {
         .returning(|_, _| Err(store_down()));
     let mut repo = MockCaseRepository::new();
     owns_case(&mut repo);
+    no_open_uploads(&mut repo);
     repo.expect_insert_pending_file().times(0);
     let err = service(s, repo)
         .init_file_upload(alice(), case().id, request())
@@ -225,6 +267,7 @@ async fn init_maps_a_path_conflict() {
         .returning(|_, _| Ok(presigned()));
     let mut repo = MockCaseRepository::new();
     owns_case(&mut repo);
+    no_open_uploads(&mut repo);
     repo.expect_insert_pending_file().returning(|_, _, _| {
         Err(PersistenceError::Conflict {
             what: "path held".into(),
