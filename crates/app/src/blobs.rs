@@ -116,12 +116,16 @@ pub(crate) async fn blob(
                 content_type: grant.content_type.clone(),
                 ..PutOptions::default()
             };
-            let body = body_stream(request.into_body());
+            let slot = s.streams.acquire()?;
+            let body = crate::limits::at_least(body_stream(request.into_body()), s.upload_rate);
             match fs
                 .upload_with_limits(&grant.key, body, options, UploadLimits::from_grant(&grant))
                 .await
             {
-                Ok(_) => Ok(StatusCode::CREATED.into_response()),
+                Ok(_) => {
+                    drop(slot);
+                    Ok(StatusCode::CREATED.into_response())
+                }
                 Err(StorageError::TooLarge { limit }) => Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "too_large",
@@ -136,6 +140,7 @@ pub(crate) async fn blob(
             }
         }
         GrantMethod::Get => {
+            let slot = s.streams.acquire()?;
             let found = fs
                 .download_stream(&grant.key, None)
                 .await
@@ -157,7 +162,8 @@ pub(crate) async fn blob(
                 h.insert(header::CONTENT_DISPOSITION, v);
             }
             crate::http::user_content_headers(&mut h);
-            Ok((StatusCode::OK, h, Body::from_stream(found.body)).into_response())
+            let body = crate::limits::holding(found.body, slot);
+            Ok((StatusCode::OK, h, Body::from_stream(body)).into_response())
         }
     }
 }

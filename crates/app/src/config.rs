@@ -119,6 +119,20 @@ pub struct LimitsConfig {
     pub download_url_expiry_secs: u64,
     /// How long an upload body may send nothing before the request is abandoned, seconds.
     pub body_idle_timeout_secs: u64,
+    /// How long a request head may take to arrive — and a kept-alive connection may stay
+    /// silent — before the connection is closed, seconds.
+    pub header_read_timeout_secs: u64,
+    /// Uploads and downloads streamed through the server at once; more get 503 `busy`.
+    pub max_concurrent_streams: u64,
+    /// The least an upload body must send on average over every `upload_rate_window_secs`,
+    /// bytes per second (0: no floor).
+    pub min_upload_bytes_per_sec: u64,
+    /// The span the upload rate is averaged over, seconds.
+    pub upload_rate_window_secs: u64,
+    /// Open uploads (pending, URL not expired) one user may have across cases.
+    pub max_open_uploads_per_user: u64,
+    /// Open uploads one case may have.
+    pub max_open_uploads_per_case: u64,
 }
 
 impl Default for Config {
@@ -162,6 +176,12 @@ impl Default for LimitsConfig {
             upload_url_expiry_secs: d.upload_url_expiry().as_secs(),
             download_url_expiry_secs: d.download_url_expiry().as_secs(),
             body_idle_timeout_secs: 60,
+            header_read_timeout_secs: 30,
+            max_concurrent_streams: 256,
+            min_upload_bytes_per_sec: 1024,
+            upload_rate_window_secs: 30,
+            max_open_uploads_per_user: d.max_open_uploads_per_user(),
+            max_open_uploads_per_case: d.max_open_uploads_per_case(),
         }
     }
 }
@@ -257,6 +277,21 @@ impl Config {
         if let Some(v) = var("CASEFILE_BODY_IDLE_TIMEOUT_SECS") {
             self.limits.body_idle_timeout_secs = parse("CASEFILE_BODY_IDLE_TIMEOUT_SECS", v)?;
         }
+        if let Some(v) = var("CASEFILE_HEADER_READ_TIMEOUT_SECS") {
+            self.limits.header_read_timeout_secs = parse("CASEFILE_HEADER_READ_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = var("CASEFILE_MAX_CONCURRENT_STREAMS") {
+            self.limits.max_concurrent_streams = parse("CASEFILE_MAX_CONCURRENT_STREAMS", v)?;
+        }
+        if let Some(v) = var("CASEFILE_MIN_UPLOAD_BYTES_PER_SEC") {
+            self.limits.min_upload_bytes_per_sec = parse("CASEFILE_MIN_UPLOAD_BYTES_PER_SEC", v)?;
+        }
+        if let Some(v) = var("CASEFILE_MAX_OPEN_UPLOADS_PER_USER") {
+            self.limits.max_open_uploads_per_user = parse("CASEFILE_MAX_OPEN_UPLOADS_PER_USER", v)?;
+        }
+        if let Some(v) = var("CASEFILE_MAX_OPEN_UPLOADS_PER_CASE") {
+            self.limits.max_open_uploads_per_case = parse("CASEFILE_MAX_OPEN_UPLOADS_PER_CASE", v)?;
+        }
         Ok(())
     }
 
@@ -275,6 +310,21 @@ impl Config {
         if !(1..=3600).contains(&self.limits.body_idle_timeout_secs) {
             return Err(ConfigError(
                 "limits.body_idle_timeout_secs must be within 1..=3600".into(),
+            ));
+        }
+        if !(1..=600).contains(&self.limits.header_read_timeout_secs) {
+            return Err(ConfigError(
+                "limits.header_read_timeout_secs must be within 1..=600".into(),
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.limits.max_concurrent_streams) {
+            return Err(ConfigError(
+                "limits.max_concurrent_streams must be within 1..=1000000".into(),
+            ));
+        }
+        if !(1..=3600).contains(&self.limits.upload_rate_window_secs) {
+            return Err(ConfigError(
+                "limits.upload_rate_window_secs must be within 1..=3600".into(),
             ));
         }
         if let Some(secret) = &self.auth.jwt_secret
@@ -307,7 +357,13 @@ impl Config {
             Duration::from_secs(self.limits.upload_url_expiry_secs),
             Duration::from_secs(self.limits.download_url_expiry_secs),
         )
-        .map_err(|e| ConfigError(e.to_string()))
+        .and_then(|c| {
+            c.with_open_upload_caps(
+                self.limits.max_open_uploads_per_user,
+                self.limits.max_open_uploads_per_case,
+            )
+        })
+        .map_err(|e| ConfigError(format!("limits: {e}")))
     }
 
     /// The database URL in force.

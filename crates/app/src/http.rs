@@ -46,6 +46,10 @@ pub struct AppState {
     pub public_url: String,
     /// How long a streamed upload body may send nothing before the request is abandoned.
     pub body_idle_timeout: std::time::Duration,
+    /// Slots for streamed uploads and downloads.
+    pub streams: crate::limits::StreamSlots,
+    /// The least an upload body must send.
+    pub upload_rate: crate::limits::MinUploadRate,
 }
 
 /// An API error: `{"error": {"code", "message"}}` with its status.
@@ -76,12 +80,28 @@ impl ApiError {
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_input", message)
     }
+
+    /// 503 `busy`, with `Retry-After`.
+    pub(crate) fn busy(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+    }
+
+    /// The status it answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "error": { "code": self.code, "message": self.message } });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
@@ -351,10 +371,10 @@ async fn direct_upload(
         file_size: size,
         content_hash: hash,
     };
-    let file = s
-        .service
-        .upload_file(user, case, request, body_stream(body))
-        .await?;
+    let slot = s.streams.acquire()?;
+    let body = crate::limits::at_least(body_stream(body), s.upload_rate);
+    let file = s.service.upload_file(user, case, request, body).await?;
+    drop(slot);
     Ok((StatusCode::CREATED, Json(FileView::from(&file))).into_response())
 }
 
@@ -450,6 +470,7 @@ async fn content(
     FilePath(file_id): FilePath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let slot = s.streams.acquire()?;
     if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         let range = parse_range(range)?;
         let (file, span, body) = match s.service.download_file_range(user, file_id, range).await {
@@ -470,6 +491,7 @@ async fn content(
             header::CONTENT_RANGE,
             HeaderValue::from_str(&content_range).map_err(|_| ApiError::invalid("range"))?,
         );
+        let body = crate::limits::holding(body, slot);
         return Ok((StatusCode::PARTIAL_CONTENT, h, Body::from_stream(body)).into_response());
     }
     let download = s.service.download_file(user, file_id).await?;
@@ -478,7 +500,8 @@ async fn content(
         .actual_size
         .unwrap_or(download.file.declared_size);
     let h = content_headers(&download.file, size)?;
-    Ok((StatusCode::OK, h, Body::from_stream(download.body)).into_response())
+    let body = crate::limits::holding(download.body, slot);
+    Ok((StatusCode::OK, h, Body::from_stream(body)).into_response())
 }
 
 /// A short-lived URL downloading a completed file as an attachment, without a token. The store
@@ -666,6 +689,8 @@ impl utoipa::Modify for BearerAuth {
 fn routes(body_idle: std::time::Duration) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let streamed = OpenApiRouter::new()
         .routes(routes!(direct_upload, list_files))
+        // Completion hashes the whole object: minutes for a large file, bounded by the store.
+        .routes(routes!(complete))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyTimeoutLayer::new(body_idle));
     let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -674,7 +699,6 @@ fn routes(body_idle: std::time::Duration) -> (Router<AppState>, utoipa::openapi:
         .routes(routes!(init_upload))
         .routes(routes!(audit))
         .routes(routes!(get_file, delete_file))
-        .routes(routes!(complete))
         .routes(routes!(content))
         .routes(routes!(download_url))
         .routes(routes!(healthz))

@@ -17,7 +17,9 @@ pub mod auth;
 mod blobs;
 pub mod config;
 pub mod http;
+pub mod limits;
 pub mod secrets;
+mod serve;
 pub mod wiring;
 
 use std::net::SocketAddr;
@@ -115,15 +117,25 @@ async fn serve(
         tokens: tokens(config, &secret),
         public_url: config.public_url(),
         body_idle_timeout: std::time::Duration::from_secs(config.limits.body_idle_timeout_secs),
+        streams: limits::StreamSlots::new(
+            usize::try_from(config.limits.max_concurrent_streams).unwrap_or(usize::MAX >> 4),
+        ),
+        upload_rate: limits::MinUploadRate {
+            bytes_per_sec: config.limits.min_upload_bytes_per_sec,
+            window: std::time::Duration::from_secs(config.limits.upload_rate_window_secs),
+        },
+    };
+    let connection_limits = serve::ConnectionLimits {
+        header_read_timeout: std::time::Duration::from_secs(config.limits.header_read_timeout_secs),
+        grace: std::time::Duration::from_secs(30),
     };
     let app = http::router(state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        serve::serve(listener, app, connection_limits, async {
+            let _ = rx.await;
+        })
+        .await
     });
     Ok((
         Server {

@@ -1170,3 +1170,230 @@ async fn altered_bytes_are_never_served_whole() {
     assert_eq!(failures, 1, "{audit}");
     app.stop().await;
 }
+
+/// A case of `app`'s, created by `token`: its id.
+async fn new_case(app: &Running, token: &str) -> String {
+    let (status, case) = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/cases",
+            Some(token),
+            Some(json!({"title": "Limits"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    case["id"].as_str().unwrap().to_owned()
+}
+
+/// Reads until the server closes the connection (`true`) or the test's own guard passes.
+async fn closed_by_server(socket: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 8192];
+    let guard = std::time::Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout(guard, socket.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_request_heads_and_silent_connections_are_closed() {
+    // #13.6: hyper's header-read timeout is on (axum's default server leaves it off): a head
+    // that never completes, and a kept-alive connection that sends nothing more, are closed.
+    use tokio::io::AsyncWriteExt;
+    let app = start_with(|c| c.limits.header_read_timeout_secs = 1).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    assert!(
+        closed_by_server(&mut slow).await,
+        "an unfinished head holds its connection"
+    );
+
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // The answer arrives, then the silent kept-alive connection is closed.
+    assert!(
+        closed_by_server(&mut idle).await,
+        "an idle keep-alive connection stays open"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_beyond_the_cap_get_503_until_a_slot_frees() {
+    // #13.6: a cap on concurrent streamed requests; a download holds its slot while its body
+    // moves, and frees it when the client goes.
+    let app = start_with(|c| c.limits.max_concurrent_streams = 1).await;
+    let alice = app.token(UserId::new());
+    let case_id = new_case(&app, &alice).await;
+    let content: Vec<u8> = (0..4_000_000u32).map(|i| (i % 253) as u8).collect();
+    let put = app
+        .put_file(&alice, &case_id, "big.bin", &[], content.clone())
+        .await;
+    assert_eq!(put.status(), StatusCode::CREATED);
+    let file: Value = put.json().await.unwrap();
+    let url = format!(
+        "{}/v1/files/{}/content",
+        app.base,
+        file["id"].as_str().unwrap()
+    );
+    let client = reqwest::Client::new();
+    let first = client.get(&url).bearer_auth(&alice).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    // The first body is not read: its stream is still open.
+    let second = client.get(&url).bearer_auth(&alice).send().await.unwrap();
+    assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        second.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(code(&body), "busy");
+    let upload = app
+        .put_file(&alice, &case_id, "other.bin", &[], vec![1u8; 10])
+        .await;
+    assert_eq!(
+        upload.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "uploads share the slots"
+    );
+    let (bytes, clean) = read_all(first).await;
+    assert!(clean && bytes == content);
+    // Freed once the first body is done (the slot goes with the response body).
+    let mut third = None;
+    for _ in 0..50 {
+        let response = client.get(&url).bearer_auth(&alice).send().await.unwrap();
+        if response.status() == StatusCode::OK {
+            third = Some(response);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (bytes, clean) = read_all(third.expect("a slot frees")).await;
+    assert!(clean && bytes == content);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_slower_than_the_floor_is_refused_and_keeps_nothing() {
+    // #13.6: a trickle that never stalls long enough for the idle timeout still ends.
+    let app = start_with(|c| {
+        c.limits.min_upload_bytes_per_sec = 1000;
+        c.limits.upload_rate_window_secs = 1;
+    })
+    .await;
+    let alice = app.token(UserId::new());
+    let case_id = new_case(&app, &alice).await;
+    let trickle = futures::stream::unfold(0u32, |n| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        (n < 20).then(|| (Ok::<_, std::io::Error>(vec![b'x'; 10]), n + 1))
+    });
+    let response = app
+        .put_file(
+            &alice,
+            &case_id,
+            "slow.txt",
+            &[("content-length", "200"), ("content-type", "text/plain")],
+            reqwest::Body::wrap_stream(trickle),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code(&body), "invalid_input", "{body}");
+    let (_, listing) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/cases/{case_id}/files"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(listing["files"].as_array().unwrap().len(), 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_defaults_record_the_detected_type_and_prefixes_match_as_strings() {
+    // #13.11: curl's default `application/x-www-form-urlencoded` on a PDF named a.pdf is not
+    // the file's type; `prefix=pleadings/` and `prefix=pleadings/com` find
+    // `pleadings/complaint.bin`.
+    let app = start().await;
+    let alice = app.token(UserId::new());
+    let case_id = new_case(&app, &alice).await;
+    let mut pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n".to_vec();
+    pdf.extend(std::iter::repeat_n(b' ', 2000));
+    let put = app
+        .put_file(
+            &alice,
+            &case_id,
+            "a.pdf",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            pdf,
+        )
+        .await;
+    assert_eq!(put.status(), StatusCode::CREATED);
+    let file: Value = put.json().await.unwrap();
+    assert_eq!(file["mime_type"], "application/pdf", "{file}");
+    let content = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/files/{}/content",
+            app.base,
+            file["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    let headers = content.headers();
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["content-security-policy"], "sandbox; default-src 'none'");
+
+    let put = app
+        .put_file(
+            &alice,
+            &case_id,
+            "pleadings/complaint.bin",
+            &[],
+            vec![7u8; 100],
+        )
+        .await;
+    assert_eq!(put.status(), StatusCode::CREATED);
+    for prefix in ["pleadings/", "pleadings/com", "pleadings"] {
+        let (status, listing) = app
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/cases/{case_id}/files?prefix={prefix}"),
+                Some(&alice),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{prefix}: {listing}");
+        let paths: Vec<&str> = listing["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["logical_path"].as_str().unwrap())
+            .collect();
+        assert_eq!(paths, ["pleadings/complaint.bin"], "{prefix}");
+    }
+    let (_, none) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/cases/{case_id}/files?prefix=pleadings/x"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(none["files"].as_array().unwrap().len(), 0);
+    app.stop().await;
+}
