@@ -1356,7 +1356,10 @@ async fn curl_defaults_record_the_detected_type_and_prefixes_match_as_strings() 
     let headers = content.headers();
     assert_eq!(headers["content-type"], "application/pdf");
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert_eq!(headers["content-security-policy"], "sandbox; default-src 'none'");
+    assert_eq!(
+        headers["content-security-policy"],
+        "sandbox; default-src 'none'"
+    );
 
     let put = app
         .put_file(

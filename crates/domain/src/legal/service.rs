@@ -226,6 +226,23 @@ pub struct LegalFileService {
     repository: Arc<dyn CaseRepository>,
     clock: Arc<dyn Clock>,
     config: ServiceConfig,
+    /// Files whose completion runs in this service (and its clones) now.
+    completing: Arc<std::sync::Mutex<std::collections::HashSet<FileId>>>,
+}
+
+/// A file's completion slot, freed when dropped.
+pub(crate) struct CompletionLease {
+    completing: Arc<std::sync::Mutex<std::collections::HashSet<FileId>>>,
+    file: FileId,
+}
+
+impl Drop for CompletionLease {
+    fn drop(&mut self) {
+        self.completing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.file);
+    }
 }
 
 impl std::fmt::Debug for LegalFileService {
@@ -250,7 +267,25 @@ impl LegalFileService {
             repository,
             clock,
             config,
+            completing: Arc::default(),
         }
+    }
+
+    /// The completion slot of `file`, or a conflict while another completion of it runs here.
+    pub(crate) fn lease_completion(&self, file: FileId) -> ServiceResult<CompletionLease> {
+        let mut completing = self
+            .completing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !completing.insert(file) {
+            return Err(ServiceError::Conflict {
+                reason: "a completion of this file is running: ask again for its result".to_owned(),
+            });
+        }
+        Ok(CompletionLease {
+            completing: Arc::clone(&self.completing),
+            file,
+        })
     }
 
     /// The limits in force.
@@ -482,6 +517,10 @@ impl LegalFileService {
             FileStatus::Deleted => return Err(ServiceError::NotFound { what: "file" }),
             FileStatus::Pending => {}
         }
+        // One verification of a file at a time: a second request for a multi-GiB file would
+        // read it all again for nothing. (Across instances the compare-and-set on the status
+        // still makes the completion one transition.)
+        let _lease = self.lease_completion(file.id)?;
         // The verified copy lives where no upload grant reaches; what the grant can still write
         // (the staging key) is never served. Size and digest are checked on the copy below.
         let staging = Self::staging_key(file.case_id, file.id);

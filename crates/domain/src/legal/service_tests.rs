@@ -434,6 +434,35 @@ async fn complete_with_storage_down_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_completion_running_for_the_file_refuses_a_second_until_it_ends() {
+    let mut s = storage();
+    // Nothing staged, nothing stored: reached only by the second attempt.
+    s.expect_head().times(1).returning(|_| Ok(None));
+    let mut repo = MockCaseRepository::new();
+    has_file(&mut repo, pending());
+    owns_case(&mut repo);
+    repo.expect_append_audit().times(1).returning(|_| Ok(()));
+    repo.expect_complete_file().times(0);
+    let service = service(s, repo);
+    let running = service.lease_completion(pending().id).unwrap();
+    let err = service
+        .complete_file_upload(alice(), pending().id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ServiceError::Conflict { reason } if reason.contains("running")),
+        "{err:?}"
+    );
+    drop(running);
+    // The slot is free again: this one reaches the store (and finds nothing uploaded yet).
+    let err = service
+        .complete_file_upload(alice(), pending().id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::UploadMissing), "{err:?}");
+}
+
+#[tokio::test]
 async fn complete_before_upload_keeps_the_file_pending_and_audits_the_attempt() {
     let mut s = storage();
     s.expect_head().returning(|_| Ok(None));
