@@ -81,6 +81,9 @@ impl From<&Case> for CaseView {
 pub struct CaseList {
     /// Oldest first.
     pub cases: Vec<CaseView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/cases/{case_id}/uploads`: what the client is about to upload.
@@ -283,7 +286,8 @@ pub struct PageQuery {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FileListQuery {
-    /// Only files under this logical directory (`a/b` lists `a/b/…`, never `a/bc`).
+    /// Only files whose logical path starts with this string: `pleadings/` lists what is in
+    /// `pleadings`, `pleadings/com` finds `pleadings/complaint.bin` (a plain string prefix).
     pub prefix: Option<String>,
     /// Where to continue: a previous page's `next_cursor`.
     pub cursor: Option<String>,

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use casefile_domain::StorageError;
 use casefile_domain::legal::{
-    AuditTrailQuery, CaseFile, CaseId, FileId, LegalFileService, ListFiles, NewUpload,
+    AuditTrailQuery, CaseFile, CaseId, FileId, LegalFileService, ListCases, ListFiles, NewUpload,
     ServiceError, UserId,
 };
 use casefile_domain::storage::{ByteRange, ByteStream, ObjectStorage};
@@ -233,19 +233,32 @@ async fn create_case(
     Ok((StatusCode::CREATED, Json(CaseView::from(&case))).into_response())
 }
 
-/// The caller's cases.
+/// The caller's cases, a page at a time.
 #[utoipa::path(get, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "the caller's cases", body = CaseList),
+        (status = 200, description = "a page of the caller's cases, oldest first", body = CaseList),
+        (status = 400, description = "a bad limit or cursor", body = ErrorBody),
         (status = 401, description = "no valid bearer token", body = ErrorBody),
     ))]
 async fn list_cases(
     State(s): State<AppState>,
     Caller(user): Caller,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<CaseList>, ApiError> {
-    let cases = s.service.list_cases(user).await?;
+    let page = s
+        .service
+        .list_cases(
+            user,
+            ListCases {
+                cursor: q.cursor,
+                limit: q.limit,
+            },
+        )
+        .await?;
     Ok(Json(CaseList {
-        cases: cases.iter().map(CaseView::from).collect(),
+        cases: page.cases.iter().map(CaseView::from).collect(),
+        next_cursor: page.next_cursor,
     }))
 }
 

@@ -419,11 +419,30 @@ macro_rules! diesel_repository {
                 row.map(CaseRow::into_domain).transpose()
             }
 
-            async fn list_cases(&self, owner: UserId) -> PersistenceResult<Vec<Case>> {
+            async fn list_cases(&self, owner: UserId, after: Option<CaseId>, limit: usize) -> PersistenceResult<Vec<Case>> {
                 let mut conn = self.conn().await?;
-                let rows = cases::table
+                let mut query = cases::table
                     .filter(cases::owner_id.eq(to_id(owner.0)))
+                    .into_boxed();
+                if let Some(after) = after {
+                    let cursor: Option<(DateTime<Utc>, Id)> = cases::table
+                        .filter(cases::id.eq(to_id(after.0)))
+                        .filter(cases::owner_id.eq(to_id(owner.0)))
+                        .select((cases::created_at, cases::id))
+                        .first(&mut conn)
+                        .await
+                        .optional()
+                        .map_err(crate::error::map_diesel)?;
+                    let (at, id) = cursor.ok_or_else(|| crate::error::not_found("case cursor"))?;
+                    query = query.filter(
+                        cases::created_at
+                            .gt(at)
+                            .or(cases::created_at.eq(at).and(cases::id.gt(id))),
+                    );
+                }
+                let rows = query
                     .order((cases::created_at.asc(), cases::id.asc()))
+                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
                     .select(CaseRow::as_select())
                     .load(&mut conn)
                     .await

@@ -72,15 +72,33 @@ impl CaseRepository for InMemoryCaseRepository {
         Ok(self.lock().cases.get(&id).cloned())
     }
 
-    async fn list_cases(&self, owner: UserId) -> PersistenceResult<Vec<Case>> {
-        let mut cases: Vec<Case> = self
-            .lock()
+    async fn list_cases(
+        &self,
+        owner: UserId,
+        after: Option<CaseId>,
+        limit: usize,
+    ) -> PersistenceResult<Vec<Case>> {
+        let state = self.lock();
+        let cursor = match after {
+            Some(id) => match state.cases.get(&id) {
+                Some(c) if c.owner_id == owner => Some((c.created_at, c.id)),
+                _ => {
+                    return Err(PersistenceError::NotFound {
+                        what: "case cursor".to_owned(),
+                    });
+                }
+            },
+            None => None,
+        };
+        let mut cases: Vec<Case> = state
             .cases
             .values()
             .filter(|c| c.owner_id == owner)
+            .filter(|c| cursor.is_none_or(|at| (c.created_at, c.id) > at))
             .cloned()
             .collect();
         cases.sort_by_key(|c| (c.created_at, c.id));
+        cases.truncate(limit);
         Ok(cases)
     }
 

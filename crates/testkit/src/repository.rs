@@ -120,7 +120,7 @@ pub async fn cases_round_trip(repo: &dyn CaseRepository) {
     assert_eq!(repo.get_case(a1.id).await.expect("get"), Some(a1.clone()));
     assert_eq!(repo.get_case(CaseId::new()).await.expect("get"), None);
     let alices: Vec<CaseId> = repo
-        .list_cases(alice)
+        .list_cases(alice, None, 10)
         .await
         .expect("list")
         .iter()
@@ -128,6 +128,29 @@ pub async fn cases_round_trip(repo: &dyn CaseRepository) {
         .collect();
     assert_eq!(alices.len(), 2);
     assert!(alices.contains(&a1.id) && alices.contains(&a2.id) && !alices.contains(&b1.id));
+    // Pages: oldest first, after a cursor of the owner's, at most `limit`.
+    let a3 = new_case(repo, alice).await;
+    let all: Vec<CaseId> = repo
+        .list_cases(alice, None, 10)
+        .await
+        .expect("list")
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[2], a3.id, "oldest first: {all:?}");
+    let first = repo.list_cases(alice, None, 2).await.expect("page 1");
+    assert_eq!(first.iter().map(|c| c.id).collect::<Vec<_>>(), all[..2]);
+    let second = repo
+        .list_cases(alice, Some(first[1].id), 2)
+        .await
+        .expect("page 2");
+    assert_eq!(second.iter().map(|c| c.id).collect::<Vec<_>>(), all[2..]);
+    let err = repo
+        .list_cases(alice, Some(b1.id), 2)
+        .await
+        .expect_err("bob's case is no cursor of alice's");
+    assert!(matches!(err, PersistenceError::NotFound { .. }), "{err:?}");
     let trail = audit_of(repo, a1.id).await;
     assert_eq!(trail.len(), 1);
     assert_eq!(trail[0].action, AuditAction::CaseCreated);

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use casefile_domain::StorageError;
 use casefile_domain::legal::{
     AuditAction, AuditOutcome, CaseFile, CaseRepository, Clock, FileId, FileStatus, IntegrityField,
-    LegalFileService, ListFiles, NewUpload, ServiceConfig, ServiceError, UserId,
+    LegalFileService, ListCases, ListFiles, NewUpload, ServiceConfig, ServiceError, UserId,
 };
 use casefile_domain::storage::{ObjectStorage, PutOptions, UploadMethod};
 use casefile_domain::{Sha256, content::OCTET_STREAM};
@@ -290,11 +290,80 @@ pub async fn two_phase_upload(env: &ServiceEnv) {
         .expect("list");
     assert_eq!(page.files, vec![done.clone()]);
     assert_eq!(page.next_cursor, None);
-    let cases = env.service.list_cases(alice).await.expect("cases");
+    let cases = env
+        .service
+        .list_cases(alice, ListCases::default())
+        .await
+        .expect("cases");
     assert_eq!(
-        cases.iter().map(|c| c.id).collect::<Vec<_>>(),
+        cases.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![case.id]
     );
+    assert_eq!(cases.next_cursor, None);
+    // A page at a time.
+    env.clock.advance(Duration::from_secs(1));
+    let second = env
+        .service
+        .create_case(alice, "Second")
+        .await
+        .expect("case");
+    let page = env
+        .service
+        .list_cases(
+            alice,
+            ListCases {
+                limit: Some(1),
+                ..ListCases::default()
+            },
+        )
+        .await
+        .expect("page 1");
+    assert_eq!(page.cases.len(), 1);
+    let next = env
+        .service
+        .list_cases(
+            alice,
+            ListCases {
+                limit: Some(1),
+                cursor: page.next_cursor.clone(),
+            },
+        )
+        .await
+        .expect("page 2");
+    assert_eq!(
+        next.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![second.id]
+    );
+    assert_eq!(next.next_cursor, None);
+    for bad in [Some(0), Some(1001)] {
+        assert!(matches!(
+            env.service
+                .list_cases(
+                    alice,
+                    ListCases {
+                        limit: bad,
+                        cursor: None
+                    }
+                )
+                .await,
+            Err(ServiceError::InvalidInput { field: "limit", .. })
+        ));
+    }
+    assert!(matches!(
+        env.service
+            .list_cases(
+                alice,
+                ListCases {
+                    limit: None,
+                    cursor: Some("not-a-cursor".into())
+                }
+            )
+            .await,
+        Err(ServiceError::InvalidInput {
+            field: "cursor",
+            ..
+        })
+    ));
 
     assert_eq!(
         env.actions(alice, case.id).await,
@@ -566,7 +635,28 @@ pub async fn other_users_are_refused_like_missing(env: &ServiceEnv) {
         not_found(s.get_download_url(bob, file_id).await.map(drop), "url");
         not_found(s.delete_file(bob, file_id).await.map(drop), "delete");
     }
-    assert!(s.list_cases(bob).await.expect("bob's cases").is_empty());
+    assert!(
+        s.list_cases(bob, ListCases::default())
+            .await
+            .expect("bob's cases")
+            .cases
+            .is_empty()
+    );
+    // Alice's case id is no cursor for bob.
+    assert!(matches!(
+        s.list_cases(
+            bob,
+            ListCases {
+                cursor: Some(case.id.0.to_string()),
+                limit: None
+            }
+        )
+        .await,
+        Err(ServiceError::InvalidInput {
+            field: "cursor",
+            ..
+        })
+    ));
     let denied: Vec<_> = env
         .all_audit()
         .await

@@ -31,7 +31,7 @@ pub use ports::{
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockCaseRepository, MockClock};
 pub use service::{
-    AuditTrailPage, AuditTrailQuery, DEFAULT_FILE_PAGE, FileDownload, FilePage, InitiatedUpload,
-    LegalFileService, ListFiles, MAX_FILE_PAGE, MAX_TITLE_CHARS, NewUpload, PurgeReport,
-    mime_contradicts, settled_mime_type,
+    AuditTrailPage, AuditTrailQuery, CasePage, DEFAULT_FILE_PAGE, FileDownload, FilePage,
+    InitiatedUpload, LegalFileService, ListCases, ListFiles, MAX_FILE_PAGE, MAX_TITLE_CHARS,
+    NewUpload, PurgeReport, mime_contradicts, settled_mime_type,
 };

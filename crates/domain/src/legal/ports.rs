@@ -121,8 +121,15 @@ pub trait CaseRepository: Send + Sync {
     /// The case with this id, or `None`.
     async fn get_case(&self, id: CaseId) -> PersistenceResult<Option<Case>>;
 
-    /// The cases of `owner`, oldest first.
-    async fn list_cases(&self, owner: UserId) -> PersistenceResult<Vec<Case>>;
+    /// The cases of `owner`, oldest first (by creation instant, then id): at most `limit`,
+    /// those after the case `after` when given.
+    /// MUST return [`PersistenceError::NotFound`] when `after` is not a case of `owner`.
+    async fn list_cases(
+        &self,
+        owner: UserId,
+        after: Option<CaseId>,
+        limit: usize,
+    ) -> PersistenceResult<Vec<Case>>;
 
     /// Records `file` (status pending) and appends `audit`, atomically.
     ///

@@ -161,6 +161,24 @@ impl std::fmt::Debug for FileDownload {
     }
 }
 
+/// Which page of the caller's cases to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListCases {
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// The page size: 1 to [`MAX_FILE_PAGE`], [`DEFAULT_FILE_PAGE`] when `None`.
+    pub limit: Option<usize>,
+}
+
+/// A page of cases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CasePage {
+    /// The caller's cases, oldest first.
+    pub cases: Vec<Case>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
 /// Which files of a case to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFiles {
@@ -390,11 +408,35 @@ impl LegalFileService {
     ///
     /// # Errors
     /// Persistence failures.
-    pub async fn list_cases(&self, user: UserId) -> ServiceResult<Vec<Case>> {
-        let cases = self.repository.list_cases(user).await?;
+    pub async fn list_cases(&self, user: UserId, request: ListCases) -> ServiceResult<CasePage> {
+        let limit = request.limit.unwrap_or(DEFAULT_FILE_PAGE);
+        if !(1..=MAX_FILE_PAGE).contains(&limit) {
+            return Err(ServiceError::invalid("limit", "must be within 1..=1000"));
+        }
+        let not_a_cursor = || ServiceError::invalid("cursor", "not a cursor of this listing");
+        let after = request
+            .cursor
+            .as_deref()
+            .map(|c| {
+                uuid::Uuid::parse_str(c)
+                    .map(CaseId)
+                    .map_err(|_| not_a_cursor())
+            })
+            .transpose()?;
+        let mut cases = match self.repository.list_cases(user, after, limit + 1).await {
+            Ok(cases) => cases,
+            Err(PersistenceError::NotFound { .. }) => return Err(not_a_cursor()),
+            Err(e) => return Err(e.into()),
+        };
+        let next_cursor = if cases.len() > limit {
+            cases.truncate(limit);
+            cases.last().map(|c| c.id.0.to_string())
+        } else {
+            None
+        };
         let audit = self.audit(user, AuditAction::CasesListed, AuditOutcome::Success);
         self.repository.append_audit(&audit).await?;
-        Ok(cases)
+        Ok(CasePage { cases, next_cursor })
     }
 
     /// A page of the audit trail of a case, oldest first, for its owner.
