@@ -504,6 +504,8 @@ impl ObjectStorage for GcsStorage {
                         "x-goog-content-length-range".to_owned(),
                         format!("0,{}", request.max_size),
                     ),
+                    // Signed: the URL creates the object once and cannot overwrite it.
+                    ("x-goog-if-generation-match".to_owned(), "0".to_owned()),
                 ];
                 if let Some(sha) = request.sha256 {
                     headers.push((format!("x-goog-meta-{SHA256_METADATA}"), sha.to_hex()));

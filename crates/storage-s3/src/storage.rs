@@ -713,6 +713,8 @@ impl ObjectStorage for S3Storage {
                 let mut exact = BTreeMap::new();
                 if let Some(sha) = request.sha256 {
                     exact.insert(format!("x-amz-meta-{SHA256_METADATA}"), sha.to_hex());
+                    // S3 itself refuses a body with another digest (400 BadDigest).
+                    exact.insert("x-amz-checksum-sha256".into(), checksum_header(&sha));
                 }
                 match &self.sse {
                     ServerSideEncryption::None => {}
@@ -762,7 +764,12 @@ impl ObjectStorage for S3Storage {
                     .set_server_side_encryption(sse)
                     .set_ssekms_key_id(kms);
                 if let Some(sha) = request.sha256 {
-                    put = put.metadata(SHA256_METADATA, sha.to_hex());
+                    // Signed headers the client must send: S3 refuses another digest (400
+                    // BadDigest) and a second write to the key (412).
+                    put = put
+                        .metadata(SHA256_METADATA, sha.to_hex())
+                        .checksum_sha256(checksum_header(&sha))
+                        .if_none_match("*");
                 }
                 let presigned = put
                     .presigned(config)
@@ -827,4 +834,10 @@ mod tests {
         assert_eq!(user, Metadata::from([("case-id".into(), "7".into())]));
         assert_eq!(recorded, Some(sha));
     }
+}
+
+/// A SHA-256 as S3's `x-amz-checksum-sha256` wants it: base64 of the 32 bytes.
+fn checksum_header(sha: &casefile_domain::Sha256) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(sha.as_bytes())
 }

@@ -163,6 +163,23 @@ async fn signed_put_works_with_a_plain_http_client() {
     let status = request.body(content.clone()).send().await.unwrap().status();
     assert!(status.is_success(), "{status}");
     assert_eq!(gcs.download(&k).await.unwrap(), content);
+    // #13.2: `x-goog-if-generation-match: 0` is a signed header: a client cannot drop it, and
+    // GCS then refuses a second write through the URL (412). fake-gcs-server v1.54 does not
+    // enforce the precondition on XML uploads, so only the binding is checked here.
+    assert_eq!(upload.headers["x-goog-if-generation-match"], "0");
+    let signed_headers = url::Url::parse(&upload.url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "X-Goog-SignedHeaders")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    assert!(
+        signed_headers
+            .split(';')
+            .any(|h| h == "x-goog-if-generation-match"),
+        "{signed_headers}"
+    );
+    assert_eq!(gcs.download(&k).await.unwrap(), content);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
