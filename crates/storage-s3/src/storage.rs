@@ -815,6 +815,12 @@ impl ObjectStorage for S3Storage {
     }
 }
 
+/// A SHA-256 as S3's `x-amz-checksum-sha256` wants it: base64 of the 32 bytes.
+fn checksum_header(sha: &casefile_domain::Sha256) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(sha.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -834,10 +840,4 @@ mod tests {
         assert_eq!(user, Metadata::from([("case-id".into(), "7".into())]));
         assert_eq!(recorded, Some(sha));
     }
-}
-
-/// A SHA-256 as S3's `x-amz-checksum-sha256` wants it: base64 of the 32 bytes.
-fn checksum_header(sha: &casefile_domain::Sha256) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(sha.as_bytes())
 }
