@@ -289,6 +289,7 @@ async fn get_case(
         (status = 401, description = "no valid bearer token", body = ErrorBody),
         (status = 404, description = "no such case of the caller's", body = ErrorBody),
         (status = 409, description = "a live file holds the path", body = ErrorBody),
+        (status = 429, description = "the caller or the case is at its cap of open uploads", body = ErrorBody),
         (status = 413, description = "declared size over the limit", body = ErrorBody),
     ))]
 async fn init_upload(
@@ -349,6 +350,8 @@ async fn complete(
         (status = 409, description = "a live file holds the path", body = ErrorBody),
         (status = 413, description = "over the size limit", body = ErrorBody),
         (status = 422, description = "body differs from its length, hash or type", body = ErrorBody),
+        (status = 429, description = "the caller or the case is at its cap of open uploads", body = ErrorBody),
+        (status = 503, description = "every streaming slot is taken (`Retry-After`)", body = ErrorBody),
     ))]
 async fn direct_upload(
     State(s): State<AppState>,
@@ -476,6 +479,7 @@ pub(crate) fn user_content_headers(h: &mut HeaderMap) {
         (status = 401, description = "no valid bearer token", body = ErrorBody),
         (status = 404, description = "no such completed file of the caller's", body = ErrorBody),
         (status = 416, description = "the range is outside the file", body = ErrorBody),
+        (status = 503, description = "every streaming slot is taken (`Retry-After`)", body = ErrorBody),
     ))]
 async fn content(
     State(s): State<AppState>,
