@@ -7,7 +7,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use casefile_domain::legal::{AuditEntry, Case, CaseFile};
+use casefile_domain::legal::{AuditEntry, CaseFile, Member, MemberCase};
 use casefile_domain::storage::{PresignedDownload, PresignedUpload, UploadMethod};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -27,8 +27,8 @@ pub struct ErrorBody {
 /// The code and message of an error.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
-    /// `unauthorized`, `not_found`, `invalid_input`, `conflict`, `too_large`,
-    /// `integrity_mismatch`, `upload_missing` or `internal`.
+    /// `unauthorized`, `forbidden`, `not_found`, `invalid_input`, `conflict`, `too_large`,
+    /// `integrity_mismatch`, `upload_missing`, `too_many_uploads`, `busy` or `internal`.
     #[schema(example = "not_found")]
     pub code: String,
     /// For a human.
@@ -50,8 +50,11 @@ pub struct CaseView {
     pub id: Uuid,
     /// Its title.
     pub title: String,
-    /// Who owns it (the only user who can see it).
-    pub owner_id: Uuid,
+    /// Who created it (its first owner).
+    pub created_by: Uuid,
+    /// The caller's role in it: `owner`, `editor`, `viewer` or `auditor`.
+    #[schema(example = "owner")]
+    pub role: String,
     /// Completed files.
     pub file_count: u64,
     /// Their total size.
@@ -62,12 +65,14 @@ pub struct CaseView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<&Case> for CaseView {
-    fn from(c: &Case) -> Self {
+impl From<&MemberCase> for CaseView {
+    fn from(m: &MemberCase) -> Self {
+        let c = &m.case;
         Self {
             id: c.id.0,
             title: c.title.clone(),
-            owner_id: c.owner_id.0,
+            created_by: c.created_by.0,
+            role: m.role.as_str().to_owned(),
             file_count: c.file_count,
             total_size_bytes: c.total_size_bytes,
             created_at: c.created_at,
@@ -76,14 +81,67 @@ impl From<&Case> for CaseView {
     }
 }
 
-/// The caller's cases.
+/// The cases the caller is a member of.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CaseList {
-    /// Oldest first.
+    /// Oldest first, each with the caller's role.
     pub cases: Vec<CaseView>,
     /// Pass as `cursor` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+/// A member of a case.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MemberView {
+    /// The user.
+    pub user_id: Uuid,
+    /// `owner`, `editor`, `viewer` or `auditor`.
+    #[schema(example = "editor")]
+    pub role: String,
+    /// Their name, as their identity provider last told (when it did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Their e-mail, as their identity provider last told (when it did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Who gave them their current role (absent when it came with the case).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub granted_by: Option<Uuid>,
+    /// When they became a member.
+    pub added_at: DateTime<Utc>,
+    /// When their role last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Member> for MemberView {
+    fn from(m: &Member) -> Self {
+        let profile = m.profile.clone().unwrap_or_default();
+        Self {
+            user_id: m.user_id.0,
+            role: m.role.as_str().to_owned(),
+            display_name: profile.display_name,
+            email: profile.email,
+            granted_by: m.granted_by.map(|u| u.0),
+            added_at: m.added_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// The members of a case.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MemberList {
+    /// In the order they were added.
+    pub members: Vec<MemberView>,
+}
+
+/// `PUT /v1/cases/{case_id}/members/{user_id}`: the role to give.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PutMember {
+    /// `owner`, `editor`, `viewer` or `auditor`.
+    #[schema(example = "viewer")]
+    pub role: String,
 }
 
 /// `POST /v1/cases/{case_id}/uploads`: what the client is about to upload.

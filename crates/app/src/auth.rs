@@ -166,6 +166,30 @@ impl Tokens {
     }
 }
 
+/// How API requests are authenticated: the embedded default (HS256 tokens of the local secret,
+/// minted by `casefile token`), or the firm's OpenID Connect provider — then only the provider's
+/// tokens are accepted, and every HS* token is refused.
+#[derive(Debug, Clone)]
+pub enum Authenticator {
+    /// HS256 with the local secret.
+    Local(Tokens),
+    /// The provider's JWKS.
+    Oidc(std::sync::Arc<crate::oidc::Oidc>),
+}
+
+impl Authenticator {
+    /// Who a valid bearer token names; `None` for any token that is not valid.
+    pub async fn authenticate(&self, token: &str) -> Option<crate::oidc::Identity> {
+        match self {
+            Self::Local(tokens) => tokens.verify(token).map(|user| crate::oidc::Identity {
+                user,
+                profile: casefile_domain::legal::UserProfile::default(),
+            }),
+            Self::Oidc(oidc) => oidc.verify(token).await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -67,6 +67,22 @@ pub struct AuthConfig {
     pub audience: Option<String>,
     /// The longest token lifetime (`exp - iat`), seconds; default 24 h.
     pub max_token_lifetime_secs: u64,
+    /// The identity provider's JWKS URL (https, or http on a loopback host). Setting it (or
+    /// `jwks_file`) switches sign-in to the provider: `issuer` and `audience` are then required,
+    /// and tokens of the local secret are refused.
+    pub jwks_url: Option<String>,
+    /// The identity provider's keys, as a JWKS file (instead of `jwks_url`).
+    pub jwks_file: Option<PathBuf>,
+    /// The claim naming the user (default `sub`); a value that is not a UUID maps to a UUIDv5
+    /// of issuer and subject.
+    pub user_claim: String,
+    /// Clock skew allowed on `exp` and `nbf`, seconds (default 60).
+    pub leeway_secs: u64,
+    /// How long the provider's keys are cached, seconds (default 300).
+    pub jwks_cache_secs: u64,
+    /// The least time between two fetches of the keys, seconds (default 30): a token with an
+    /// unknown `kid` fetches them again at most this often.
+    pub jwks_min_refresh_secs: u64,
 }
 
 impl Default for AuthConfig {
@@ -77,6 +93,12 @@ impl Default for AuthConfig {
             issuer: None,
             audience: None,
             max_token_lifetime_secs: crate::auth::DEFAULT_MAX_TOKEN_LIFETIME_SECS,
+            jwks_url: None,
+            jwks_file: None,
+            user_claim: "sub".into(),
+            leeway_secs: 60,
+            jwks_cache_secs: 300,
+            jwks_min_refresh_secs: 30,
         }
     }
 }
@@ -89,6 +111,76 @@ impl AuthConfig {
             audience: self.audience.clone(),
             max_lifetime_secs: self.max_token_lifetime_secs,
         }
+    }
+
+    /// The identity provider's settings, when a JWKS is configured.
+    pub fn oidc(&self) -> Option<crate::oidc::OidcSettings> {
+        let jwks = match (&self.jwks_url, &self.jwks_file) {
+            (Some(url), _) => crate::oidc::JwksSource::Url(url.clone()),
+            (None, Some(file)) => crate::oidc::JwksSource::File(file.clone()),
+            (None, None) => return None,
+        };
+        Some(crate::oidc::OidcSettings {
+            issuer: self.issuer.clone().unwrap_or_default(),
+            audience: self.audience.clone().unwrap_or_default(),
+            jwks,
+            user_claim: self.user_claim.clone(),
+            leeway: Duration::from_secs(self.leeway_secs),
+            cache_ttl: Duration::from_secs(self.jwks_cache_secs),
+            min_refresh: Duration::from_secs(self.jwks_min_refresh_secs),
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let oidc = self.jwks_url.is_some() || self.jwks_file.is_some();
+        if !oidc {
+            return Ok(());
+        }
+        if self.jwks_url.is_some() && self.jwks_file.is_some() {
+            return Err(ConfigError(
+                "auth.jwks_url and auth.jwks_file: set one, not both".into(),
+            ));
+        }
+        if self.issuer.as_deref().is_none_or(str::is_empty)
+            || self.audience.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(ConfigError(
+                "auth.jwks_url/jwks_file need auth.issuer and auth.audience (a provider's tokens for \
+                 another application must not open casefile)"
+                    .into(),
+            ));
+        }
+        if let Some(url) = &self.jwks_url {
+            let loopback = [
+                "http://127.0.0.1:",
+                "http://127.0.0.1/",
+                "http://[::1]",
+                "http://localhost:",
+                "http://localhost/",
+            ];
+            if !url.starts_with("https://") && !loopback.iter().any(|p| url.starts_with(p)) {
+                return Err(ConfigError(
+                    "auth.jwks_url must be https (http only on a loopback host)".into(),
+                ));
+            }
+        }
+        if self.user_claim.is_empty() {
+            return Err(ConfigError("auth.user_claim must not be empty".into()));
+        }
+        if self.leeway_secs > 300 {
+            return Err(ConfigError(
+                "auth.leeway_secs must be within 0..=300".into(),
+            ));
+        }
+        if !(1..=86_400).contains(&self.jwks_cache_secs)
+            || !(1..=3600).contains(&self.jwks_min_refresh_secs)
+        {
+            return Err(ConfigError(
+                "auth.jwks_cache_secs must be within 1..=86400, auth.jwks_min_refresh_secs within 1..=3600"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -103,7 +195,10 @@ impl std::fmt::Debug for AuthConfig {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("max_token_lifetime_secs", &self.max_token_lifetime_secs)
-            .finish()
+            .field("jwks_url", &self.jwks_url)
+            .field("jwks_file", &self.jwks_file)
+            .field("user_claim", &self.user_claim)
+            .finish_non_exhaustive()
     }
 }
 
@@ -262,6 +357,15 @@ impl Config {
         if let Some(v) = var("CASEFILE_JWT_AUDIENCE") {
             self.auth.audience = Some(v);
         }
+        if let Some(v) = var("CASEFILE_JWKS_URL") {
+            self.auth.jwks_url = Some(v);
+        }
+        if let Some(v) = var("CASEFILE_JWKS_FILE") {
+            self.auth.jwks_file = Some(v.into());
+        }
+        if let Some(v) = var("CASEFILE_USER_CLAIM") {
+            self.auth.user_claim = v;
+        }
         if let Some(v) = var("CASEFILE_MAX_TOKEN_LIFETIME_SECS") {
             self.auth.max_token_lifetime_secs = parse("CASEFILE_MAX_TOKEN_LIFETIME_SECS", v)?;
         }
@@ -344,6 +448,7 @@ impl Config {
                 "auth.max_token_lifetime_secs must be within 60..={MAX_TOKEN_LIFETIME_SECS}"
             )));
         }
+        self.auth.validate()?;
         Ok(())
     }
 
@@ -445,5 +550,23 @@ mod tests {
         unknown.storage.backend = "ftp".into();
         assert!(unknown.validate().is_err());
         assert!(toml::from_str::<Config>("nonsense = 1").is_err());
+    }
+
+    #[test]
+    fn an_identity_provider_needs_issuer_audience_and_a_safe_url() {
+        let mut c = Config::default();
+        c.auth.jwks_url = Some("https://idp.firm.example/keys".into());
+        assert!(c.validate().is_err(), "no issuer or audience");
+        c.auth.issuer = Some("https://idp.firm.example".into());
+        c.auth.audience = Some("casefile".into());
+        c.validate().unwrap();
+        assert!(c.auth.oidc().is_some());
+        c.auth.jwks_url = Some("http://idp.firm.example/keys".into());
+        assert!(c.validate().is_err(), "cleartext keys from a remote host");
+        c.auth.jwks_url = Some("http://127.0.0.1:8080/keys".into());
+        c.validate().unwrap();
+        c.auth.jwks_file = Some("keys.json".into());
+        assert!(c.validate().is_err(), "both a URL and a file");
+        assert!(Config::default().auth.oidc().is_none());
     }
 }

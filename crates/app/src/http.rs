@@ -11,8 +11,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use casefile_domain::StorageError;
 use casefile_domain::legal::{
-    AuditTrailQuery, CaseFile, CaseId, FileId, LegalFileService, ListCases, ListFiles, NewUpload,
-    ServiceError, UserId,
+    AuditTrailQuery, CaseFile, CaseId, FileId, LegalFileService, ListCases, ListFiles, MemberCase,
+    NewUpload, Role, ServiceError, UserId,
 };
 use casefile_domain::storage::{ByteRange, ByteStream, ObjectStorage};
 use futures::TryStreamExt;
@@ -24,10 +24,10 @@ use utoipa_axum::routes;
 
 use crate::api::{
     ApiJson, ApiQuery, AuditEntryView, AuditPage, CaseList, CaseView, DirectUploadQuery,
-    DownloadUrl, ErrorBody, FileList, FileListQuery, FileView, Health, NewCase, PageQuery,
-    UploadInstructions, UploadRequest, UploadStarted,
+    DownloadUrl, ErrorBody, FileList, FileListQuery, FileView, Health, MemberList, MemberView,
+    NewCase, PageQuery, PutMember, UploadInstructions, UploadRequest, UploadStarted,
 };
-use crate::auth::Tokens;
+use crate::auth::Authenticator;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -40,8 +40,11 @@ pub struct AppState {
     pub repository: Arc<dyn casefile_domain::legal::CaseRepository>,
     /// The local store whose presigned URLs this server honours.
     pub local: Option<crate::wiring::LocalStore>,
-    /// Bearer tokens.
-    pub tokens: Tokens,
+    /// How bearer tokens are checked.
+    pub auth: Authenticator,
+    /// The profiles (name, e-mail) last kept per user, so that they are written only when they
+    /// change.
+    pub profiles: Profiles,
     /// The public base URL (to rebuild presigned URLs for verification).
     pub public_url: String,
     /// How long a streamed upload body may send nothing before the request is abandoned.
@@ -110,6 +113,7 @@ impl From<ServiceError> for ApiError {
         use StatusCode as S;
         match &e {
             ServiceError::NotFound { .. } => Self::new(S::NOT_FOUND, "not_found", e.to_string()),
+            ServiceError::Forbidden { .. } => Self::new(S::FORBIDDEN, "forbidden", e.to_string()),
             ServiceError::InvalidInput { .. } => {
                 Self::new(S::BAD_REQUEST, "invalid_input", e.to_string())
             }
@@ -146,6 +150,37 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// The profiles last kept, per user (bounded: cleared when it reaches 10,000 users).
+#[derive(Clone, Default)]
+pub struct Profiles(
+    Arc<std::sync::Mutex<std::collections::HashMap<UserId, casefile_domain::legal::UserProfile>>>,
+);
+
+impl Profiles {
+    /// Whether `profile` differs from what was last kept for `user` (and notes it as kept).
+    fn changed(&self, user: UserId, profile: &casefile_domain::legal::UserProfile) -> bool {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.get(&user) == Some(profile) {
+            return false;
+        }
+        if map.len() >= 10_000 {
+            map.clear();
+        }
+        map.insert(user, profile.clone());
+        true
+    }
+
+    fn forget(&self, user: UserId) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&user);
+    }
+}
+
 /// The authenticated caller.
 pub struct Caller(pub UserId);
 
@@ -162,11 +197,20 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(ApiError::unauthorized)?;
-        state
-            .tokens
-            .verify(token.trim())
-            .map(Caller)
-            .ok_or_else(ApiError::unauthorized)
+        let identity = state
+            .auth
+            .authenticate(token.trim())
+            .await
+            .ok_or_else(ApiError::unauthorized)?;
+        let user = identity.user;
+        if !identity.profile.is_empty() && state.profiles.changed(user, &identity.profile) {
+            // A label for member lists: failing to keep it never fails the request.
+            if let Err(e) = state.service.remember_user(user, &identity.profile).await {
+                state.profiles.forget(user);
+                tracing::warn!(error = %e, "could not keep the caller's profile");
+            }
+        }
+        Ok(Caller(user))
     }
 }
 
@@ -216,7 +260,7 @@ const CASE_ID: &str = "the case's id";
 /// The `{file_id}` path parameter's documentation.
 const FILE_ID: &str = "the file's id";
 
-/// Creates a case owned by the caller.
+/// Creates a case; the caller becomes its owner.
 #[utoipa::path(post, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
     request_body = NewCase,
     responses(
@@ -230,10 +274,14 @@ async fn create_case(
     ApiJson(body): ApiJson<NewCase>,
 ) -> Result<Response, ApiError> {
     let case = s.service.create_case(user, &body.title).await?;
-    Ok((StatusCode::CREATED, Json(CaseView::from(&case))).into_response())
+    let view = CaseView::from(&MemberCase {
+        case,
+        role: Role::Owner,
+    });
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-/// The caller's cases, a page at a time.
+/// The cases the caller is a member of, with their role, a page at a time.
 #[utoipa::path(get, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
     params(PageQuery),
     responses(
@@ -262,13 +310,13 @@ async fn list_cases(
     }))
 }
 
-/// One of the caller's cases.
+/// A case the caller is a member of, with their role.
 #[utoipa::path(get, path = "/v1/cases/{case_id}", tag = "cases", security(("bearer" = [])),
     params(("case_id" = Uuid, Path, description = CASE_ID)),
     responses(
         (status = 200, description = "the case", body = CaseView),
         (status = 401, description = "no valid bearer token", body = ErrorBody),
-        (status = 404, description = "no such case of the caller's", body = ErrorBody),
+        (status = 404, description = "no such case, or the caller is not a member", body = ErrorBody),
     ))]
 async fn get_case(
     State(s): State<AppState>,
@@ -287,7 +335,8 @@ async fn get_case(
         (status = 201, description = "send the bytes as `upload` says, then complete", body = UploadStarted),
         (status = 400, description = "invalid path, name, type or hash", body = ErrorBody),
         (status = 401, description = "no valid bearer token", body = ErrorBody),
-        (status = 404, description = "no such case of the caller's", body = ErrorBody),
+        (status = 403, description = "a viewer or auditor of the case (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such case, or the caller is not a member", body = ErrorBody),
         (status = 409, description = "a live file holds the path", body = ErrorBody),
         (status = 429, description = "the caller or the case is at its cap of open uploads", body = ErrorBody),
         (status = 413, description = "declared size over the limit", body = ErrorBody),
@@ -319,7 +368,8 @@ async fn init_upload(
     responses(
         (status = 200, description = "the completed file (also when already completed)", body = FileView),
         (status = 401, description = "no valid bearer token", body = ErrorBody),
-        (status = 404, description = "no such file of the caller's", body = ErrorBody),
+        (status = 403, description = "a viewer or auditor of the file's case (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such file in a case of the caller's", body = ErrorBody),
         (status = 409, description = "`upload_missing`: nothing was uploaded yet; `conflict`: the file failed or was deleted", body = ErrorBody),
         (status = 422, description = "what was uploaded is not what was declared (the file is failed)", body = ErrorBody),
     ))]
@@ -346,7 +396,8 @@ async fn complete(
         (status = 201, description = "stored and verified", body = FileView),
         (status = 400, description = "invalid path or headers", body = ErrorBody),
         (status = 401, description = "no valid bearer token", body = ErrorBody),
-        (status = 404, description = "no such case of the caller's", body = ErrorBody),
+        (status = 403, description = "a viewer or auditor of the case (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such case, or the caller is not a member", body = ErrorBody),
         (status = 409, description = "a live file holds the path", body = ErrorBody),
         (status = 413, description = "over the size limit", body = ErrorBody),
         (status = 422, description = "body differs from its length, hash or type", body = ErrorBody),
@@ -400,7 +451,7 @@ async fn direct_upload(
     responses(
         (status = 200, description = "the file (pending or completed)", body = FileView),
         (status = 401, description = "no valid bearer token", body = ErrorBody),
-        (status = 404, description = "no such file of the caller's", body = ErrorBody),
+        (status = 404, description = "no such file in a case of the caller's", body = ErrorBody),
     ))]
 async fn get_file(
     State(s): State<AppState>,
@@ -477,7 +528,8 @@ pub(crate) fn user_content_headers(h: &mut HeaderMap) {
         (status = 206, description = "the requested range, NOT verified (a range cannot be checked against the whole file's SHA-256; the fixity scrub covers stored bytes)", content_type = "application/octet-stream"),
         (status = 400, description = "malformed or multiple ranges", body = ErrorBody),
         (status = 401, description = "no valid bearer token", body = ErrorBody),
-        (status = 404, description = "no such completed file of the caller's", body = ErrorBody),
+        (status = 403, description = "an auditor of the file's case: auditors never read content (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such completed file in a case of the caller's", body = ErrorBody),
         (status = 416, description = "the range is outside the file", body = ErrorBody),
         (status = 503, description = "every streaming slot is taken (`Retry-After`)", body = ErrorBody),
     ))]
@@ -528,7 +580,8 @@ async fn content(
     responses(
         (status = 200, description = "the URL", body = DownloadUrl),
         (status = 401, description = "no valid bearer token", body = ErrorBody),
-        (status = 404, description = "no such completed file of the caller's", body = ErrorBody),
+        (status = 403, description = "an auditor of the file's case: auditors never read content (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such completed file in a case of the caller's", body = ErrorBody),
     ))]
 async fn download_url(
     State(s): State<AppState>,
@@ -546,7 +599,7 @@ async fn download_url(
         (status = 200, description = "a page of files", body = FileList),
         (status = 400, description = "invalid prefix, cursor or limit", body = ErrorBody),
         (status = 401, description = "no valid bearer token", body = ErrorBody),
-        (status = 404, description = "no such case of the caller's", body = ErrorBody),
+        (status = 404, description = "no such case, or the caller is not a member", body = ErrorBody),
     ))]
 async fn list_files(
     State(s): State<AppState>,
@@ -578,7 +631,8 @@ async fn list_files(
     responses(
         (status = 204, description = "deleted"),
         (status = 401, description = "no valid bearer token", body = ErrorBody),
-        (status = 404, description = "no such live file of the caller's", body = ErrorBody),
+        (status = 403, description = "a viewer or auditor of the file's case (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such live file in a case of the caller's", body = ErrorBody),
     ))]
 async fn delete_file(
     State(s): State<AppState>,
@@ -596,7 +650,8 @@ async fn delete_file(
         (status = 200, description = "a page of entries", body = AuditPage),
         (status = 400, description = "malformed cursor or limit", body = ErrorBody),
         (status = 401, description = "no valid bearer token", body = ErrorBody),
-        (status = 404, description = "no such case of the caller's", body = ErrorBody),
+        (status = 403, description = "an editor or viewer of the case: the trail is for owners and auditors (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such case, or the caller is not a member", body = ErrorBody),
     ))]
 async fn audit(
     State(s): State<AppState>,
@@ -622,6 +677,95 @@ async fn audit(
 }
 
 /// Whether storage and database answer (no token).
+/// The `{user_id}` path parameter's documentation.
+const USER_ID: &str = "the member's user id (a UUID)";
+
+/// The `{case_id}` and `{user_id}` path segments of a member route: a malformed case id
+/// answers like a missing case; a user id that is not a UUID is `invalid_input`.
+pub struct MemberPath(pub CaseId, pub UserId);
+
+impl<S: Send + Sync> FromRequestParts<S> for MemberPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let missing = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "case not found");
+        let Path((case, user)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| missing())?;
+        let case = uuid::Uuid::parse_str(&case).map_err(|_| missing())?;
+        let user = uuid::Uuid::parse_str(&user)
+            .map_err(|_| ApiError::invalid("invalid user_id: must be a UUID"))?;
+        Ok(Self(CaseId(case), UserId(user)))
+    }
+}
+
+/// The members of a case, with their roles, for any member.
+#[utoipa::path(get, path = "/v1/cases/{case_id}/members", tag = "members", security(("bearer" = [])),
+    params(("case_id" = Uuid, Path, description = CASE_ID)),
+    responses(
+        (status = 200, description = "the members, in the order they were added", body = MemberList),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such case, or the caller is not a member", body = ErrorBody),
+    ))]
+async fn list_members(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    CasePath(case_id): CasePath,
+) -> Result<Json<MemberList>, ApiError> {
+    let members = s.service.list_members(user, case_id).await?;
+    Ok(Json(MemberList {
+        members: members.iter().map(MemberView::from).collect(),
+    }))
+}
+
+/// Gives a user a role in the case: adds them, or changes their role. Owners only.
+#[utoipa::path(put, path = "/v1/cases/{case_id}/members/{user_id}", tag = "members", security(("bearer" = [])),
+    params(("case_id" = Uuid, Path, description = CASE_ID), ("user_id" = Uuid, Path, description = USER_ID)),
+    request_body = PutMember,
+    responses(
+        (status = 200, description = "the member, with the role given", body = MemberView),
+        (status = 400, description = "an unknown role, or a user id that is not a UUID", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 403, description = "the caller is a member but not an owner (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such case, or the caller is not a member", body = ErrorBody),
+        (status = 409, description = "the change would leave the case without an owner", body = ErrorBody),
+    ))]
+async fn put_member(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    MemberPath(case_id, member): MemberPath,
+    ApiJson(body): ApiJson<PutMember>,
+) -> Result<Json<MemberView>, ApiError> {
+    let role = Role::parse(&body.role).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "invalid role: {:?} is not one of owner, editor, viewer, auditor",
+            body.role
+        ))
+    })?;
+    let member = s.service.set_member(user, case_id, member, role).await?;
+    Ok(Json(MemberView::from(&member)))
+}
+
+/// Removes a member from the case. Owners only.
+#[utoipa::path(delete, path = "/v1/cases/{case_id}/members/{user_id}", tag = "members", security(("bearer" = [])),
+    params(("case_id" = Uuid, Path, description = CASE_ID), ("user_id" = Uuid, Path, description = USER_ID)),
+    responses(
+        (status = 204, description = "removed"),
+        (status = 400, description = "a user id that is not a UUID", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 403, description = "the caller is a member but not an owner (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such case, the caller is not a member, or the user is not one", body = ErrorBody),
+        (status = 409, description = "the last owner cannot be removed", body = ErrorBody),
+    ))]
+async fn remove_member(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    MemberPath(case_id, member): MemberPath,
+) -> Result<StatusCode, ApiError> {
+    s.service.remove_member(user, case_id, member).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses(
         (status = 200, description = "both answer", body = Health),
@@ -669,12 +813,13 @@ async fn not_found() -> ApiError {
 /// handlers the router serves.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "casefile", description = "Legal case files: cases, verified uploads and downloads, audit trail."),
+    info(title = "casefile", description = "Legal case files: cases shared by members with roles, verified uploads and downloads, audit trail."),
     paths(openapi_json),
     modifiers(&BearerAuth),
     tags(
         (name = "cases", description = "Cases and their audit trail"),
         (name = "files", description = "Uploads, downloads and listings of a case's files"),
+        (name = "members", description = "Who works a case, and in which role"),
         (name = "blobs", description = "The local store's presigned URLs"),
         (name = "operations", description = "Health and this document"),
     )
@@ -715,6 +860,8 @@ fn routes(body_idle: std::time::Duration) -> (Router<AppState>, utoipa::openapi:
         .routes(routes!(get_case))
         .routes(routes!(init_upload))
         .routes(routes!(audit))
+        .routes(routes!(list_members))
+        .routes(routes!(put_member, remove_member))
         .routes(routes!(get_file, delete_file))
         .routes(routes!(content))
         .routes(routes!(download_url))

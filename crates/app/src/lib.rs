@@ -18,13 +18,14 @@ mod blobs;
 pub mod config;
 pub mod http;
 pub mod limits;
+pub mod oidc;
 pub mod secrets;
 mod serve;
 pub mod wiring;
 
 use std::net::SocketAddr;
 
-use crate::auth::Tokens;
+use crate::auth::{Authenticator, Tokens};
 use crate::config::Config;
 use crate::http::AppState;
 
@@ -53,6 +54,22 @@ pub fn tokens(config: &Config, secret: &[u8]) -> Tokens {
         .map(|s| s.as_bytes())
         .collect();
     Tokens::with_policy(secret, &previous, config.auth.policy())
+}
+
+/// How this configuration authenticates requests: the identity provider's keys when
+/// `auth.jwks_url` or `auth.jwks_file` is set, else the local secret's tokens.
+///
+/// # Errors
+/// When the local secret cannot be had (see [`jwt_secret`]), or the HTTP client for the JWKS
+/// cannot be built.
+pub fn authenticator(config: &Config) -> Result<Authenticator, wiring::WireError> {
+    if let Some(settings) = config.auth.oidc() {
+        let oidc =
+            oidc::Oidc::new(settings).map_err(|e| config::ConfigError(format!("auth: {e}")))?;
+        return Ok(Authenticator::Oidc(std::sync::Arc::new(oidc)));
+    }
+    let (secret, _) = jwt_secret(config)?;
+    Ok(Authenticator::Local(tokens(config, &secret)))
 }
 
 /// A running server: its address, and the handle to stop it.
@@ -108,13 +125,13 @@ async fn serve(
     wired: wiring::Wired,
 ) -> Result<(Server, String), wiring::WireError> {
     let addr = listener.local_addr()?;
-    let (secret, _) = jwt_secret(config)?;
     let state = AppState {
         service: wired.service,
         storage: wired.storage,
         repository: wired.repository,
         local: wired.local,
-        tokens: tokens(config, &secret),
+        auth: authenticator(config)?,
+        profiles: http::Profiles::default(),
         public_url: config.public_url(),
         body_idle_timeout: std::time::Duration::from_secs(config.limits.body_idle_timeout_secs),
         streams: limits::StreamSlots::new(

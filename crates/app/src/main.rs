@@ -72,6 +72,14 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
             print!("{}", config.redacted_toml());
         }
         Command::Token { user, ttl } => {
+            if config.auth.oidc().is_some() {
+                return Err(casefile_app::config::ConfigError(
+                    "auth.jwks_url/jwks_file is set: tokens come from the identity provider, and \
+                     tokens of the local secret are refused"
+                        .into(),
+                )
+                .into());
+            }
             let (secret, _) = jwt_secret(&config)?;
             let user = user.map(UserId).unwrap_or_default();
             let token = tokens(&config, &secret).mint(user, ttl)?;

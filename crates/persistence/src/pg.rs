@@ -60,7 +60,32 @@ mod schema {
             details -> Nullable<Text>,
         }
     }
-    diesel::allow_tables_to_appear_in_same_query!(cases, case_files, audit_log);
+    diesel::table! {
+        case_members (case_id, user_id) {
+            case_id -> Uuid,
+            user_id -> Uuid,
+            role -> Text,
+            granted_by -> Nullable<Uuid>,
+            added_at -> Timestamptz,
+            updated_at -> Timestamptz,
+        }
+    }
+    diesel::table! {
+        users (id) {
+            id -> Uuid,
+            display_name -> Nullable<Text>,
+            email -> Nullable<Text>,
+            updated_at -> Timestamptz,
+        }
+    }
+    diesel::joinable!(case_members -> cases (case_id));
+    diesel::allow_tables_to_appear_in_same_query!(
+        cases,
+        case_files,
+        audit_log,
+        case_members,
+        users
+    );
 }
 
 type Id = uuid::Uuid;

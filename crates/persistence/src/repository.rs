@@ -8,8 +8,9 @@ macro_rules! diesel_repository {
         use casefile_domain::Sha256;
         use casefile_domain::legal::{
             AuditAction, AuditEntry, AuditId, AuditOutcome, AuditQuery, Case, CaseFile, CaseId,
-            CaseRepository, FileId, FileName, FileQuery, FileStatus, LogicalPath,
-            OpenUploads, PersistenceResult, Transition, UserId,
+            CaseRepository, FileId, FileName, FileQuery, FileStatus, LogicalPath, Member,
+            MemberCase, MemberChange, OpenUploads, PersistenceResult, Role, Transition, UserId,
+            UserProfile,
         };
         use casefile_domain::storage::ObjectKey;
         use chrono::{DateTime, Utc};
@@ -17,7 +18,7 @@ macro_rules! diesel_repository {
         use diesel_async::RunQueryDsl;
 
         use crate::error::{TxError, conflict, corrupt, not_found};
-        use schema::{audit_log, case_files, cases};
+        use schema::{audit_log, case_files, case_members, cases, users};
 
         #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
         #[diesel(table_name = cases)]
@@ -52,6 +53,46 @@ macro_rules! diesel_repository {
         }
 
         #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+        #[diesel(table_name = case_members)]
+        struct MemberRow {
+            case_id: Id,
+            user_id: Id,
+            role: String,
+            granted_by: Option<Id>,
+            added_at: DateTime<Utc>,
+            updated_at: DateTime<Utc>,
+        }
+
+        impl MemberRow {
+            fn new(m: &Member) -> Self {
+                Self {
+                    case_id: to_id(m.case_id.0),
+                    user_id: to_id(m.user_id.0),
+                    role: m.role.as_str().to_owned(),
+                    granted_by: m.granted_by.map(|u| to_id(u.0)),
+                    added_at: m.added_at,
+                    updated_at: m.updated_at,
+                }
+            }
+
+            fn into_domain(self, profile: Option<UserProfile>) -> PersistenceResult<Member> {
+                Ok(Member {
+                    case_id: CaseId(from_id(&self.case_id)?),
+                    user_id: UserId(from_id(&self.user_id)?),
+                    role: role_from_db(&self.role)?,
+                    granted_by: self.granted_by.as_ref().map(from_id).transpose()?.map(UserId),
+                    added_at: self.added_at,
+                    updated_at: self.updated_at,
+                    profile,
+                })
+            }
+        }
+
+        fn role_from_db(role: &str) -> PersistenceResult<Role> {
+            Role::parse(role).ok_or_else(|| corrupt(format!("unknown role {role}")))
+        }
+
+        #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
         #[diesel(table_name = audit_log)]
         struct AuditRow {
             id: Id,
@@ -76,7 +117,7 @@ macro_rules! diesel_repository {
             fn new(c: &Case) -> Result<Self, TxError> {
                 Ok(Self {
                     id: to_id(c.id.0),
-                    owner_id: to_id(c.owner_id.0),
+                    owner_id: to_id(c.created_by.0),
                     title: c.title.clone(),
                     file_count: size_to_db(c.file_count)?,
                     total_size_bytes: size_to_db(c.total_size_bytes)?,
@@ -88,7 +129,7 @@ macro_rules! diesel_repository {
             fn into_domain(self) -> PersistenceResult<Case> {
                 Ok(Case {
                     id: CaseId(from_id(&self.id)?),
-                    owner_id: UserId(from_id(&self.owner_id)?),
+                    created_by: UserId(from_id(&self.owner_id)?),
                     title: self.title,
                     file_count: size_from_db(self.file_count)?,
                     total_size_bytes: size_from_db(self.total_size_bytes)?,
@@ -252,6 +293,114 @@ macro_rules! diesel_repository {
 
         async fn create_case_tx(conn: &mut Conn, case: &CaseRow, audit: &AuditRow) -> Result<(), TxError> {
             diesel::insert_into(cases::table).values(case).execute(conn).await?;
+            let owner = MemberRow {
+                case_id: case.id.clone(),
+                user_id: case.owner_id.clone(),
+                role: Role::Owner.as_str().to_owned(),
+                granted_by: None,
+                added_at: case.created_at,
+                updated_at: case.created_at,
+            };
+            diesel::insert_into(case_members::table).values(&owner).execute(conn).await?;
+            insert_audit(conn, audit).await
+        }
+
+        /// Locks the case row for the rest of the transaction (a no-op update: a row lock on
+        /// PostgreSQL, the write lock on SQLite), so that membership changes of one case are
+        /// serialized; `NotFound` when there is no such case.
+        async fn lock_case(conn: &mut Conn, case: &Id) -> Result<(), TxError> {
+            let n = diesel::update(cases::table.filter(cases::id.eq(case)))
+                .set(cases::id.eq(case))
+                .execute(conn)
+                .await?;
+            if n == 0 {
+                return Err(TxError::Domain(not_found("case")));
+            }
+            Ok(())
+        }
+
+        async fn role_in(conn: &mut Conn, case: &Id, user: &Id) -> Result<Option<Role>, TxError> {
+            let role: Option<String> = case_members::table
+                .find((case, user))
+                .select(case_members::role)
+                .first(conn)
+                .await
+                .optional()?;
+            Ok(role.as_deref().map(role_from_db).transpose()?)
+        }
+
+        /// Refuses a change that takes the owner role from the last owner.
+        async fn keep_an_owner(conn: &mut Conn, case: &Id, current: Option<Role>) -> Result<(), TxError> {
+            if current != Some(Role::Owner) {
+                return Ok(());
+            }
+            let owners: i64 = case_members::table
+                .filter(case_members::case_id.eq(case))
+                .filter(case_members::role.eq(Role::Owner.as_str()))
+                .count()
+                .get_result(conn)
+                .await?;
+            if owners <= 1 {
+                return Err(TxError::Domain(conflict("a case keeps at least one owner")));
+            }
+            Ok(())
+        }
+
+        fn check_expected(current: Option<Role>, expected: Option<Role>) -> Result<(), TxError> {
+            if current == expected {
+                Ok(())
+            } else {
+                Err(TxError::Domain(conflict("the member's role changed concurrently; read it again")))
+            }
+        }
+
+        async fn put_member_tx(
+            conn: &mut Conn,
+            row: &MemberRow,
+            role: Role,
+            expected: Option<Role>,
+            audit: &AuditRow,
+        ) -> Result<MemberChange, TxError> {
+            lock_case(conn, &row.case_id).await?;
+            let current = role_in(conn, &row.case_id, &row.user_id).await?;
+            if current == Some(role) {
+                return Ok(MemberChange::Unchanged);
+            }
+            check_expected(current, expected)?;
+            if role != Role::Owner {
+                keep_an_owner(conn, &row.case_id, current).await?;
+            }
+            if current.is_none() {
+                diesel::insert_into(case_members::table).values(row).execute(conn).await?;
+            } else {
+                diesel::update(case_members::table.find((&row.case_id, &row.user_id)))
+                    .set((
+                        case_members::role.eq(&row.role),
+                        case_members::granted_by.eq(&row.granted_by),
+                        case_members::updated_at.eq(row.updated_at),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            insert_audit(conn, audit).await?;
+            Ok(MemberChange::Applied { previous: current })
+        }
+
+        async fn remove_member_tx(
+            conn: &mut Conn,
+            case: &Id,
+            user: &Id,
+            expected: Role,
+            audit: &AuditRow,
+        ) -> Result<(), TxError> {
+            lock_case(conn, case).await?;
+            let current = role_in(conn, case, user).await?;
+            if current.is_none() {
+                return Err(TxError::Domain(not_found("member")));
+            }
+            check_expected(current, Some(expected))?;
+            keep_an_owner(conn, case, current).await?;
+            diesel::delete(case_members::table.find((case, user))).execute(conn).await?;
             insert_audit(conn, audit).await
         }
 
@@ -419,15 +568,93 @@ macro_rules! diesel_repository {
                 row.map(CaseRow::into_domain).transpose()
             }
 
-            async fn list_cases(&self, owner: UserId, after: Option<CaseId>, limit: usize) -> PersistenceResult<Vec<Case>> {
+            async fn case_for_member(&self, id: CaseId, user: UserId) -> PersistenceResult<Option<(Case, Option<Role>)>> {
+                let mut conn = self.conn().await?;
+                let row: Option<(CaseRow, Option<String>)> = cases::table
+                    .left_join(
+                        case_members::table.on(case_members::case_id
+                            .eq(cases::id)
+                            .and(case_members::user_id.eq(to_id(user.0)))),
+                    )
+                    .filter(cases::id.eq(to_id(id.0)))
+                    .select((CaseRow::as_select(), case_members::role.nullable()))
+                    .first(&mut conn)
+                    .await
+                    .optional()
+                    .map_err(crate::error::map_diesel)?;
+                let Some((case, role)) = row else {
+                    return Ok(None);
+                };
+                Ok(Some((case.into_domain()?, role.as_deref().map(role_from_db).transpose()?)))
+            }
+
+            async fn list_members(&self, case: CaseId) -> PersistenceResult<Vec<Member>> {
+                let mut conn = self.conn().await?;
+                let rows: Vec<(MemberRow, Option<String>, Option<String>)> = case_members::table
+                    .left_join(users::table.on(users::id.eq(case_members::user_id)))
+                    .filter(case_members::case_id.eq(to_id(case.0)))
+                    .order((case_members::added_at.asc(), case_members::user_id.asc()))
+                    .select((
+                        MemberRow::as_select(),
+                        users::display_name.nullable(),
+                        users::email.nullable(),
+                    ))
+                    .load(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                rows.into_iter()
+                    .map(|(row, display_name, email)| {
+                        let profile = UserProfile { display_name, email };
+                        row.into_domain((!profile.is_empty()).then_some(profile))
+                    })
+                    .collect()
+            }
+
+            async fn put_member(&self, member: &Member, expected: Option<Role>, audit: &AuditEntry) -> PersistenceResult<MemberChange> {
+                let row = MemberRow::new(member);
+                let audit = AuditRow::new(audit);
+                in_tx!(self, conn => put_member_tx(conn, &row, member.role, expected, &audit).await)
+            }
+
+            async fn remove_member(&self, case: CaseId, user: UserId, expected: Role, audit: &AuditEntry) -> PersistenceResult<()> {
+                let (case, user, audit) = (to_id(case.0), to_id(user.0), AuditRow::new(audit));
+                in_tx!(self, conn => remove_member_tx(conn, &case, &user, expected, &audit).await)
+            }
+
+            async fn remember_user(&self, user: UserId, profile: &UserProfile, at: DateTime<Utc>) -> PersistenceResult<()> {
+                let mut conn = self.conn().await?;
+                let values = (
+                    users::id.eq(to_id(user.0)),
+                    users::display_name.eq(profile.display_name.clone()),
+                    users::email.eq(profile.email.clone()),
+                    users::updated_at.eq(at),
+                );
+                diesel::insert_into(users::table)
+                    .values(values.clone())
+                    .on_conflict(users::id)
+                    .do_update()
+                    .set((
+                        users::display_name.eq(profile.display_name.clone()),
+                        users::email.eq(profile.email.clone()),
+                        users::updated_at.eq(at),
+                    ))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                Ok(())
+            }
+
+            async fn list_cases(&self, member: UserId, after: Option<CaseId>, limit: usize) -> PersistenceResult<Vec<MemberCase>> {
                 let mut conn = self.conn().await?;
                 let mut query = cases::table
-                    .filter(cases::owner_id.eq(to_id(owner.0)))
+                    .inner_join(case_members::table)
+                    .filter(case_members::user_id.eq(to_id(member.0)))
                     .into_boxed();
                 if let Some(after) = after {
                     let cursor: Option<(DateTime<Utc>, Id)> = cases::table
+                        .inner_join(case_members::table)
                         .filter(cases::id.eq(to_id(after.0)))
-                        .filter(cases::owner_id.eq(to_id(owner.0)))
+                        .filter(case_members::user_id.eq(to_id(member.0)))
                         .select((cases::created_at, cases::id))
                         .first(&mut conn)
                         .await
@@ -440,14 +667,18 @@ macro_rules! diesel_repository {
                             .or(cases::created_at.eq(at).and(cases::id.gt(id))),
                     );
                 }
-                let rows = query
+                let rows: Vec<(CaseRow, String)> = query
                     .order((cases::created_at.asc(), cases::id.asc()))
                     .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-                    .select(CaseRow::as_select())
+                    .select((CaseRow::as_select(), case_members::role))
                     .load(&mut conn)
                     .await
                     .map_err(crate::error::map_diesel)?;
-                rows.into_iter().map(CaseRow::into_domain).collect()
+                rows.into_iter()
+                    .map(|(case, role)| {
+                        Ok(MemberCase { case: case.into_domain()?, role: role_from_db(&role)? })
+                    })
+                    .collect()
             }
 
             async fn insert_pending_file(

@@ -66,7 +66,32 @@ mod schema {
             details -> Nullable<Text>,
         }
     }
-    diesel::allow_tables_to_appear_in_same_query!(cases, case_files, audit_log);
+    diesel::table! {
+        case_members (case_id, user_id) {
+            case_id -> Text,
+            user_id -> Text,
+            role -> Text,
+            granted_by -> Nullable<Text>,
+            added_at -> TimestamptzSqlite,
+            updated_at -> TimestamptzSqlite,
+        }
+    }
+    diesel::table! {
+        users (id) {
+            id -> Text,
+            display_name -> Nullable<Text>,
+            email -> Nullable<Text>,
+            updated_at -> TimestamptzSqlite,
+        }
+    }
+    diesel::joinable!(case_members -> cases (case_id));
+    diesel::allow_tables_to_appear_in_same_query!(
+        cases,
+        case_files,
+        audit_log,
+        case_members,
+        users
+    );
 }
 
 type Id = String;

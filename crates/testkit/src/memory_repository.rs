@@ -6,7 +6,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use casefile_domain::legal::{
     AuditEntry, AuditQuery, Case, CaseFile, CaseId, CaseRepository, FileId, FileQuery, FileStatus,
-    OpenUploads, PersistenceError, PersistenceResult, Transition, UserId,
+    Member, MemberCase, MemberChange, OpenUploads, PersistenceError, PersistenceResult, Role,
+    Transition, UserId, UserProfile,
 };
 use chrono::{DateTime, Utc};
 
@@ -14,6 +15,8 @@ use chrono::{DateTime, Utc};
 struct State {
     cases: BTreeMap<CaseId, Case>,
     files: BTreeMap<FileId, CaseFile>,
+    members: BTreeMap<(CaseId, UserId), Member>,
+    users: BTreeMap<UserId, UserProfile>,
     audit: Vec<AuditEntry>,
 }
 
@@ -54,6 +57,30 @@ impl State {
     fn case_mut(&mut self, id: CaseId) -> PersistenceResult<&mut Case> {
         self.cases.get_mut(&id).ok_or_else(|| not_found("case"))
     }
+
+    fn role(&self, case: CaseId, user: UserId) -> Option<Role> {
+        self.members.get(&(case, user)).map(|m| m.role)
+    }
+
+    /// Refuses a change that takes the owner role from the last owner.
+    fn keep_an_owner(&self, case: CaseId, current: Option<Role>) -> PersistenceResult<()> {
+        if current != Some(Role::Owner) {
+            return Ok(());
+        }
+        let owners = self
+            .members
+            .values()
+            .filter(|m| m.case_id == case && m.role == Role::Owner)
+            .count();
+        if owners <= 1 {
+            return Err(conflict("a case keeps at least one owner"));
+        }
+        Ok(())
+    }
+}
+
+fn changed_concurrently() -> PersistenceError {
+    conflict("the member's role changed concurrently; read it again")
 }
 
 #[async_trait]
@@ -64,7 +91,114 @@ impl CaseRepository for InMemoryCaseRepository {
             return Err(conflict("case id exists"));
         }
         state.cases.insert(case.id, case.clone());
+        state.members.insert(
+            (case.id, case.created_by),
+            Member {
+                case_id: case.id,
+                user_id: case.created_by,
+                role: Role::Owner,
+                granted_by: None,
+                added_at: case.created_at,
+                updated_at: case.created_at,
+                profile: None,
+            },
+        );
         state.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn case_for_member(
+        &self,
+        id: CaseId,
+        user: UserId,
+    ) -> PersistenceResult<Option<(Case, Option<Role>)>> {
+        let state = self.lock();
+        Ok(state
+            .cases
+            .get(&id)
+            .map(|c| (c.clone(), state.role(id, user))))
+    }
+
+    async fn list_members(&self, case: CaseId) -> PersistenceResult<Vec<Member>> {
+        let state = self.lock();
+        let mut members: Vec<Member> = state
+            .members
+            .values()
+            .filter(|m| m.case_id == case)
+            .map(|m| Member {
+                profile: state.users.get(&m.user_id).cloned(),
+                ..m.clone()
+            })
+            .collect();
+        members.sort_by_key(|m| (m.added_at, m.user_id));
+        Ok(members)
+    }
+
+    async fn put_member(
+        &self,
+        member: &Member,
+        expected: Option<Role>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<MemberChange> {
+        let mut state = self.lock();
+        if !state.cases.contains_key(&member.case_id) {
+            return Err(not_found("case"));
+        }
+        let key = (member.case_id, member.user_id);
+        let current = state.role(member.case_id, member.user_id);
+        if current == Some(member.role) {
+            return Ok(MemberChange::Unchanged);
+        }
+        if current != expected {
+            return Err(changed_concurrently());
+        }
+        if member.role != Role::Owner {
+            state.keep_an_owner(member.case_id, current)?;
+        }
+        let added_at = state
+            .members
+            .get(&key)
+            .map_or(member.added_at, |m| m.added_at);
+        state.members.insert(
+            key,
+            Member {
+                added_at,
+                profile: None,
+                ..member.clone()
+            },
+        );
+        state.audit.push(audit.clone());
+        Ok(MemberChange::Applied { previous: current })
+    }
+
+    async fn remove_member(
+        &self,
+        case: CaseId,
+        user: UserId,
+        expected: Role,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<()> {
+        let mut state = self.lock();
+        let current = state.role(case, user);
+        if current.is_none() {
+            return Err(not_found("member"));
+        }
+        if current != Some(expected) {
+            return Err(changed_concurrently());
+        }
+        state.keep_an_owner(case, current)?;
+        state.members.remove(&(case, user));
+        state.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn remember_user(
+        &self,
+        user: UserId,
+        profile: &UserProfile,
+        _at: DateTime<Utc>,
+    ) -> PersistenceResult<()> {
+        self.lock().users.insert(user, profile.clone());
         Ok(())
     }
 
@@ -74,14 +208,14 @@ impl CaseRepository for InMemoryCaseRepository {
 
     async fn list_cases(
         &self,
-        owner: UserId,
+        member: UserId,
         after: Option<CaseId>,
         limit: usize,
-    ) -> PersistenceResult<Vec<Case>> {
+    ) -> PersistenceResult<Vec<MemberCase>> {
         let state = self.lock();
         let cursor = match after {
             Some(id) => match state.cases.get(&id) {
-                Some(c) if c.owner_id == owner => Some((c.created_at, c.id)),
+                Some(c) if state.role(id, member).is_some() => Some((c.created_at, c.id)),
                 _ => {
                     return Err(PersistenceError::NotFound {
                         what: "case cursor".to_owned(),
@@ -90,14 +224,19 @@ impl CaseRepository for InMemoryCaseRepository {
             },
             None => None,
         };
-        let mut cases: Vec<Case> = state
+        let mut cases: Vec<MemberCase> = state
             .cases
             .values()
-            .filter(|c| c.owner_id == owner)
             .filter(|c| cursor.is_none_or(|at| (c.created_at, c.id) > at))
-            .cloned()
+            .filter_map(|c| {
+                let role = state.role(c.id, member)?;
+                Some(MemberCase {
+                    case: c.clone(),
+                    role,
+                })
+            })
             .collect();
-        cases.sort_by_key(|c| (c.created_at, c.id));
+        cases.sort_by_key(|c| (c.case.created_at, c.case.id));
         cases.truncate(limit);
         Ok(cases)
     }

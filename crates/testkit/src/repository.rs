@@ -26,7 +26,7 @@ pub async fn new_case(repo: &dyn CaseRepository, owner: UserId) -> Case {
     let at = now();
     let case = Case {
         id: CaseId::new(),
-        owner_id: owner,
+        created_by: owner,
         title: "Doe v. Roe".to_owned(),
         file_count: 0,
         total_size_bytes: 0,
@@ -53,7 +53,7 @@ pub fn pending_file(case: &Case, path: &str, size: u64, created_at: DateTime<Utc
         sha256: Sha256::digest(path.as_bytes()),
         storage_key: LegalFileService::storage_key(case.id, id),
         status: FileStatus::Pending,
-        uploaded_by: case.owner_id,
+        uploaded_by: case.created_by,
         created_at,
         updated_at: created_at,
         completed_at: None,
@@ -124,7 +124,7 @@ pub async fn cases_round_trip(repo: &dyn CaseRepository) {
         .await
         .expect("list")
         .iter()
-        .map(|c| c.id)
+        .map(|c| c.case.id)
         .collect();
     assert_eq!(alices.len(), 2);
     assert!(alices.contains(&a1.id) && alices.contains(&a2.id) && !alices.contains(&b1.id));
@@ -135,17 +135,23 @@ pub async fn cases_round_trip(repo: &dyn CaseRepository) {
         .await
         .expect("list")
         .iter()
-        .map(|c| c.id)
+        .map(|c| c.case.id)
         .collect();
     assert_eq!(all.len(), 3);
     assert_eq!(all[2], a3.id, "oldest first: {all:?}");
     let first = repo.list_cases(alice, None, 2).await.expect("page 1");
-    assert_eq!(first.iter().map(|c| c.id).collect::<Vec<_>>(), all[..2]);
+    assert_eq!(
+        first.iter().map(|c| c.case.id).collect::<Vec<_>>(),
+        all[..2]
+    );
     let second = repo
-        .list_cases(alice, Some(first[1].id), 2)
+        .list_cases(alice, Some(first[1].case.id), 2)
         .await
         .expect("page 2");
-    assert_eq!(second.iter().map(|c| c.id).collect::<Vec<_>>(), all[2..]);
+    assert_eq!(
+        second.iter().map(|c| c.case.id).collect::<Vec<_>>(),
+        all[2..]
+    );
     let err = repo
         .list_cases(alice, Some(b1.id), 2)
         .await
@@ -695,7 +701,7 @@ pub async fn open_uploads_are_counted(repo: &dyn CaseRepository) {
         .await
         .expect("fail");
     let mut strangers = new_case(repo, UserId::new()).await;
-    strangers.owner_id = UserId::new();
+    strangers.created_by = UserId::new();
     insert(repo, &pending_file(&strangers, "z/1.pdf", 10, now()))
         .await
         .expect("pending");
@@ -721,6 +727,161 @@ pub async fn open_uploads_are_counted(repo: &dyn CaseRepository) {
     );
 }
 
+fn member(
+    case: CaseId,
+    user: UserId,
+    role: casefile_domain::legal::Role,
+) -> casefile_domain::legal::Member {
+    casefile_domain::legal::Member {
+        case_id: case,
+        user_id: user,
+        role,
+        granted_by: None,
+        added_at: now(),
+        updated_at: now(),
+        profile: None,
+    }
+}
+
+/// Members: the creator is the owner member; a change names the role it expects and is refused
+/// when that is stale; the last owner cannot be demoted or removed, even by two owners demoting
+/// each other at once; a profile is kept and replaced; an unknown case or member is `NotFound`.
+pub async fn members_round_trip(repo: &dyn CaseRepository) {
+    use casefile_domain::legal::{MemberChange, Role, UserProfile};
+    let alice = UserId::new();
+    let bob = UserId::new();
+    let case = new_case(repo, alice).await;
+    let got = repo.case_for_member(case.id, alice).await.expect("read");
+    assert_eq!(
+        got.map(|(c, r)| (c.id, r)),
+        Some((case.id, Some(Role::Owner)))
+    );
+    let got = repo.case_for_member(case.id, bob).await.expect("read");
+    assert_eq!(got.map(|(c, r)| (c.id, r)), Some((case.id, None)));
+    assert!(
+        repo.case_for_member(CaseId::new(), alice)
+            .await
+            .expect("read")
+            .is_none()
+    );
+
+    let entry = |action| audit(Some(alice), action).case(case.id);
+    let put = |m, expected| async move {
+        repo.put_member(&m, expected, &entry(AuditAction::MemberAdded))
+            .await
+    };
+    assert_eq!(
+        put(member(case.id, bob, Role::Editor), None)
+            .await
+            .expect("add"),
+        MemberChange::Applied { previous: None }
+    );
+    assert_eq!(
+        put(member(case.id, bob, Role::Editor), Some(Role::Editor))
+            .await
+            .expect("same"),
+        MemberChange::Unchanged
+    );
+    let stale = put(member(case.id, bob, Role::Viewer), None).await;
+    assert!(
+        matches!(stale, Err(PersistenceError::Conflict { .. })),
+        "{stale:?}"
+    );
+    let last = put(member(case.id, alice, Role::Viewer), Some(Role::Owner)).await;
+    assert!(
+        matches!(last, Err(PersistenceError::Conflict { .. })),
+        "{last:?}"
+    );
+    let last = repo
+        .remove_member(
+            case.id,
+            alice,
+            Role::Owner,
+            &entry(AuditAction::MemberRemoved),
+        )
+        .await;
+    assert!(
+        matches!(last, Err(PersistenceError::Conflict { .. })),
+        "{last:?}"
+    );
+    let missing = put(member(CaseId::new(), bob, Role::Viewer), None).await;
+    assert!(
+        matches!(missing, Err(PersistenceError::NotFound { .. })),
+        "{missing:?}"
+    );
+
+    // Two owners demote each other at the same time: one wins, the case keeps an owner.
+    put(member(case.id, bob, Role::Owner), Some(Role::Editor))
+        .await
+        .expect("promote");
+    let (a, b) = tokio::join!(
+        put(member(case.id, alice, Role::Viewer), Some(Role::Owner)),
+        put(member(case.id, bob, Role::Viewer), Some(Role::Owner)),
+    );
+    assert_eq!(
+        usize::from(a.is_ok()) + usize::from(b.is_ok()),
+        1,
+        "exactly one demotion applies: {a:?} {b:?}"
+    );
+    let members = repo.list_members(case.id).await.expect("members");
+    assert_eq!(members.iter().filter(|m| m.role == Role::Owner).count(), 1);
+    let cases = repo.list_cases(bob, None, 10).await.expect("bob's cases");
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].case.id, case.id);
+
+    let profile = UserProfile {
+        display_name: Some("Bob".into()),
+        email: Some("bob@firm.example".into()),
+    };
+    repo.remember_user(bob, &profile, now())
+        .await
+        .expect("remember");
+    let renamed = UserProfile {
+        display_name: Some("Robert".into()),
+        email: None,
+    };
+    repo.remember_user(bob, &renamed, now())
+        .await
+        .expect("replace");
+    let members = repo.list_members(case.id).await.expect("members");
+    let listed = members.iter().find(|m| m.user_id == bob).expect("bob");
+    assert_eq!(listed.profile, Some(renamed));
+    let viewer = members
+        .iter()
+        .find(|m| m.role != Role::Owner)
+        .expect("the demoted one");
+    repo.remove_member(
+        case.id,
+        viewer.user_id,
+        Role::Viewer,
+        &entry(AuditAction::MemberRemoved),
+    )
+    .await
+    .expect("remove");
+    let again = repo
+        .remove_member(
+            case.id,
+            viewer.user_id,
+            Role::Viewer,
+            &entry(AuditAction::MemberRemoved),
+        )
+        .await;
+    assert!(
+        matches!(again, Err(PersistenceError::NotFound { .. })),
+        "{again:?}"
+    );
+    let trail = repo
+        .list_audit(&AuditQuery {
+            case_id: Some(case.id),
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("audit");
+    // case created, bob added, bob promoted, one demotion, one removal — refused changes
+    // append nothing.
+    assert_eq!(trail.len(), 5, "{trail:?}");
+}
+
 /// Generates one `#[tokio::test]` per repository conformance case, in a module
 /// `repository_conformance`. `$fixture` is an async expression yielding a value whose
 /// `as_ref()` is a `&dyn CaseRepository` (e.g. `Arc<dyn CaseRepository>`).
@@ -736,7 +897,7 @@ macro_rules! repository_conformance_tests {
                 concurrent_completions_apply_once, statistics_exact_under_concurrency,
                 delete_and_purge, unknown_files, list_files_by_prefix_and_cursor,
                 audit_trail_order_and_filters, audit_cursor_belongs_to_its_case,
-                open_uploads_are_counted);
+                open_uploads_are_counted, members_round_trip);
         }
     };
     (@cases $fixture:expr; $($case:ident),* $(,)?) => {

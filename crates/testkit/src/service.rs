@@ -117,7 +117,7 @@ impl ServiceEnv {
         size: u64,
     ) {
         let now = self.service.get_case(user, case).await.expect("case");
-        assert_eq!((now.file_count, now.total_size_bytes), (1, size));
+        assert_eq!((now.case.file_count, now.case.total_size_bytes), (1, size));
         let listing = self
             .storage
             .list(casefile_domain::storage::ListOptions {
@@ -262,7 +262,7 @@ pub async fn two_phase_upload(env: &ServiceEnv) {
     assert_eq!(done.actual_size, Some(content.len() as u64));
     let case_now = env.service.get_case(alice, case.id).await.expect("case");
     assert_eq!(
-        (case_now.file_count, case_now.total_size_bytes),
+        (case_now.case.file_count, case_now.case.total_size_bytes),
         (1, content.len() as u64)
     );
 
@@ -296,7 +296,7 @@ pub async fn two_phase_upload(env: &ServiceEnv) {
         .await
         .expect("cases");
     assert_eq!(
-        cases.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
+        cases.cases.iter().map(|c| c.case.id).collect::<Vec<_>>(),
         vec![case.id]
     );
     assert_eq!(cases.next_cursor, None);
@@ -331,7 +331,7 @@ pub async fn two_phase_upload(env: &ServiceEnv) {
         .await
         .expect("page 2");
     assert_eq!(
-        next.cases.iter().map(|c| c.id).collect::<Vec<_>>(),
+        next.cases.iter().map(|c| c.case.id).collect::<Vec<_>>(),
         vec![second.id]
     );
     assert_eq!(next.next_cursor, None);
@@ -470,6 +470,7 @@ pub async fn completion_verifies_everything(env: &ServiceEnv) {
             .get_case(user, case.id)
             .await
             .expect("case")
+            .case
             .file_count,
         0
     );
@@ -567,6 +568,7 @@ pub async fn completion_is_idempotent(env: &ServiceEnv) {
             .get_case(user, case.id)
             .await
             .expect("case")
+            .case
             .file_count,
         1
     );
@@ -668,7 +670,7 @@ pub async fn other_users_are_refused_like_missing(env: &ServiceEnv) {
     assert!(denied.iter().any(|e| e.case_id == Some(case.id)));
     assert!(denied.iter().any(|e| e.file_id == Some(file.id)));
     let after = s.get_case(alice, case.id).await.expect("alice's case");
-    assert_eq!(after.file_count, 1);
+    assert_eq!(after.case.file_count, 1);
     assert_eq!(
         env.repository
             .get_file(file.id)
@@ -1108,7 +1110,10 @@ pub async fn delete_removes_and_audits(env: &ServiceEnv) {
         None
     );
     let case_now = env.service.get_case(user, case.id).await.expect("case");
-    assert_eq!((case_now.file_count, case_now.total_size_bytes), (0, 0));
+    assert_eq!(
+        (case_now.case.file_count, case_now.case.total_size_bytes),
+        (0, 0)
+    );
     assert!(matches!(
         env.service.download_file(user, file.id).await,
         Err(ServiceError::NotFound { .. })
@@ -1508,7 +1513,326 @@ pub async fn delete_racing_a_streaming_upload_leaves_no_bytes(env: &ServiceEnv) 
         .expect("kept");
     assert_eq!(now.status, FileStatus::Deleted);
     let stats = env.service.get_case(user, case.id).await.expect("case");
-    assert_eq!((stats.file_count, stats.total_size_bytes), (0, 0));
+    assert_eq!((stats.case.file_count, stats.case.total_size_bytes), (0, 0));
+}
+
+/// What an operation gave a caller, in the three ways the authorization decision can go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Allowed,
+    Forbidden,
+    NotFound,
+}
+
+fn outcome<T: std::fmt::Debug>(r: Result<T, ServiceError>, what: &str) -> Outcome {
+    match r {
+        Ok(_) => Outcome::Allowed,
+        Err(ServiceError::Forbidden { .. }) => Outcome::Forbidden,
+        Err(ServiceError::NotFound { .. }) => Outcome::NotFound,
+        Err(e) => panic!("{what}: unexpected {e:?}"),
+    }
+}
+
+/// Every operation of the service × every role × a non-member: allowed, 403 `Forbidden` or
+/// 404 `NotFound` exactly as [`Role::allows`](casefile_domain::legal::Role::allows) says, each
+/// refusal audited as denied on the case, and nothing changed by a refused call.
+pub async fn roles_decide_every_operation(env: &ServiceEnv) {
+    use Outcome::{Allowed as A, Forbidden as F, NotFound as N};
+    use casefile_domain::legal::Role;
+    let s = &env.service;
+    let owner = UserId::new();
+    let case = s.create_case(owner, "Matter").await.expect("case");
+    let content = pdf_bytes(64);
+    let member_of = |role: Role| async move {
+        let user = UserId::new();
+        s.set_member(owner, case.id, user, role).await.expect("add");
+        user
+    };
+    let actors = [
+        ("owner", owner),
+        ("editor", member_of(Role::Editor).await),
+        ("viewer", member_of(Role::Viewer).await),
+        ("auditor", member_of(Role::Auditor).await),
+        ("stranger", UserId::new()),
+    ];
+    let upload = |path: String| {
+        let content = content.clone();
+        async move {
+            s.upload_file(
+                owner,
+                case.id,
+                declare(&path, &content, None),
+                data::once(content.clone()),
+            )
+            .await
+            .expect("owner's upload")
+        }
+    };
+    let shared = upload("shared.pdf".into()).await;
+    // Expected outcome per operation, for owner, editor, viewer, auditor, stranger.
+    let table: [(&str, [Outcome; 5]); 13] = [
+        ("get case", [A, A, A, A, N]),
+        ("list files", [A, A, A, A, N]),
+        ("get file", [A, A, A, A, N]),
+        ("download", [A, A, A, F, N]),
+        ("download url", [A, A, A, F, N]),
+        ("init upload", [A, A, F, F, N]),
+        ("direct upload", [A, A, F, F, N]),
+        ("complete", [A, A, F, F, N]),
+        ("delete file", [A, A, F, F, N]),
+        ("audit trail", [A, F, F, A, N]),
+        ("list members", [A, A, A, A, N]),
+        ("set member", [A, F, F, F, N]),
+        ("remove member", [A, F, F, F, N]),
+    ];
+    let denied_before = env
+        .all_audit()
+        .await
+        .iter()
+        .filter(|e| e.outcome == AuditOutcome::Denied)
+        .count();
+    let mut refusals = 0;
+    for (op, expected) in table {
+        for ((name, user), want) in actors.iter().zip(expected) {
+            let path = format!("{op}/{name}.pdf").replace(' ', "-");
+            let got = match op {
+                "get case" => outcome(s.get_case(*user, case.id).await, op),
+                "list files" => outcome(
+                    s.list_case_files(*user, case.id, ListFiles::default())
+                        .await,
+                    op,
+                ),
+                "get file" => outcome(s.get_file(*user, shared.id).await, op),
+                "download" => match s.download_file(*user, shared.id).await {
+                    Ok(d) => {
+                        let body: Vec<Bytes> = d.body.try_collect().await.expect("verified body");
+                        assert_eq!(body.concat(), content.to_vec());
+                        A
+                    }
+                    Err(e) => outcome::<()>(Err(e), op),
+                },
+                "download url" => outcome(s.get_download_url(*user, shared.id).await, op),
+                "init upload" => outcome(
+                    s.init_file_upload(*user, case.id, declare(&path, &content, None))
+                        .await,
+                    op,
+                ),
+                "direct upload" => outcome(
+                    s.upload_file(
+                        *user,
+                        case.id,
+                        declare(&path, &content, None),
+                        data::once(content.clone()),
+                    )
+                    .await,
+                    op,
+                ),
+                "complete" => {
+                    let pending = s
+                        .init_file_upload(owner, case.id, declare(&path, &content, None))
+                        .await
+                        .expect("owner's init")
+                        .file;
+                    env.client_upload(&pending, &content).await;
+                    outcome(s.complete_file_upload(*user, pending.id).await, op)
+                }
+                "delete file" => {
+                    let file = upload(path.clone()).await;
+                    let got = outcome(s.delete_file(*user, file.id).await, op);
+                    let now = env.repository.get_file(file.id).await.expect("get");
+                    let status = now.expect("kept").status;
+                    assert_eq!(
+                        status == FileStatus::Deleted,
+                        got == A,
+                        "{op} as {name}: deleted only when allowed"
+                    );
+                    got
+                }
+                "audit trail" => {
+                    outcome(s.audit_trail(*user, case.id, Default::default()).await, op)
+                }
+                "list members" => outcome(s.list_members(*user, case.id).await, op),
+                "set member" => {
+                    let newcomer = UserId::new();
+                    let got = outcome(
+                        s.set_member(*user, case.id, newcomer, Role::Viewer).await,
+                        op,
+                    );
+                    let listed = s.list_members(owner, case.id).await.expect("members");
+                    assert_eq!(
+                        listed.iter().any(|m| m.user_id == newcomer),
+                        got == A,
+                        "{op} as {name}: added only when allowed"
+                    );
+                    got
+                }
+                "remove member" => {
+                    let leaving = member_of(Role::Viewer).await;
+                    let got = outcome(s.remove_member(*user, case.id, leaving).await, op);
+                    let listed = s.list_members(owner, case.id).await.expect("members");
+                    assert_eq!(
+                        listed.iter().any(|m| m.user_id == leaving),
+                        got != A,
+                        "{op} as {name}: removed only when allowed"
+                    );
+                    got
+                }
+                other => unreachable!("{other}"),
+            };
+            assert_eq!(got, want, "{op} as {name}");
+            if got != A {
+                refusals += 1;
+            }
+        }
+    }
+    let denied: Vec<_> = env
+        .all_audit()
+        .await
+        .into_iter()
+        .filter(|e| e.outcome == AuditOutcome::Denied)
+        .collect();
+    assert_eq!(
+        denied.len() - denied_before,
+        refusals,
+        "every refusal audited"
+    );
+    assert!(
+        denied
+            .iter()
+            .all(|e| e.action == AuditAction::AccessDenied && e.case_id == Some(case.id)),
+        "recorded on the case, where its owners and auditors read them"
+    );
+}
+
+/// Membership rules: the creator is the owner; a role changes (audited with old and new) and
+/// setting the same role again writes nothing; a case always keeps an owner; a removed member
+/// loses access at once; the case list shows each member's role.
+pub async fn membership_rules(env: &ServiceEnv) {
+    use casefile_domain::legal::Role;
+    let s = &env.service;
+    let alice = UserId::new();
+    let bob = UserId::new();
+    let case = s.create_case(alice, "Matter").await.expect("case");
+    let members = s.list_members(alice, case.id).await.expect("members");
+    assert_eq!(
+        members
+            .iter()
+            .map(|m| (m.user_id, m.role))
+            .collect::<Vec<_>>(),
+        vec![(alice, Role::Owner)]
+    );
+    let conflict = |r: Result<(), ServiceError>, what: &str| {
+        assert!(
+            matches!(r, Err(ServiceError::Conflict { .. })),
+            "{what}: {r:?}"
+        );
+    };
+    conflict(
+        s.set_member(alice, case.id, alice, Role::Editor)
+            .await
+            .map(drop),
+        "demoting the last owner",
+    );
+    conflict(
+        s.remove_member(alice, case.id, alice).await,
+        "removing the last owner",
+    );
+    let added = s
+        .set_member(alice, case.id, bob, Role::Viewer)
+        .await
+        .expect("add");
+    assert_eq!((added.role, added.granted_by), (Role::Viewer, Some(alice)));
+    let listed = s
+        .list_cases(bob, ListCases::default())
+        .await
+        .expect("bob's cases");
+    assert_eq!(
+        listed
+            .cases
+            .iter()
+            .map(|c| (c.case.id, c.role))
+            .collect::<Vec<_>>(),
+        vec![(case.id, Role::Viewer)]
+    );
+    let audit_len = env.all_audit().await.len();
+    s.set_member(alice, case.id, bob, Role::Viewer)
+        .await
+        .expect("same role");
+    let after = env.all_audit().await;
+    assert_eq!(
+        after
+            .iter()
+            .filter(|e| e.action == AuditAction::MemberRoleChanged)
+            .count(),
+        0,
+        "setting the same role changes nothing"
+    );
+    assert!(after.len() <= audit_len + 1);
+    s.set_member(alice, case.id, bob, Role::Owner)
+        .await
+        .expect("promote");
+    let changed: Vec<_> = env
+        .all_audit()
+        .await
+        .into_iter()
+        .filter(|e| e.action == AuditAction::MemberRoleChanged)
+        .collect();
+    assert_eq!(changed.len(), 1);
+    let details = changed[0].details.clone().unwrap_or_default();
+    assert!(
+        details.contains(&bob.to_string()) && details.contains("viewer -> owner"),
+        "{details}"
+    );
+    assert_eq!(changed[0].actor, Some(alice));
+    // Two owners: either may now step down, but not both.
+    s.set_member(bob, case.id, alice, Role::Auditor)
+        .await
+        .expect("demote alice");
+    conflict(
+        s.remove_member(bob, case.id, bob).await,
+        "the last owner again",
+    );
+    s.remove_member(bob, case.id, alice)
+        .await
+        .expect("remove alice");
+    assert!(matches!(
+        s.get_case(alice, case.id).await,
+        Err(ServiceError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.remove_member(bob, case.id, alice).await,
+        Err(ServiceError::NotFound { what: "member" })
+    ));
+    let trail: Vec<_> = env
+        .all_audit()
+        .await
+        .into_iter()
+        .filter(|e| e.case_id == Some(case.id))
+        .map(|e| e.action)
+        .collect();
+    for action in [
+        AuditAction::MemberAdded,
+        AuditAction::MemberRoleChanged,
+        AuditAction::MemberRemoved,
+        AuditAction::MembersListed,
+    ] {
+        assert!(trail.contains(&action), "{action:?} audited");
+    }
+    // A profile from the identity provider shows in member lists.
+    s.remember_user(
+        bob,
+        &casefile_domain::legal::UserProfile {
+            display_name: Some("Bob Counsel".into()),
+            email: Some("bob@firm.example".into()),
+        },
+    )
+    .await
+    .expect("remember");
+    let members = s.list_members(bob, case.id).await.expect("members");
+    let bob_listed = members.iter().find(|m| m.user_id == bob).expect("bob");
+    let profile = bob_listed.profile.clone().expect("profile");
+    assert_eq!(profile.display_name.as_deref(), Some("Bob Counsel"));
+    assert_eq!(profile.email.as_deref(), Some("bob@firm.example"));
 }
 
 /// Generates one `#[tokio::test]` per service case. `$env` is an async expression yielding a
@@ -1527,7 +1851,8 @@ macro_rules! service_flow_tests {
                 listing_pages, downloads_are_verified, untyped_files,
                 upload_grant_is_spent_by_completion, expired_pending_uploads_are_failed_and_purged,
                 probes_of_a_file_are_audited_on_its_case, open_uploads_are_capped,
-                delete_racing_a_streaming_upload_leaves_no_bytes);
+                delete_racing_a_streaming_upload_leaves_no_bytes, roles_decide_every_operation,
+                membership_rules);
         }
     };
     (@cases $env:expr; $($case:ident),* $(,)?) => {

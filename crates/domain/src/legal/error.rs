@@ -31,12 +31,21 @@ impl fmt::Display for IntegrityField {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServiceError {
-    /// The case or file does not exist — or belongs to someone else (the two are never told
-    /// apart).
+    /// The case or file does not exist — or the caller is not a member of its case (the two are
+    /// never told apart).
     #[error("{what} not found")]
     NotFound {
-        /// `"case"` or `"file"`.
+        /// `"case"`, `"file"` or `"member"`.
         what: &'static str,
+    },
+    /// The caller is a member of the case, but their role does not allow this (audited as
+    /// denied).
+    #[error("a {role} of this case may not {action}")]
+    Forbidden {
+        /// The caller's role.
+        role: crate::legal::Role,
+        /// What was refused ([`Permission::as_str`](crate::legal::Permission::as_str)).
+        action: &'static str,
     },
     /// An argument was refused.
     #[error("invalid {field}: {reason}")]

@@ -1,4 +1,4 @@
-//! The legal file service and its model: cases owned by users, files uploaded in two verified
+//! The legal file service and its model: cases shared by members with roles, files uploaded in two verified
 //! phases, access checks on every operation, and an append-only audit trail.
 
 mod body;
@@ -19,14 +19,14 @@ pub use config::{
 pub use error::{IntegrityField, ServiceError, ServiceResult};
 pub use model::{
     AuditAction, AuditEntry, AuditId, AuditOutcome, Case, CaseFile, CaseId, FileId, FileStatus,
-    UserId,
+    Member, MemberCase, Permission, Role, UserId, UserProfile,
 };
 pub use names::{
     FileName, InvalidName, LogicalPath, MAX_DEPTH, MAX_LOGICAL_PATH_BYTES, MAX_SEGMENT_BYTES,
 };
 pub use ports::{
-    AuditQuery, CaseRepository, Clock, FileQuery, OpenUploads, PersistenceError, PersistenceResult,
-    SystemClock, Transition,
+    AuditQuery, CaseRepository, Clock, FileQuery, MemberChange, OpenUploads, PersistenceError,
+    PersistenceResult, SystemClock, Transition,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockCaseRepository, MockClock};

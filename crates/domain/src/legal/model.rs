@@ -67,13 +67,13 @@ id_type!(
     AuditId
 );
 
-/// A case: a matter owned by one user, holding files.
+/// A case: a matter worked by its members (see [`Role`]), holding files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Case {
     /// Its id.
     pub id: CaseId,
-    /// The only user who may act on it.
-    pub owner_id: UserId,
+    /// Who created it (its first owner; membership, not this field, decides access).
+    pub created_by: UserId,
     /// Its title (1 to 200 characters, no control characters).
     pub title: String,
     /// How many completed (live) files it holds.
@@ -84,6 +84,168 @@ pub struct Case {
     pub created_at: DateTime<Utc>,
     /// When it, or its statistics, last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// What a member of a case may do: one role per member per case.
+///
+/// | action | owner | editor | viewer | auditor |
+/// |---|---|---|---|---|
+/// | read the case, list and read file metadata, list members | yes | yes | yes | yes |
+/// | download content, issue download URLs | yes | yes | yes | no |
+/// | upload, complete, delete files | yes | yes | no | no |
+/// | read the audit trail | yes | no | no | yes |
+/// | add, change and remove members | yes | no | no | no |
+///
+/// [`Role::allows`] is that table; the service asks it for every operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, including members (and, later, holds and retention).
+    Owner,
+    /// Uploads, completes and deletes files, and reads them.
+    Editor,
+    /// Reads metadata and content.
+    Viewer,
+    /// Reads metadata and the audit trail, never content.
+    Auditor,
+}
+
+impl Role {
+    /// Every role, most powerful first.
+    pub const ALL: [Self; 4] = [Self::Owner, Self::Editor, Self::Viewer, Self::Auditor];
+
+    /// The role as stored and sent (`owner`, `editor`, `viewer`, `auditor`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Editor => "editor",
+            Self::Viewer => "viewer",
+            Self::Auditor => "auditor",
+        }
+    }
+
+    /// Parses [`Role::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether this role may do `action`: the one authorization decision of the service.
+    pub fn allows(self, action: Permission) -> bool {
+        use Permission as P;
+        match self {
+            Self::Owner => true,
+            Self::Editor => !matches!(action, P::ReadAudit | P::ManageMembers),
+            Self::Viewer => matches!(
+                action,
+                P::ReadCase | P::ReadFile | P::ReadContent | P::ReadMembers
+            ),
+            Self::Auditor => matches!(
+                action,
+                P::ReadCase | P::ReadFile | P::ReadAudit | P::ReadMembers
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an operation of the service needs a member's role to allow (see [`Role::allows`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Permission {
+    /// Read the case and its statistics.
+    ReadCase,
+    /// List files and read a file's metadata.
+    ReadFile,
+    /// Read a file's bytes: downloads, ranges and download URLs.
+    ReadContent,
+    /// Start, send and complete uploads.
+    Upload,
+    /// Delete files.
+    DeleteFile,
+    /// Read the case's audit trail.
+    ReadAudit,
+    /// List the members.
+    ReadMembers,
+    /// Add, change and remove members.
+    ManageMembers,
+}
+
+impl Permission {
+    /// Every permission.
+    pub const ALL: [Self; 8] = [
+        Self::ReadCase,
+        Self::ReadFile,
+        Self::ReadContent,
+        Self::Upload,
+        Self::DeleteFile,
+        Self::ReadAudit,
+        Self::ReadMembers,
+        Self::ManageMembers,
+    ];
+
+    /// What it is, as audited and told to a refused caller.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadCase => "read the case",
+            Self::ReadFile => "read file metadata",
+            Self::ReadContent => "read file content",
+            Self::Upload => "upload files",
+            Self::DeleteFile => "delete files",
+            Self::ReadAudit => "read the audit trail",
+            Self::ReadMembers => "list members",
+            Self::ManageMembers => "manage members",
+        }
+    }
+}
+
+/// A case as one of its members sees it: the case and the member's role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberCase {
+    /// The case.
+    pub case: Case,
+    /// The caller's role in it.
+    pub role: Role,
+}
+
+/// A member of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The case.
+    pub case_id: CaseId,
+    /// The user.
+    pub user_id: UserId,
+    /// Their role.
+    pub role: Role,
+    /// Who gave them their current role (`None` when it came with the case, or from a
+    /// migration).
+    pub granted_by: Option<UserId>,
+    /// When they became a member.
+    pub added_at: DateTime<Utc>,
+    /// When their role last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Their name and e-mail, as their identity provider last told (when it did).
+    pub profile: Option<UserProfile>,
+}
+
+/// What an identity provider says about a user, kept so that member lists are readable.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UserProfile {
+    /// A display name (the token's `name`, else `preferred_username`).
+    pub display_name: Option<String>,
+    /// An e-mail address (the token's `email`).
+    pub email: Option<String>,
+}
+
+impl UserProfile {
+    /// Whether it says nothing.
+    pub fn is_empty(&self) -> bool {
+        self.display_name.is_none() && self.email.is_none()
+    }
 }
 
 /// Where a file is in its life.
@@ -192,7 +354,8 @@ pub enum AuditAction {
     FileDeleted,
     /// The object of a deleted or failed file was removed from storage.
     ObjectPurged,
-    /// A user tried to act on a case or file that is not theirs (or does not exist).
+    /// A user tried to act on a case or file they are not a member of (or that does not exist),
+    /// or to do what their role does not allow (details: the role and the action).
     AccessDenied,
     /// Stored bytes did not match the recorded size and SHA-256 when read (a download was cut
     /// off before its end).
@@ -201,6 +364,14 @@ pub enum AuditAction {
     UploadExpired,
     /// A pending upload whose URL had expired gave its logical path to a new upload.
     UploadSuperseded,
+    /// The members of a case were listed.
+    MembersListed,
+    /// A user became a member of a case (details: the member and the role).
+    MemberAdded,
+    /// A member's role changed (details: the member, the old and the new role).
+    MemberRoleChanged,
+    /// A member was removed (details: the member and the role they had).
+    MemberRemoved,
 }
 
 impl AuditAction {
@@ -223,11 +394,15 @@ impl AuditAction {
             Self::FixityFailed => "fixity_failed",
             Self::UploadExpired => "upload_expired",
             Self::UploadSuperseded => "upload_superseded",
+            Self::MembersListed => "members_listed",
+            Self::MemberAdded => "member_added",
+            Self::MemberRoleChanged => "member_role_changed",
+            Self::MemberRemoved => "member_removed",
         }
     }
 
     /// Every action.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 20] = [
         Self::CaseCreated,
         Self::CaseViewed,
         Self::CasesListed,
@@ -244,6 +419,10 @@ impl AuditAction {
         Self::FixityFailed,
         Self::UploadExpired,
         Self::UploadSuperseded,
+        Self::MembersListed,
+        Self::MemberAdded,
+        Self::MemberRoleChanged,
+        Self::MemberRemoved,
     ];
 
     /// Parses [`AuditAction::as_str`].

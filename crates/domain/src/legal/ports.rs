@@ -8,7 +8,10 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::BoxError;
-use crate::legal::{AuditEntry, AuditId, Case, CaseFile, CaseId, FileId, LogicalPath, UserId};
+use crate::legal::{
+    AuditEntry, AuditId, Case, CaseFile, CaseId, FileId, LogicalPath, Member, MemberCase, Role,
+    UserId, UserProfile,
+};
 
 /// An error of a persistence adapter, mapped from its driver's errors at its boundary.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +71,19 @@ impl Transition {
     }
 }
 
+/// What a membership change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    /// Written now (with its audit entry); `previous` is the role before (`None`: the user was
+    /// not a member).
+    Applied {
+        /// The role before the change.
+        previous: Option<Role>,
+    },
+    /// The member already had that role: nothing was written.
+    Unchanged,
+}
+
 /// Which completed files of a case to list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileQuery {
@@ -114,22 +130,74 @@ pub struct OpenUploads {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait CaseRepository: Send + Sync {
-    /// Inserts `case` and appends `audit`, atomically.
+    /// Inserts `case`, makes its creator (`case.created_by`) its owner member, and appends
+    /// `audit`, atomically.
     /// MUST return [`PersistenceError::Conflict`] if the id exists.
     async fn create_case(&self, case: &Case, audit: &AuditEntry) -> PersistenceResult<()>;
 
     /// The case with this id, or `None`.
     async fn get_case(&self, id: CaseId) -> PersistenceResult<Option<Case>>;
 
-    /// The cases of `owner`, oldest first (by creation instant, then id): at most `limit`,
-    /// those after the case `after` when given.
-    /// MUST return [`PersistenceError::NotFound`] when `after` is not a case of `owner`.
+    /// The case with this id and `user`'s role in it: `None` when the case does not exist,
+    /// `Some((case, None))` when `user` is not a member. One read, so that every operation's
+    /// authorization costs one round trip.
+    async fn case_for_member(
+        &self,
+        id: CaseId,
+        user: UserId,
+    ) -> PersistenceResult<Option<(Case, Option<Role>)>>;
+
+    /// The cases `member` is a member of, with their role, oldest first (by creation instant,
+    /// then id): at most `limit`, those after the case `after` when given.
+    /// MUST return [`PersistenceError::NotFound`] when `after` is not a case of `member`.
     async fn list_cases(
         &self,
-        owner: UserId,
+        member: UserId,
         after: Option<CaseId>,
         limit: usize,
-    ) -> PersistenceResult<Vec<Case>>;
+    ) -> PersistenceResult<Vec<MemberCase>>;
+
+    /// The members of `case`, by the instant they were added, then user id, each with the
+    /// profile kept for them (see [`remember_user`](Self::remember_user)).
+    async fn list_members(&self, case: CaseId) -> PersistenceResult<Vec<Member>>;
+
+    /// Gives `member.user_id` the role `member.role` in `member.case_id` (adding them when
+    /// they are not a member; `added_at` is kept when they are), and appends `audit` —
+    /// atomically, serialized with every other membership change of the case.
+    ///
+    /// `expected` is the role the caller saw (`None`: not a member); when the member already has
+    /// `member.role`, nothing is written and the answer is [`MemberChange::Unchanged`].
+    /// MUST return [`PersistenceError::Conflict`] when the current role is not `expected`
+    /// (changed concurrently), or when the change would leave the case without an owner;
+    /// [`PersistenceError::NotFound`] when the case does not exist.
+    async fn put_member(
+        &self,
+        member: &Member,
+        expected: Option<Role>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<MemberChange>;
+
+    /// Removes `user` from `case`, appending `audit`, atomically and serialized as
+    /// [`put_member`](Self::put_member).
+    /// MUST return [`PersistenceError::NotFound`] when they are not a member;
+    /// [`PersistenceError::Conflict`] when their role is not `expected`, or they are the last
+    /// owner.
+    async fn remove_member(
+        &self,
+        case: CaseId,
+        user: UserId,
+        expected: Role,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<()>;
+
+    /// Keeps what the identity provider said about `user` (replacing what was kept), at `at`.
+    /// Not audited: a profile is a label for member lists, never a grant.
+    async fn remember_user(
+        &self,
+        user: UserId,
+        profile: &UserProfile,
+        at: DateTime<Utc>,
+    ) -> PersistenceResult<()>;
 
     /// Records `file` (status pending) and appends `audit`, atomically.
     ///

@@ -10,7 +10,8 @@ use crate::legal::body::{OnMismatch, guard_upload, verify_download};
 use crate::legal::{
     AuditAction, AuditEntry, AuditId, AuditOutcome, AuditQuery, Case, CaseFile, CaseId,
     CaseRepository, Clock, FileId, FileName, FileQuery, FileStatus, IntegrityField, LogicalPath,
-    PersistenceError, ServiceConfig, ServiceError, ServiceResult, Transition, UserId,
+    Member, MemberCase, MemberChange, Permission, PersistenceError, Role, ServiceConfig,
+    ServiceError, ServiceResult, Transition, UserId, UserProfile,
 };
 use crate::storage::{
     ByteRange, ByteStream, ObjectKey, ObjectStorage, ObjectStorageExt, PresignDownloadRequest,
@@ -173,8 +174,8 @@ pub struct ListCases {
 /// A page of cases.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CasePage {
-    /// The caller's cases, oldest first.
-    pub cases: Vec<Case>,
+    /// The cases the caller is a member of, with their role, oldest first.
+    pub cases: Vec<MemberCase>,
     /// Where the next page starts; `None` on the last page.
     pub next_cursor: Option<String>,
 }
@@ -233,8 +234,12 @@ pub struct PurgeReport {
     pub staging_swept: usize,
 }
 
-/// The legal file service: every operation checks that the user owns the case, and appends one
-/// audit entry, atomically with the change it describes.
+/// The legal file service: every operation asks one authorization decision — is the caller a
+/// member of the case, and does their [`Role`] allow the [`Permission`] the operation needs — and
+/// appends one audit entry, atomically with the change it describes. A caller who is not a
+/// member gets [`ServiceError::NotFound`], exactly as for a missing case; a member whose role
+/// does not allow the operation gets [`ServiceError::Forbidden`]; both are audited as
+/// `access_denied`.
 ///
 /// Storage keys are generated (`cases/{case_id}/files/{file_id}`), never derived from user
 /// input; the logical path lives in the database only.
@@ -356,7 +361,7 @@ impl LegalFileService {
             .then_some((CaseId(case), FileId(file)))
     }
 
-    /// Creates a case owned by `user`.
+    /// Creates a case; `user` becomes its owner.
     ///
     /// # Errors
     /// [`ServiceError::InvalidInput`] for an empty, over-long or control-character title.
@@ -377,7 +382,7 @@ impl LegalFileService {
         let now = self.clock.now();
         let case = Case {
             id: CaseId::new(),
-            owner_id: user,
+            created_by: user,
             title: title.to_owned(),
             file_count: 0,
             total_size_bytes: 0,
@@ -391,12 +396,15 @@ impl LegalFileService {
         Ok(case)
     }
 
-    /// The case, with its statistics, if `user` owns it.
+    /// The case, with its statistics and the caller's role, for any member.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`] when it is missing or someone else's (audited as denied).
-    pub async fn get_case(&self, user: UserId, case_id: CaseId) -> ServiceResult<Case> {
-        let case = self.owned_case(user, case_id).await?;
+    /// [`ServiceError::NotFound`] when it is missing or `user` is not a member (audited as
+    /// denied).
+    pub async fn get_case(&self, user: UserId, case_id: CaseId) -> ServiceResult<MemberCase> {
+        let case = self
+            .authorize_case(user, case_id, Permission::ReadCase)
+            .await?;
         let audit = self
             .audit(user, AuditAction::CaseViewed, AuditOutcome::Success)
             .case(case_id);
@@ -404,7 +412,7 @@ impl LegalFileService {
         Ok(case)
     }
 
-    /// The cases of `user`, and only theirs.
+    /// The cases `user` is a member of, with their role, and only those.
     ///
     /// # Errors
     /// Persistence failures.
@@ -430,7 +438,7 @@ impl LegalFileService {
         };
         let next_cursor = if cases.len() > limit {
             cases.truncate(limit);
-            cases.last().map(|c| c.id.0.to_string())
+            cases.last().map(|c| c.case.id.0.to_string())
         } else {
             None
         };
@@ -439,10 +447,11 @@ impl LegalFileService {
         Ok(CasePage { cases, next_cursor })
     }
 
-    /// A page of the audit trail of a case, oldest first, for its owner.
+    /// A page of the audit trail of a case, oldest first, for its owners and auditors.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`] when the case is missing or someone else's;
+    /// [`ServiceError::NotFound`] when the case is missing or `user` is not a member;
+    /// [`ServiceError::Forbidden`] for editors and viewers;
     /// [`ServiceError::InvalidInput`] for a limit outside 1..=[`MAX_FILE_PAGE`] or a cursor that
     /// is not a `next_cursor` of this trail.
     pub async fn audit_trail(
@@ -464,7 +473,8 @@ impl LegalFileService {
                     .map_err(|_| ServiceError::invalid("cursor", "not a cursor of this trail"))
             })
             .transpose()?;
-        self.owned_case(user, case_id).await?;
+        self.authorize_case(user, case_id, Permission::ReadAudit)
+            .await?;
         let query = AuditQuery {
             case_id: Some(case_id),
             after,
@@ -498,7 +508,8 @@ impl LegalFileService {
     ///
     /// # Errors
     /// [`ServiceError::InvalidInput`] (which field, why), [`ServiceError::TooLarge`],
-    /// [`ServiceError::NotFound`] for a case that is not the user's, [`ServiceError::Conflict`]
+    /// [`ServiceError::NotFound`] for a case `user` is not a member of, [`ServiceError::Forbidden`]
+    /// for viewers and auditors, [`ServiceError::Conflict`]
     /// when a live file holds the logical path.
     pub async fn init_file_upload(
         &self,
@@ -513,7 +524,8 @@ impl LegalFileService {
                 "a presigned upload needs the SHA-256 up front",
             )
         })?;
-        self.owned_case(user, case_id).await?;
+        self.authorize_case(user, case_id, Permission::Upload)
+            .await?;
         self.check_open_uploads(user, case_id).await?;
         let file = self.pending_file(FileId::new(), user, case_id, (path, name, mime, size, sha));
         let upload = self
@@ -548,7 +560,9 @@ impl LegalFileService {
         user: UserId,
         file_id: FileId,
     ) -> ServiceResult<CaseFile> {
-        let file = self.owned_file(user, file_id).await?;
+        let file = self
+            .authorize_file(user, file_id, Permission::Upload)
+            .await?;
         match file.status {
             FileStatus::Completed => return Ok(file),
             FileStatus::Failed => {
@@ -677,7 +691,8 @@ impl LegalFileService {
         body: ByteStream,
     ) -> ServiceResult<CaseFile> {
         let (path, name, mime, size, sha) = self.validate_upload(&request)?;
-        self.owned_case(user, case_id).await?;
+        self.authorize_case(user, case_id, Permission::Upload)
+            .await?;
         self.check_open_uploads(user, case_id).await?;
         let id = FileId::new();
         let Some(sha) = sha else {
@@ -804,12 +819,15 @@ impl LegalFileService {
         self.finish(user, file, sha256, size, prefix).await
     }
 
-    /// A file of the user's (completed or still pending), audited as viewed.
+    /// A file (completed or still pending) of a case `user` is a member of, audited as viewed.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`] for a file that is not the user's, failed or deleted.
+    /// [`ServiceError::NotFound`] for a file of a case `user` is not a member of, failed or
+    /// deleted.
     pub async fn get_file(&self, user: UserId, file_id: FileId) -> ServiceResult<CaseFile> {
-        let file = self.owned_file(user, file_id).await?;
+        let file = self
+            .authorize_file(user, file_id, Permission::ReadFile)
+            .await?;
         if !file.status.is_live() {
             return Err(ServiceError::NotFound { what: "file" });
         }
@@ -824,7 +842,8 @@ impl LegalFileService {
     /// Downloads a completed file as a stream, verified against its SHA-256 as it passes.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`] for a file that is not the user's, not completed or deleted.
+    /// [`ServiceError::NotFound`] for a file of a case `user` is not a member of, not completed or
+    /// deleted; [`ServiceError::Forbidden`] for auditors.
     pub async fn download_file(
         &self,
         user: UserId,
@@ -916,7 +935,7 @@ impl LegalFileService {
     /// A page of the completed files of a case, by logical path, under an optional folder.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`] for a case that is not the user's; [`ServiceError::InvalidInput`]
+    /// [`ServiceError::NotFound`] for a case `user` is not a member of; [`ServiceError::InvalidInput`]
     /// for a bad prefix, cursor or limit.
     pub async fn list_case_files(
         &self,
@@ -935,7 +954,8 @@ impl LegalFileService {
         };
         let prefix = Self::list_prefix(request.prefix.as_deref())?;
         let after = parse("cursor", &request.cursor)?;
-        self.owned_case(user, case_id).await?;
+        self.authorize_case(user, case_id, Permission::ReadFile)
+            .await?;
         let query = FileQuery {
             prefix,
             after,
@@ -960,9 +980,12 @@ impl LegalFileService {
     /// delete itself has happened.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`] for a file that is not the user's or already deleted.
+    /// [`ServiceError::NotFound`] for a file of a case `user` is not a member of, or already
+    /// deleted; [`ServiceError::Forbidden`] for viewers and auditors.
     pub async fn delete_file(&self, user: UserId, file_id: FileId) -> ServiceResult<()> {
-        let file = self.owned_file(user, file_id).await?;
+        let file = self
+            .authorize_file(user, file_id, Permission::DeleteFile)
+            .await?;
         if !file.status.is_live() {
             return Err(ServiceError::NotFound { what: "file" });
         }
@@ -1077,6 +1100,127 @@ impl LegalFileService {
             }
         }
         Ok(swept)
+    }
+
+    /// The members of a case, with their roles and profiles, for any member.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when the case is missing or `user` is not a member.
+    pub async fn list_members(&self, user: UserId, case_id: CaseId) -> ServiceResult<Vec<Member>> {
+        self.authorize_case(user, case_id, Permission::ReadMembers)
+            .await?;
+        let members = self.repository.list_members(case_id).await?;
+        let audit = self
+            .audit(user, AuditAction::MembersListed, AuditOutcome::Success)
+            .case(case_id);
+        self.repository.append_audit(&audit).await?;
+        Ok(members)
+    }
+
+    /// Gives `member` the role `role` in the case (adding them when they are not a member), for
+    /// owners. Audited with the old and the new role; giving a member the role they have
+    /// changes (and audits) nothing.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when the case is missing or `user` is not a member;
+    /// [`ServiceError::Forbidden`] for editors, viewers and auditors; [`ServiceError::Conflict`]
+    /// when demoting the last owner, or when the member's role changed concurrently.
+    pub async fn set_member(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+        member: UserId,
+        role: Role,
+    ) -> ServiceResult<Member> {
+        self.authorize_case(user, case_id, Permission::ManageMembers)
+            .await?;
+        let current = self
+            .repository
+            .list_members(case_id)
+            .await?
+            .into_iter()
+            .find(|m| m.user_id == member);
+        let now = self.clock.now();
+        let expected = current.as_ref().map(|m| m.role);
+        let (action, details) = match expected {
+            None => (
+                AuditAction::MemberAdded,
+                format!("{member} added as {role}"),
+            ),
+            Some(old) => (
+                AuditAction::MemberRoleChanged,
+                format!("{member}: {old} -> {role}"),
+            ),
+        };
+        let record = Member {
+            case_id,
+            user_id: member,
+            role,
+            granted_by: Some(user),
+            added_at: current.as_ref().map_or(now, |m| m.added_at),
+            updated_at: now,
+            profile: current.as_ref().and_then(|m| m.profile.clone()),
+        };
+        let audit = self
+            .audit(user, action, AuditOutcome::Success)
+            .case(case_id)
+            .details(details);
+        match self
+            .repository
+            .put_member(&record, expected, &audit)
+            .await?
+        {
+            MemberChange::Applied { .. } => Ok(record),
+            MemberChange::Unchanged => Ok(current.unwrap_or(record)),
+        }
+    }
+
+    /// Removes `member` from the case, for owners; audited with the role they had.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when the case is missing, `user` is not a member (`"case"`),
+    /// or `member` is not one (`"member"`); [`ServiceError::Forbidden`] for editors, viewers and
+    /// auditors; [`ServiceError::Conflict`] for the last owner.
+    pub async fn remove_member(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+        member: UserId,
+    ) -> ServiceResult<()> {
+        self.authorize_case(user, case_id, Permission::ManageMembers)
+            .await?;
+        let Some((_, Some(role))) = self.repository.case_for_member(case_id, member).await? else {
+            return Err(ServiceError::NotFound { what: "member" });
+        };
+        let audit = self
+            .audit(user, AuditAction::MemberRemoved, AuditOutcome::Success)
+            .case(case_id)
+            .details(format!("{member} removed (was {role})"));
+        match self
+            .repository
+            .remove_member(case_id, member, role, &audit)
+            .await
+        {
+            Err(PersistenceError::NotFound { .. }) => {
+                Err(ServiceError::NotFound { what: "member" })
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Keeps what the identity provider says about `user` (name, e-mail) for member lists.
+    /// An empty profile is not kept.
+    ///
+    /// # Errors
+    /// Persistence failures.
+    pub async fn remember_user(&self, user: UserId, profile: &UserProfile) -> ServiceResult<()> {
+        if profile.is_empty() {
+            return Ok(());
+        }
+        self.repository
+            .remember_user(user, profile, self.clock.now())
+            .await?;
+        Ok(())
     }
 
     // ----- helpers -----
@@ -1391,40 +1535,78 @@ impl LegalFileService {
         user: UserId,
         case: Option<CaseId>,
         file: Option<FileId>,
+        details: Option<String>,
     ) -> ServiceResult<()> {
         let mut audit = self.audit(user, AuditAction::AccessDenied, AuditOutcome::Denied);
         audit.case_id = case;
         audit.file_id = file;
+        audit.details = details;
         self.repository.append_audit(&audit).await?;
         Ok(())
     }
 
-    async fn owned_case(&self, user: UserId, case_id: CaseId) -> ServiceResult<Case> {
-        match self.repository.get_case(case_id).await? {
-            Some(case) if case.owner_id == user => Ok(case),
+    /// The one authorization decision: `user`'s role in `case_id` must allow `action`.
+    /// A missing case and a non-member get the same [`ServiceError::NotFound`]; a member whose
+    /// role does not allow it gets [`ServiceError::Forbidden`]. Both are audited.
+    async fn authorize_case(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+        action: Permission,
+    ) -> ServiceResult<MemberCase> {
+        let found = self.repository.case_for_member(case_id, user).await?;
+        self.decide(user, case_id, None, found, action).await
+    }
+
+    async fn decide(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+        file: Option<FileId>,
+        found: Option<(Case, Option<Role>)>,
+        action: Permission,
+    ) -> ServiceResult<MemberCase> {
+        let what = if file.is_some() { "file" } else { "case" };
+        match found {
+            Some((case, Some(role))) if role.allows(action) => Ok(MemberCase { case, role }),
+            Some((_, Some(role))) => {
+                let why = format!("a {role} may not {}", action.as_str());
+                self.deny(user, Some(case_id), file, Some(why)).await?;
+                Err(ServiceError::Forbidden {
+                    role,
+                    action: action.as_str(),
+                })
+            }
             _ => {
-                self.deny(user, Some(case_id), None).await?;
-                Err(ServiceError::NotFound { what: "case" })
+                self.deny(user, Some(case_id), file, None).await?;
+                Err(ServiceError::NotFound { what })
             }
         }
     }
 
-    async fn owned_file(&self, user: UserId, file_id: FileId) -> ServiceResult<CaseFile> {
-        let file = self.repository.get_file(file_id).await?;
-        if let Some(file) = &file
-            && let Some(case) = self.repository.get_case(file.case_id).await?
-            && case.owner_id == user
-        {
-            return Ok(file.clone());
-        }
-        // A probe of an existing file is recorded on its case, where its owner reads it.
-        self.deny(user, file.map(|f| f.case_id), Some(file_id))
+    /// A file, if `user`'s role in its case allows `action` (as
+    /// [`authorize_case`](Self::authorize_case); a missing file is `NotFound` too).
+    async fn authorize_file(
+        &self,
+        user: UserId,
+        file_id: FileId,
+        action: Permission,
+    ) -> ServiceResult<CaseFile> {
+        let Some(file) = self.repository.get_file(file_id).await? else {
+            self.deny(user, None, Some(file_id), None).await?;
+            return Err(ServiceError::NotFound { what: "file" });
+        };
+        // A probe of an existing file is recorded on its case, where its owners read it.
+        let found = self.repository.case_for_member(file.case_id, user).await?;
+        self.decide(user, file.case_id, Some(file_id), found, action)
             .await?;
-        Err(ServiceError::NotFound { what: "file" })
+        Ok(file)
     }
 
     async fn completed_file(&self, user: UserId, file_id: FileId) -> ServiceResult<CaseFile> {
-        let file = self.owned_file(user, file_id).await?;
+        let file = self
+            .authorize_file(user, file_id, Permission::ReadContent)
+            .await?;
         if file.status == FileStatus::Completed {
             Ok(file)
         } else {

@@ -32,7 +32,7 @@ fn bob() -> UserId {
 fn case() -> Case {
     Case {
         id: CaseId(uuid::Uuid::from_u128(10)),
-        owner_id: alice(),
+        created_by: alice(),
         title: "Doe v. Roe".into(),
         file_count: 0,
         total_size_bytes: 0,
@@ -133,8 +133,10 @@ fn service(storage: MockObjectStorage, repo: MockCaseRepository) -> LegalFileSer
     )
 }
 
+/// Alice owns the case; nobody else is a member.
 fn owns_case(repo: &mut MockCaseRepository) {
-    repo.expect_get_case().returning(|_| Ok(Some(case())));
+    repo.expect_case_for_member()
+        .returning(|_, user| Ok(Some((case(), (user == alice()).then_some(Role::Owner)))));
 }
 
 fn has_file(repo: &mut MockCaseRepository, file: CaseFile) {
@@ -285,7 +287,8 @@ async fn init_fails_cleanly_when_the_database_is_down() {
     let mut s = storage();
     s.expect_presigned_upload().times(0);
     let mut repo = MockCaseRepository::new();
-    repo.expect_get_case().returning(|_| Err(db_down()));
+    repo.expect_case_for_member()
+        .returning(|_, _| Err(db_down()));
     let err = service(s, repo)
         .init_file_upload(alice(), case().id, request())
         .await
@@ -325,7 +328,7 @@ async fn init_on_someone_elses_case_is_not_found_and_audited_as_denied() {
 #[tokio::test]
 async fn bad_input_touches_no_port() {
     let mut repo = MockCaseRepository::new();
-    repo.expect_get_case().times(0);
+    repo.expect_case_for_member().times(0);
     let svc = service(storage(), repo);
     let mut bad = request();
     bad.logical_path = "../../etc/passwd".into();
@@ -870,7 +873,9 @@ async fn create_case_writes_case_and_audit_in_one_call() {
     let mut repo = MockCaseRepository::new();
     repo.expect_create_case()
         .withf(|c, a| {
-            c.owner_id == alice() && a.action == AuditAction::CaseCreated && a.case_id == Some(c.id)
+            c.created_by == alice()
+                && a.action == AuditAction::CaseCreated
+                && a.case_id == Some(c.id)
         })
         .times(1)
         .returning(|_, _| Ok(()));

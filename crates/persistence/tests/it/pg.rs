@@ -183,7 +183,7 @@ async fn listing_100k_files_pages_by_index() {
          SELECT gen_random_uuid(), '{case}', 'folder-' || (i % 10) || '/file-' || lpad(i::text, 6, '0') || '.pdf', \
                 'f.pdf', 'application/pdf', 1, 1, repeat('a', 64), 'k/' || i, 'completed', '{owner}', now(), now(), now() \
          FROM generate_series(1, 100000) AS i",
-        case = case.id, owner = case.owner_id
+        case = case.id, owner = case.created_by
     ))
     .execute(&mut conn)
     .await
@@ -478,4 +478,69 @@ mod tls {
             .expect_err("require to a server whose certificate nothing trusted signed");
         assert!(chain(&err).contains("cannot connect"), "{}", chain(&err));
     }
+}
+
+/// The members migration on a database filled in the schema before it: every case's owner
+/// becomes its owner member; the audit trail keeps every row.
+#[tokio::test(flavor = "multi_thread")]
+async fn members_migration_makes_each_owner_an_owner_member() {
+    use casefile_domain::legal::{CaseId, Role};
+    use casefile_persistence::PG_MIGRATIONS;
+    use diesel_async::AsyncMigrationHarness;
+    use diesel_migrations::MigrationHarness;
+
+    let db = Database::create().await;
+    let conn = AsyncPgConnection::establish(&db.url).await.unwrap();
+    let mut harness = AsyncMigrationHarness::new(conn);
+    while harness.applied_migrations().unwrap().len() < 2 {
+        harness.run_next_migration(PG_MIGRATIONS).unwrap();
+    }
+    let mut conn = harness.into_inner();
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let cases = [
+        (CaseId::new(), alice),
+        (CaseId::new(), bob),
+        (CaseId::new(), alice),
+    ];
+    for (i, (case, owner)) in cases.iter().enumerate() {
+        sql_query(format!(
+            "INSERT INTO cases (id, owner_id, title, file_count, total_size_bytes, created_at, updated_at) \
+             VALUES ('{case}', '{owner}', 'Matter {i}', 0, 0, now() + interval '{i} seconds', now())"
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        sql_query(format!(
+            "INSERT INTO audit_log (id, at, actor_id, case_id, action, outcome) \
+             VALUES ('{}', now(), '{owner}', '{case}', 'case_created', 'success')",
+            uuid::Uuid::new_v4()
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let mut harness = AsyncMigrationHarness::new(conn);
+    harness.run_pending_migrations(PG_MIGRATIONS).unwrap();
+    drop(harness);
+
+    let repo = PgCaseRepository::connect(&db.url, PoolConfig::default())
+        .await
+        .expect("the migrated schema is current");
+    for (case, owner) in &cases {
+        let (_, role) = repo.case_for_member(*case, *owner).await.unwrap().unwrap();
+        assert_eq!(role, Some(Role::Owner));
+        let members = repo.list_members(*case).await.unwrap();
+        assert_eq!(members.len(), 1);
+        assert_eq!((members[0].user_id, members[0].granted_by), (*owner, None));
+    }
+    let alices = repo.list_cases(alice, None, 10).await.unwrap();
+    assert_eq!(
+        alices
+            .iter()
+            .map(|c| (c.case.id, c.role))
+            .collect::<Vec<_>>(),
+        vec![(cases[0].0, Role::Owner), (cases[2].0, Role::Owner)],
+        "oldest first, as before"
+    );
+    assert_eq!(repo.list_audit(&Default::default()).await.unwrap().len(), 3);
 }

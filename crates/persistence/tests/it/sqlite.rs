@@ -97,3 +97,70 @@ async fn an_unopenable_file_is_unavailable() {
         "{err:?}"
     );
 }
+
+/// The members migration on a database filled in the schema before it: every case's owner
+/// becomes its owner member, the audit trail keeps every row (and stays append-only).
+#[tokio::test(flavor = "multi_thread")]
+async fn members_migration_makes_each_owner_an_owner_member() {
+    use casefile_domain::legal::{CaseId, Role, UserId};
+    use casefile_persistence::SQLITE_MIGRATIONS;
+    use diesel_migrations::MigrationHarness;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("casefile.db");
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    while conn.applied_migrations().unwrap().len() < 2 {
+        conn.run_next_migration(SQLITE_MIGRATIONS).unwrap();
+    }
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let cases = [
+        (CaseId::new(), alice),
+        (CaseId::new(), bob),
+        (CaseId::new(), alice),
+    ];
+    for (i, (case, owner)) in cases.iter().enumerate() {
+        let at = format!("2026-0{}-02 03:04:05.000000+00:00", i + 1);
+        diesel::sql_query(format!(
+            "INSERT INTO cases (id, owner_id, title, file_count, total_size_bytes, created_at, updated_at) \
+             VALUES ('{case}', '{owner}', 'Matter {i}', 0, 0, '{at}', '{at}')"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        diesel::sql_query(format!(
+            "INSERT INTO audit_log (id, at, actor_id, case_id, action, outcome) \
+             VALUES ('{}', '{at}', '{owner}', '{case}', 'case_created', 'success')",
+            uuid::Uuid::new_v4()
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+    drop(conn);
+
+    let repo = SqliteCaseRepository::connect(path.to_str().unwrap(), PoolConfig::default())
+        .await
+        .expect("the migrated schema is current");
+    for (case, owner) in &cases {
+        let (_, role) = repo.case_for_member(*case, *owner).await.unwrap().unwrap();
+        assert_eq!(role, Some(Role::Owner));
+        let members = repo.list_members(*case).await.unwrap();
+        assert_eq!(members.len(), 1);
+        assert_eq!((members[0].user_id, members[0].granted_by), (*owner, None));
+    }
+    let alices = repo.list_cases(alice, None, 10).await.unwrap();
+    assert_eq!(
+        alices
+            .iter()
+            .map(|c| (c.case.id, c.role))
+            .collect::<Vec<_>>(),
+        vec![(cases[0].0, Role::Owner), (cases[2].0, Role::Owner)],
+        "oldest first, as before"
+    );
+    let trail = repo.list_audit(&Default::default()).await.unwrap();
+    assert_eq!(trail.len(), 3, "every audit row kept");
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    let err = diesel::sql_query("DELETE FROM audit_log")
+        .execute(&mut conn)
+        .expect_err("still append-only");
+    assert!(err.to_string().contains("append-only"), "{err}");
+}
