@@ -820,17 +820,20 @@ async fn readme_curl_session_runs() {
     use tokio::io::AsyncBufReadExt;
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let block = readme
-        .split("<!-- readme-session:start -->")
-        .nth(1)
-        .and_then(|rest| rest.split("<!-- readme-session:end -->").next())
-        .expect("the README marks its curl session");
-    let script = block
-        .trim()
-        .strip_prefix("```sh")
-        .and_then(|s| s.strip_suffix("```"))
-        .expect("the session is one sh block");
+    let block = |name: &str| {
+        readme
+            .split(&format!("<!-- readme-{name}:start -->"))
+            .nth(1)
+            .and_then(|rest| rest.split(&format!("<!-- readme-{name}:end -->")).next())
+            .and_then(|block| block.trim().strip_prefix("```sh"))
+            .and_then(|s| s.strip_suffix("```"))
+            .unwrap_or_else(|| panic!("the README marks its {name} block, one sh block"))
+            .to_owned()
+    };
+    let script = block("session");
+    let sharing = block("sharing");
     assert!(script.contains("API=http://127.0.0.1:8080\n"));
+    assert!(sharing.contains("API=http://127.0.0.1:8080\n"));
 
     // The first README command, as a new user runs it: `casefile serve` with no configuration
     // in an empty directory (only the port is left to the system).
@@ -935,6 +938,45 @@ async fn readme_curl_session_runs() {
             "object_purged",
         ]
     );
+    // The sharing block, against the same server.
+    let sharing = sharing.replace(
+        "API=http://127.0.0.1:8080\n",
+        &format!("API=http://{addr}\n"),
+    );
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .arg("-c")
+        .arg(format!("{prelude}{sharing}"))
+        .current_dir(dir.path());
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
+        command.env_remove(name);
+    }
+    let output = command.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the sharing block failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    // editor added, client added, members, the client's cases, 403, 404
+    assert_eq!(lines.len(), 6, "{stdout}");
+    let editor: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(editor["role"], "editor");
+    let members: Value = serde_json::from_str(lines[2]).unwrap();
+    let roles: Vec<&str> = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["owner", "editor", "viewer"]);
+    let cases: Value = serde_json::from_str(lines[3]).unwrap();
+    assert_eq!(cases["cases"][0]["role"], "viewer");
+    assert_eq!(cases["cases"].as_array().unwrap().len(), 1);
+    assert_eq!((lines[4], lines[5]), ("403", "404"));
+
     // Ctrl-C: a graceful shutdown.
     let pid = server.id().unwrap().to_string();
     let interrupted = tokio::process::Command::new("kill")
