@@ -7,6 +7,13 @@
 GRANT USAGE ON SCHEMA public TO casefile_app;
 -- Cases and files change state but are never deleted (tombstones).
 GRANT SELECT, INSERT, UPDATE ON cases, case_files TO casefile_app;
+-- Members change and leave; profiles are kept and replaced.
+GRANT SELECT, INSERT, UPDATE, DELETE ON case_members TO casefile_app;
+GRANT SELECT, INSERT, UPDATE ON users TO casefile_app;
+-- Legal holds are placed and released, never deleted (triggers refuse the rest too).
+GRANT SELECT, INSERT, UPDATE ON legal_holds TO casefile_app;
+GRANT SELECT, INSERT ON legal_hold_files TO casefile_app;
+REVOKE DELETE, TRUNCATE, TRIGGER ON legal_holds, legal_hold_files FROM casefile_app;
 -- The audit trail: read and append, nothing else.
 GRANT SELECT, INSERT ON audit_log TO casefile_app;
 REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_log FROM casefile_app;

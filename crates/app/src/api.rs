@@ -7,7 +7,9 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use casefile_domain::legal::{AuditEntry, CaseFile, Member, MemberCase};
+use casefile_domain::legal::{
+    AuditEntry, CaseFile, HoldScope, LegalHold, Member, MemberCase, Protection,
+};
 use casefile_domain::storage::{PresignedDownload, PresignedUpload, UploadMethod};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -27,8 +29,9 @@ pub struct ErrorBody {
 /// The code and message of an error.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
-    /// `unauthorized`, `forbidden`, `not_found`, `invalid_input`, `conflict`, `too_large`,
-    /// `integrity_mismatch`, `upload_missing`, `too_many_uploads`, `busy` or `internal`.
+    /// `unauthorized`, `forbidden`, `not_found`, `invalid_input`, `conflict`, `held`,
+    /// `retained`, `too_large`, `integrity_mismatch`, `upload_missing`, `too_many_uploads`, `busy`
+    /// or `internal`.
     #[schema(example = "not_found")]
     pub code: String,
     /// For a human.
@@ -52,6 +55,9 @@ pub struct CaseView {
     pub title: String,
     /// Who created it (its first owner).
     pub created_by: Uuid,
+    /// Nothing in it can be deleted before this instant (absent: no retention).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain_until: Option<DateTime<Utc>>,
     /// The caller's role in it: `owner`, `editor`, `viewer` or `auditor`.
     #[schema(example = "owner")]
     pub role: String,
@@ -72,6 +78,7 @@ impl From<&MemberCase> for CaseView {
             id: c.id.0,
             title: c.title.clone(),
             created_by: c.created_by.0,
+            retain_until: c.retain_until,
             role: m.role.as_str().to_owned(),
             file_count: c.file_count,
             total_size_bytes: c.total_size_bytes,
@@ -134,6 +141,138 @@ impl From<&Member> for MemberView {
 pub struct MemberList {
     /// In the order they were added.
     pub members: Vec<MemberView>,
+}
+
+/// What a legal hold covers, as sent and shown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HoldScopeView {
+    /// Every file of the case, uploaded later included.
+    Case,
+    /// Every file whose logical path starts with `prefix` (a plain string prefix).
+    Prefix {
+        /// The prefix.
+        prefix: String,
+    },
+    /// These files of the case.
+    Files {
+        /// Their ids.
+        file_ids: Vec<Uuid>,
+    },
+}
+
+impl From<&HoldScope> for HoldScopeView {
+    fn from(s: &HoldScope) -> Self {
+        match s {
+            HoldScope::Case => Self::Case,
+            HoldScope::Prefix { prefix } => Self::Prefix {
+                prefix: prefix.clone(),
+            },
+            HoldScope::Files { file_ids } => Self::Files {
+                file_ids: file_ids.iter().map(|f| f.0).collect(),
+            },
+        }
+    }
+}
+
+impl From<HoldScopeView> for HoldScope {
+    fn from(s: HoldScopeView) -> Self {
+        match s {
+            HoldScopeView::Case => Self::Case,
+            HoldScopeView::Prefix { prefix } => Self::Prefix { prefix },
+            HoldScopeView::Files { file_ids } => Self::Files {
+                file_ids: file_ids
+                    .into_iter()
+                    .map(casefile_domain::legal::FileId)
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// `POST /v1/cases/{case_id}/holds`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewHoldBody {
+    /// A name or matter reference (1 to 200 characters).
+    #[schema(example = "Doe v. Roe — preservation notice")]
+    pub name: String,
+    /// Why (1 to 2000 characters).
+    pub reason: String,
+    /// What it covers; the whole case when absent.
+    pub scope: Option<HoldScopeView>,
+}
+
+/// `POST /v1/holds/{hold_id}/release`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseBody {
+    /// Why (1 to 2000 characters).
+    pub reason: String,
+}
+
+/// `PUT /v1/cases/{case_id}/retention`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionBody {
+    /// Nothing in the case can be deleted before this instant (RFC 3339; in the future, and not
+    /// before the date in force).
+    pub retain_until: DateTime<Utc>,
+}
+
+/// A legal hold.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HoldView {
+    /// Its id.
+    pub id: Uuid,
+    /// Its case.
+    pub case_id: Uuid,
+    /// What it covers.
+    pub scope: HoldScopeView,
+    /// Its name or matter reference.
+    pub name: String,
+    /// Why it was placed.
+    pub reason: String,
+    /// Who placed it.
+    pub placed_by: Uuid,
+    /// When.
+    pub placed_at: DateTime<Utc>,
+    /// Whether it still holds.
+    pub active: bool,
+    /// Who released it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released_by: Option<Uuid>,
+    /// When.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<DateTime<Utc>>,
+    /// Why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_reason: Option<String>,
+}
+
+impl From<&LegalHold> for HoldView {
+    fn from(h: &LegalHold) -> Self {
+        Self {
+            id: h.id.0,
+            case_id: h.case_id.0,
+            scope: HoldScopeView::from(&h.scope),
+            name: h.name.clone(),
+            reason: h.reason.clone(),
+            placed_by: h.placed_by.0,
+            placed_at: h.placed_at,
+            active: h.is_active(),
+            released_by: h.release.as_ref().map(|r| r.released_by.0),
+            released_at: h.release.as_ref().map(|r| r.released_at),
+            release_reason: h.release.as_ref().map(|r| r.reason.clone()),
+        }
+    }
+}
+
+/// The holds of a case.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HoldList {
+    /// Active and released, oldest first.
+    pub holds: Vec<HoldView>,
 }
 
 /// `PUT /v1/cases/{case_id}/members/{user_id}`: the role to give.
@@ -229,6 +368,25 @@ pub struct FileView {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Whether an active legal hold covers it (`GET /v1/files/{file_id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<bool>,
+    /// The active holds that cover it (`GET /v1/files/{file_id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holds: Option<Vec<Uuid>>,
+    /// Its case's retention date, when one is set (`GET /v1/files/{file_id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain_until: Option<DateTime<Utc>>,
+}
+
+impl FileView {
+    /// The view with what protects the file.
+    pub fn protected(mut self, p: &Protection) -> Self {
+        self.held = Some(p.held());
+        self.holds = Some(p.holds.iter().map(|h| h.0).collect());
+        self.retain_until = p.retain_until;
+        self
+    }
 }
 
 impl From<&CaseFile> for FileView {
@@ -244,6 +402,9 @@ impl From<&CaseFile> for FileView {
             status: f.status.as_str().to_owned(),
             created_at: f.created_at,
             updated_at: f.updated_at,
+            held: None,
+            holds: None,
+            retain_until: None,
         }
     }
 }

@@ -27,6 +27,17 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Limits of the legal file service.
     pub limits: LimitsConfig,
+    /// Retention of new cases.
+    pub retention: RetentionConfig,
+}
+
+/// Retention applied to new cases.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// New cases are retained this many days from their creation: nothing in them can be
+    /// deleted before (0: none; at most 36525).
+    pub default_days: u32,
 }
 
 /// Which store, and the local store's settings (cloud stores read their usual variables).
@@ -240,6 +251,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -369,6 +381,11 @@ impl Config {
         if let Some(v) = var("CASEFILE_MAX_TOKEN_LIFETIME_SECS") {
             self.auth.max_token_lifetime_secs = parse("CASEFILE_MAX_TOKEN_LIFETIME_SECS", v)?;
         }
+        if let Some(v) = var("CASEFILE_RETENTION_DEFAULT_DAYS") {
+            self.retention.default_days = v.parse().map_err(|_| {
+                ConfigError("CASEFILE_RETENTION_DEFAULT_DAYS must be a number of days".into())
+            })?;
+        }
         if let Some(v) = var("CASEFILE_MAX_FILE_SIZE") {
             self.limits.max_file_size = parse("CASEFILE_MAX_FILE_SIZE", v)?;
         }
@@ -468,6 +485,7 @@ impl Config {
                 self.limits.max_open_uploads_per_case,
             )
         })
+        .and_then(|c| c.with_default_retention_days(self.retention.default_days))
         .map_err(|e| ConfigError(format!("limits: {e}")))
     }
 

@@ -11,8 +11,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use casefile_domain::StorageError;
 use casefile_domain::legal::{
-    AuditTrailQuery, CaseFile, CaseId, FileId, LegalFileService, ListCases, ListFiles, MemberCase,
-    NewUpload, Role, ServiceError, UserId,
+    AuditTrailQuery, CaseFile, CaseId, FileId, HoldId, LegalFileService, ListCases, ListFiles,
+    MemberCase, NewHold, NewUpload, Role, ServiceError, UserId,
 };
 use casefile_domain::storage::{ByteRange, ByteStream, ObjectStorage};
 use futures::TryStreamExt;
@@ -24,8 +24,9 @@ use utoipa_axum::routes;
 
 use crate::api::{
     ApiJson, ApiQuery, AuditEntryView, AuditPage, CaseList, CaseView, DirectUploadQuery,
-    DownloadUrl, ErrorBody, FileList, FileListQuery, FileView, Health, MemberList, MemberView,
-    NewCase, PageQuery, PutMember, UploadInstructions, UploadRequest, UploadStarted,
+    DownloadUrl, ErrorBody, FileList, FileListQuery, FileView, Health, HoldList, HoldView,
+    MemberList, MemberView, NewCase, NewHoldBody, PageQuery, PutMember, ReleaseBody, RetentionBody,
+    UploadInstructions, UploadRequest, UploadStarted,
 };
 use crate::auth::Authenticator;
 
@@ -118,6 +119,15 @@ impl From<ServiceError> for ApiError {
                 Self::new(S::BAD_REQUEST, "invalid_input", e.to_string())
             }
             ServiceError::Conflict { .. } => Self::new(S::CONFLICT, "conflict", e.to_string()),
+            ServiceError::Held { holds } => {
+                let ids: Vec<String> = holds.iter().map(ToString::to_string).collect();
+                Self::new(
+                    S::CONFLICT,
+                    "held",
+                    format!("the file is under legal hold: {}", ids.join(", ")),
+                )
+            }
+            ServiceError::Retained { .. } => Self::new(S::CONFLICT, "retained", e.to_string()),
             ServiceError::TooLarge { .. } => {
                 Self::new(S::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
             }
@@ -247,6 +257,7 @@ macro_rules! id_path {
 }
 id_path!(CasePath, CaseId, "case");
 id_path!(FilePath, FileId, "file");
+id_path!(HoldPath, HoldId, "hold");
 
 pub(crate) fn body_stream(body: Body) -> ByteStream {
     Box::pin(
@@ -459,7 +470,8 @@ async fn get_file(
     FilePath(file_id): FilePath,
 ) -> Result<Json<FileView>, ApiError> {
     let file = s.service.get_file(user, file_id).await?;
-    Ok(Json(FileView::from(&file)))
+    let protection = s.service.protection(&file).await?;
+    Ok(Json(FileView::from(&file).protected(&protection)))
 }
 
 /// A single `Range: bytes=…` header.
@@ -633,6 +645,7 @@ async fn list_files(
         (status = 401, description = "no valid bearer token", body = ErrorBody),
         (status = 403, description = "a viewer or auditor of the file's case (`forbidden`)", body = ErrorBody),
         (status = 404, description = "no such live file in a case of the caller's", body = ErrorBody),
+        (status = 409, description = "`held`: an active legal hold covers it (the message names the holds); `retained`: its case's retention has not ended. The refusal is audited `delete_refused`", body = ErrorBody),
     ))]
 async fn delete_file(
     State(s): State<AppState>,
@@ -676,7 +689,6 @@ async fn audit(
     }))
 }
 
-/// Whether storage and database answer (no token).
 /// The `{user_id}` path parameter's documentation.
 const USER_ID: &str = "the member's user id (a UUID)";
 
@@ -766,6 +778,103 @@ async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Places a legal hold (the whole case when no scope is given). Owners only. From now on nothing
+/// it covers — files uploaded later included, for a case or prefix scope — can be deleted or
+/// purged until it is released.
+#[utoipa::path(post, path = "/v1/cases/{case_id}/holds", tag = "holds", security(("bearer" = [])),
+    params(("case_id" = Uuid, Path, description = CASE_ID)),
+    request_body = NewHoldBody,
+    responses(
+        (status = 201, description = "the hold", body = HoldView),
+        (status = 400, description = "an empty or over-long name or reason, a bad prefix, an empty file list", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 403, description = "the caller is a member but not an owner (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such case, the caller is not a member, or a listed file is not a file of this case", body = ErrorBody),
+    ))]
+async fn place_hold(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    CasePath(case_id): CasePath,
+    ApiJson(body): ApiJson<NewHoldBody>,
+) -> Result<Response, ApiError> {
+    let request = NewHold {
+        name: body.name,
+        reason: body.reason,
+        scope: body.scope.map(Into::into),
+    };
+    let hold = s.service.place_hold(user, case_id, request).await?;
+    Ok((StatusCode::CREATED, Json(HoldView::from(&hold))).into_response())
+}
+
+/// The legal holds of a case, active and released, for any member.
+#[utoipa::path(get, path = "/v1/cases/{case_id}/holds", tag = "holds", security(("bearer" = [])),
+    params(("case_id" = Uuid, Path, description = CASE_ID)),
+    responses(
+        (status = 200, description = "the holds, oldest first", body = HoldList),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such case, or the caller is not a member", body = ErrorBody),
+    ))]
+async fn list_holds(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    CasePath(case_id): CasePath,
+) -> Result<Json<HoldList>, ApiError> {
+    let holds = s.service.list_holds(user, case_id).await?;
+    Ok(Json(HoldList {
+        holds: holds.iter().map(HoldView::from).collect(),
+    }))
+}
+
+/// Releases a legal hold. Owners of its case only; a hold is released once, and what it covered
+/// stays held while another active hold covers it.
+#[utoipa::path(post, path = "/v1/holds/{hold_id}/release", tag = "holds", security(("bearer" = [])),
+    params(("hold_id" = Uuid, Path, description = "the hold's id")),
+    request_body = ReleaseBody,
+    responses(
+        (status = 200, description = "the released hold", body = HoldView),
+        (status = 400, description = "an empty or over-long reason", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 403, description = "the caller is a member of the hold's case but not an owner (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such hold in a case of the caller's", body = ErrorBody),
+        (status = 409, description = "the hold is released already", body = ErrorBody),
+    ))]
+async fn release_hold(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    HoldPath(hold_id): HoldPath,
+    ApiJson(body): ApiJson<ReleaseBody>,
+) -> Result<Json<HoldView>, ApiError> {
+    let hold = s.service.release_hold(user, hold_id, &body.reason).await?;
+    Ok(Json(HoldView::from(&hold)))
+}
+
+/// Sets or extends the case's retention: nothing in it can be deleted before `retain_until`.
+/// Owners only; extended, never shortened.
+#[utoipa::path(put, path = "/v1/cases/{case_id}/retention", tag = "holds", security(("bearer" = [])),
+    params(("case_id" = Uuid, Path, description = CASE_ID)),
+    request_body = RetentionBody,
+    responses(
+        (status = 200, description = "the case, with its retention", body = CaseView),
+        (status = 400, description = "a date that is not in the future", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 403, description = "the caller is a member but not an owner (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such case, or the caller is not a member", body = ErrorBody),
+        (status = 409, description = "a date before the retention in force (`conflict`)", body = ErrorBody),
+    ))]
+async fn set_retention(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    CasePath(case_id): CasePath,
+    ApiJson(body): ApiJson<RetentionBody>,
+) -> Result<Json<CaseView>, ApiError> {
+    let case = s
+        .service
+        .set_retention(user, case_id, body.retain_until)
+        .await?;
+    Ok(Json(CaseView::from(&case)))
+}
+
+/// Whether storage and database answer (no token).
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses(
         (status = 200, description = "both answer", body = Health),
@@ -820,6 +929,7 @@ async fn not_found() -> ApiError {
         (name = "cases", description = "Cases and their audit trail"),
         (name = "files", description = "Uploads, downloads and listings of a case's files"),
         (name = "members", description = "Who works a case, and in which role"),
+        (name = "holds", description = "Legal holds and retention: what cannot be deleted"),
         (name = "blobs", description = "The local store's presigned URLs"),
         (name = "operations", description = "Health and this document"),
     )
@@ -862,6 +972,9 @@ fn routes(body_idle: std::time::Duration) -> (Router<AppState>, utoipa::openapi:
         .routes(routes!(audit))
         .routes(routes!(list_members))
         .routes(routes!(put_member, remove_member))
+        .routes(routes!(place_hold, list_holds))
+        .routes(routes!(release_hold))
+        .routes(routes!(set_retention))
         .routes(routes!(get_file, delete_file))
         .routes(routes!(content))
         .routes(routes!(download_url))

@@ -645,6 +645,13 @@ async fn openapi_document_is_valid_and_lists_every_route() {
         ("GET", "/v1/files/{file_id}/download-url"),
         ("PUT", "/v1/blobs/{key}"),
         ("GET", "/v1/blobs/{key}"),
+        ("GET", "/v1/cases/{case_id}/members"),
+        ("PUT", "/v1/cases/{case_id}/members/{user_id}"),
+        ("DELETE", "/v1/cases/{case_id}/members/{user_id}"),
+        ("POST", "/v1/cases/{case_id}/holds"),
+        ("GET", "/v1/cases/{case_id}/holds"),
+        ("POST", "/v1/holds/{hold_id}/release"),
+        ("PUT", "/v1/cases/{case_id}/retention"),
     ]
     .iter()
     .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))

@@ -89,6 +89,13 @@ pub(crate) fn map_diesel(e: DieselError) -> PersistenceError {
         DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
             unavailable("the database connection closed", e)
         }
+        // The preservation triggers (legal holds, retention): a refusal, not a failure.
+        DieselError::DatabaseError(_, ref info) if info.message().contains("held or retained") => {
+            conflict("the file is held or retained")
+        }
+        DieselError::DatabaseError(_, ref info) if info.message().starts_with("casefile: ") => {
+            conflict(info.message().trim_start_matches("casefile: ").to_owned())
+        }
         other => backend(other),
     }
 }

@@ -26,6 +26,7 @@ mod schema {
             total_size_bytes -> BigInt,
             created_at -> Timestamptz,
             updated_at -> Timestamptz,
+            retain_until -> Nullable<Timestamptz>,
         }
     }
     diesel::table! {
@@ -78,13 +79,36 @@ mod schema {
             updated_at -> Timestamptz,
         }
     }
+    diesel::table! {
+        legal_holds (id) {
+            id -> Uuid,
+            case_id -> Uuid,
+            scope -> Text,
+            path_prefix -> Nullable<Text>,
+            name -> Text,
+            reason -> Text,
+            placed_by -> Uuid,
+            placed_at -> Timestamptz,
+            released_by -> Nullable<Uuid>,
+            released_at -> Nullable<Timestamptz>,
+            release_reason -> Nullable<Text>,
+        }
+    }
+    diesel::table! {
+        legal_hold_files (hold_id, file_id) {
+            hold_id -> Uuid,
+            file_id -> Uuid,
+        }
+    }
     diesel::joinable!(case_members -> cases (case_id));
     diesel::allow_tables_to_appear_in_same_query!(
         cases,
         case_files,
         audit_log,
         case_members,
-        users
+        users,
+        legal_holds,
+        legal_hold_files
     );
 }
 

@@ -8,9 +8,9 @@ macro_rules! diesel_repository {
         use casefile_domain::Sha256;
         use casefile_domain::legal::{
             AuditAction, AuditEntry, AuditId, AuditOutcome, AuditQuery, Case, CaseFile, CaseId,
-            CaseRepository, FileId, FileName, FileQuery, FileStatus, LogicalPath, Member,
-            MemberCase, MemberChange, OpenUploads, PersistenceResult, Role, Transition, UserId,
-            UserProfile,
+            CaseRepository, FileId, FileName, FileQuery, FileStatus, HoldId, HoldRelease, HoldScope,
+            LegalHold, LogicalPath, Member, MemberCase, MemberChange, OpenUploads,
+            PersistenceResult, Protection, Role, Transition, UserId, UserProfile,
         };
         use casefile_domain::storage::ObjectKey;
         use chrono::{DateTime, Utc};
@@ -18,7 +18,7 @@ macro_rules! diesel_repository {
         use diesel_async::RunQueryDsl;
 
         use crate::error::{TxError, conflict, corrupt, not_found};
-        use schema::{audit_log, case_files, case_members, cases, users};
+        use schema::{audit_log, case_files, case_members, cases, legal_hold_files, legal_holds, users};
 
         #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
         #[diesel(table_name = cases)]
@@ -30,6 +30,7 @@ macro_rules! diesel_repository {
             total_size_bytes: i64,
             created_at: DateTime<Utc>,
             updated_at: DateTime<Utc>,
+            retain_until: Option<DateTime<Utc>>,
         }
 
         #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -123,6 +124,7 @@ macro_rules! diesel_repository {
                     total_size_bytes: size_to_db(c.total_size_bytes)?,
                     created_at: c.created_at,
                     updated_at: c.updated_at,
+                    retain_until: c.retain_until,
                 })
             }
 
@@ -131,6 +133,7 @@ macro_rules! diesel_repository {
                     id: CaseId(from_id(&self.id)?),
                     created_by: UserId(from_id(&self.owner_id)?),
                     title: self.title,
+                    retain_until: self.retain_until,
                     file_count: size_from_db(self.file_count)?,
                     total_size_bytes: size_from_db(self.total_size_bytes)?,
                     created_at: self.created_at,
@@ -289,6 +292,194 @@ macro_rules! diesel_repository {
             } else {
                 Err(TxError::Domain(conflict(format!("file is {}", row.status))))
             }
+        }
+
+        #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+        #[diesel(table_name = legal_holds)]
+        struct HoldRow {
+            id: Id,
+            case_id: Id,
+            scope: String,
+            path_prefix: Option<String>,
+            name: String,
+            reason: String,
+            placed_by: Id,
+            placed_at: DateTime<Utc>,
+            released_by: Option<Id>,
+            released_at: Option<DateTime<Utc>>,
+            release_reason: Option<String>,
+        }
+
+        impl HoldRow {
+            fn new(h: &LegalHold) -> Self {
+                let release = h.release.as_ref();
+                Self {
+                    id: to_id(h.id.0),
+                    case_id: to_id(h.case_id.0),
+                    scope: h.scope.kind().to_owned(),
+                    path_prefix: match &h.scope {
+                        HoldScope::Prefix { prefix } => Some(prefix.clone()),
+                        _ => None,
+                    },
+                    name: h.name.clone(),
+                    reason: h.reason.clone(),
+                    placed_by: to_id(h.placed_by.0),
+                    placed_at: h.placed_at,
+                    released_by: release.map(|r| to_id(r.released_by.0)),
+                    released_at: release.map(|r| r.released_at),
+                    release_reason: release.map(|r| r.reason.clone()),
+                }
+            }
+
+            /// The hold, with the files of a `files` scope.
+            fn into_domain(self, files: Vec<FileId>) -> PersistenceResult<LegalHold> {
+                let scope = match (self.scope.as_str(), self.path_prefix) {
+                    ("case", None) => HoldScope::Case,
+                    ("prefix", Some(prefix)) => HoldScope::Prefix { prefix },
+                    ("files", None) => HoldScope::Files { file_ids: files },
+                    (other, _) => return Err(corrupt(format!("hold scope {other}"))),
+                };
+                let release = match (self.released_by, self.released_at, self.release_reason) {
+                    (Some(by), Some(at), Some(reason)) => Some(HoldRelease {
+                        released_by: UserId(from_id(&by)?),
+                        released_at: at,
+                        reason,
+                    }),
+                    (None, None, None) => None,
+                    _ => return Err(corrupt("half a hold release".to_owned())),
+                };
+                Ok(LegalHold {
+                    id: HoldId(from_id(&self.id)?),
+                    case_id: CaseId(from_id(&self.case_id)?),
+                    scope,
+                    name: self.name,
+                    reason: self.reason,
+                    placed_by: UserId(from_id(&self.placed_by)?),
+                    placed_at: self.placed_at,
+                    release,
+                })
+            }
+        }
+
+        /// The holds of these rows, with the files of their `files` scopes.
+        async fn holds_of(conn: &mut Conn, rows: Vec<HoldRow>) -> Result<Vec<LegalHold>, TxError> {
+            let ids: Vec<Id> = rows.iter().filter(|r| r.scope == "files").map(|r| r.id.clone()).collect();
+            let pairs: Vec<(Id, Id)> = if ids.is_empty() {
+                Vec::new()
+            } else {
+                legal_hold_files::table
+                    .filter(legal_hold_files::hold_id.eq_any(&ids))
+                    .select((legal_hold_files::hold_id, legal_hold_files::file_id))
+                    .order((legal_hold_files::hold_id.asc(), legal_hold_files::file_id.asc()))
+                    .load(conn)
+                    .await?
+            };
+            let mut holds = Vec::with_capacity(rows.len());
+            for row in rows {
+                let files = pairs
+                    .iter()
+                    .filter(|(hold, _)| *hold == row.id)
+                    .map(|(_, file)| from_id(file).map(FileId))
+                    .collect::<PersistenceResult<Vec<_>>>()?;
+                holds.push(row.into_domain(files)?);
+            }
+            Ok(holds)
+        }
+
+        async fn place_hold_tx(conn: &mut Conn, hold: &HoldRow, files: &[Id], audit: &AuditRow) -> Result<(), TxError> {
+            if !files.is_empty() {
+                let of_case: i64 = case_files::table
+                    .filter(case_files::id.eq_any(files))
+                    .filter(case_files::case_id.eq(&hold.case_id))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                if usize::try_from(of_case).ok() != Some(files.len()) {
+                    return Err(TxError::Domain(not_found("file")));
+                }
+            }
+            diesel::insert_into(legal_holds::table).values(hold).execute(conn).await?;
+            for file in files {
+                diesel::insert_into(legal_hold_files::table)
+                    .values((legal_hold_files::hold_id.eq(&hold.id), legal_hold_files::file_id.eq(file)))
+                    .execute(conn)
+                    .await?;
+            }
+            insert_audit(conn, audit).await
+        }
+
+        async fn release_hold_tx(
+            conn: &mut Conn,
+            id: &Id,
+            by: &Id,
+            at: DateTime<Utc>,
+            reason: &str,
+            audit: &AuditRow,
+        ) -> Result<(), TxError> {
+            let n = diesel::update(
+                legal_holds::table
+                    .filter(legal_holds::id.eq(id))
+                    .filter(legal_holds::released_at.is_null()),
+            )
+            .set((
+                legal_holds::released_by.eq(Some(by)),
+                legal_holds::released_at.eq(Some(at)),
+                legal_holds::release_reason.eq(Some(reason)),
+            ))
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                let exists: i64 = legal_holds::table.filter(legal_holds::id.eq(id)).count().get_result(conn).await?;
+                return Err(TxError::Domain(if exists == 0 {
+                    not_found("hold")
+                } else {
+                    conflict("the hold is released already")
+                }));
+            }
+            insert_audit(conn, audit).await
+        }
+
+        async fn set_retention_tx(conn: &mut Conn, case: &Id, until: DateTime<Utc>, audit: &AuditRow) -> Result<(), TxError> {
+            lock_case(conn, case).await?;
+            let current: Option<DateTime<Utc>> = cases::table
+                .find(case)
+                .select(cases::retain_until)
+                .first(conn)
+                .await?;
+            if current.is_some_and(|c| until < c) {
+                return Err(TxError::Domain(conflict("retention can be extended, never shortened")));
+            }
+            diesel::update(cases::table.find(case))
+                .set(cases::retain_until.eq(Some(until)))
+                .execute(conn)
+                .await?;
+            insert_audit(conn, audit).await
+        }
+
+        /// The active holds covering a file, and its case's retention date.
+        async fn protection_of(conn: &mut Conn, row: &FileRow) -> Result<Protection, TxError> {
+            let retain_until: Option<DateTime<Utc>> = cases::table
+                .find(&row.case_id)
+                .select(cases::retain_until)
+                .first(conn)
+                .await
+                .optional()?
+                .flatten();
+            let active: Vec<HoldRow> = legal_holds::table
+                .filter(legal_holds::case_id.eq(&row.case_id))
+                .filter(legal_holds::released_at.is_null())
+                .order((legal_holds::placed_at.asc(), legal_holds::id.asc()))
+                .select(HoldRow::as_select())
+                .load(conn)
+                .await?;
+            let file = FileId(from_id(&row.id)?);
+            let holds = holds_of(conn, active)
+                .await?
+                .into_iter()
+                .filter(|h| h.scope.covers(file, &row.logical_path))
+                .map(|h| h.id)
+                .collect();
+            Ok(Protection { holds, retain_until })
         }
 
         async fn create_case_tx(conn: &mut Conn, case: &CaseRow, audit: &AuditRow) -> Result<(), TxError> {
@@ -644,6 +835,61 @@ macro_rules! diesel_repository {
                 Ok(())
             }
 
+            async fn place_hold(&self, hold: &LegalHold, audit: &AuditEntry) -> PersistenceResult<()> {
+                let row = HoldRow::new(hold);
+                let files: Vec<Id> = match &hold.scope {
+                    HoldScope::Files { file_ids } => file_ids.iter().map(|f| to_id(f.0)).collect(),
+                    _ => Vec::new(),
+                };
+                let audit = AuditRow::new(audit);
+                in_tx!(self, conn => place_hold_tx(conn, &row, &files, &audit).await)
+            }
+
+            async fn list_holds(&self, case: CaseId) -> PersistenceResult<Vec<LegalHold>> {
+                let mut conn = self.conn().await?;
+                let rows: Vec<HoldRow> = legal_holds::table
+                    .filter(legal_holds::case_id.eq(to_id(case.0)))
+                    .order((legal_holds::placed_at.asc(), legal_holds::id.asc()))
+                    .select(HoldRow::as_select())
+                    .load(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                holds_of(&mut conn, rows).await.map_err(Into::into)
+            }
+
+            async fn get_hold(&self, id: HoldId) -> PersistenceResult<Option<LegalHold>> {
+                let mut conn = self.conn().await?;
+                let row: Option<HoldRow> = legal_holds::table
+                    .find(to_id(id.0))
+                    .select(HoldRow::as_select())
+                    .first(&mut conn)
+                    .await
+                    .optional()
+                    .map_err(crate::error::map_diesel)?;
+                let Some(row) = row else { return Ok(None) };
+                let mut holds = holds_of(&mut conn, vec![row]).await?;
+                Ok(holds.pop())
+            }
+
+            async fn release_hold(&self, id: HoldId, release: &HoldRelease, audit: &AuditEntry) -> PersistenceResult<()> {
+                let (id, by, audit) = (to_id(id.0), to_id(release.released_by.0), AuditRow::new(audit));
+                let (at, reason) = (release.released_at, release.reason.clone());
+                in_tx!(self, conn => release_hold_tx(conn, &id, &by, at, &reason, &audit).await)
+            }
+
+            async fn set_retention(&self, case: CaseId, until: DateTime<Utc>, audit: &AuditEntry) -> PersistenceResult<()> {
+                let (case, audit) = (to_id(case.0), AuditRow::new(audit));
+                in_tx!(self, conn => set_retention_tx(conn, &case, until, &audit).await)
+            }
+
+            async fn protection(&self, file: FileId) -> PersistenceResult<Protection> {
+                let mut conn = self.conn().await?;
+                let Some(row) = read_file(&mut conn, &to_id(file.0)).await? else {
+                    return Err(not_found("file"));
+                };
+                protection_of(&mut conn, &row).await.map_err(Into::into)
+            }
+
             async fn list_cases(&self, member: UserId, after: Option<CaseId>, limit: usize) -> PersistenceResult<Vec<MemberCase>> {
                 let mut conn = self.conn().await?;
                 let mut query = cases::table
@@ -790,16 +1036,48 @@ macro_rules! diesel_repository {
 
             async fn files_to_purge(&self, limit: usize) -> PersistenceResult<Vec<CaseFile>> {
                 let mut conn = self.conn().await?;
-                let rows = case_files::table
-                    .filter(case_files::status.eq_any([FileStatus::Failed.as_str(), FileStatus::Deleted.as_str()]))
-                    .filter(case_files::purged_at.is_null())
-                    .order((case_files::updated_at.asc(), case_files::id.asc()))
-                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-                    .select(FileRow::as_select())
-                    .load(&mut conn)
-                    .await
-                    .map_err(crate::error::map_diesel)?;
-                rows.into_iter().map(FileRow::into_domain).collect()
+                let batch = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+                let mut found = Vec::new();
+                let mut after: Option<(DateTime<Utc>, Id)> = None;
+                // Pages on (updated_at, id), leaving out protected files, so that held bytes
+                // never starve the purge of the others.
+                loop {
+                    let mut q = case_files::table
+                        .filter(case_files::status.eq_any([FileStatus::Failed.as_str(), FileStatus::Deleted.as_str()]))
+                        .filter(case_files::purged_at.is_null())
+                        .into_boxed();
+                    if let Some((at, id)) = after.clone() {
+                        q = q.filter(
+                            case_files::updated_at
+                                .gt(at)
+                                .or(case_files::updated_at.eq(at).and(case_files::id.gt(id))),
+                        );
+                    }
+                    let rows: Vec<FileRow> = q
+                        .order((case_files::updated_at.asc(), case_files::id.asc()))
+                        .limit(batch)
+                        .select(FileRow::as_select())
+                        .load(&mut conn)
+                        .await
+                        .map_err(crate::error::map_diesel)?;
+                    let last_page = rows.len() < limit.max(1);
+                    for row in rows {
+                        after = Some((row.updated_at, row.id.clone()));
+                        if row.completed_at.is_some() {
+                            let p = protection_of(&mut conn, &row).await?;
+                            if p.held() || p.retained_at(Utc::now()) {
+                                continue;
+                            }
+                        }
+                        found.push(row.into_domain()?);
+                        if found.len() >= limit {
+                            return Ok(found);
+                        }
+                    }
+                    if last_page {
+                        return Ok(found);
+                    }
+                }
             }
 
             async fn mark_purged(&self, id: FileId, at: DateTime<Utc>, audit: &AuditEntry) -> PersistenceResult<Transition> {

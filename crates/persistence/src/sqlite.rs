@@ -32,6 +32,7 @@ mod schema {
             total_size_bytes -> BigInt,
             created_at -> TimestamptzSqlite,
             updated_at -> TimestamptzSqlite,
+            retain_until -> Nullable<TimestamptzSqlite>,
         }
     }
     diesel::table! {
@@ -84,13 +85,36 @@ mod schema {
             updated_at -> TimestamptzSqlite,
         }
     }
+    diesel::table! {
+        legal_holds (id) {
+            id -> Text,
+            case_id -> Text,
+            scope -> Text,
+            path_prefix -> Nullable<Text>,
+            name -> Text,
+            reason -> Text,
+            placed_by -> Text,
+            placed_at -> TimestamptzSqlite,
+            released_by -> Nullable<Text>,
+            released_at -> Nullable<TimestamptzSqlite>,
+            release_reason -> Nullable<Text>,
+        }
+    }
+    diesel::table! {
+        legal_hold_files (hold_id, file_id) {
+            hold_id -> Text,
+            file_id -> Text,
+        }
+    }
     diesel::joinable!(case_members -> cases (case_id));
     diesel::allow_tables_to_appear_in_same_query!(
         cases,
         case_files,
         audit_log,
         case_members,
-        users
+        users,
+        legal_holds,
+        legal_hold_files
     );
 }
 

@@ -6,8 +6,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use casefile_domain::legal::{
     AuditEntry, AuditQuery, Case, CaseFile, CaseId, CaseRepository, FileId, FileQuery, FileStatus,
-    Member, MemberCase, MemberChange, OpenUploads, PersistenceError, PersistenceResult, Role,
-    Transition, UserId, UserProfile,
+    HoldId, HoldRelease, HoldScope, LegalHold, Member, MemberCase, MemberChange, OpenUploads,
+    PersistenceError, PersistenceResult, Protection, Role, Transition, UserId, UserProfile,
 };
 use chrono::{DateTime, Utc};
 
@@ -17,6 +17,7 @@ struct State {
     files: BTreeMap<FileId, CaseFile>,
     members: BTreeMap<(CaseId, UserId), Member>,
     users: BTreeMap<UserId, UserProfile>,
+    holds: BTreeMap<HoldId, LegalHold>,
     audit: Vec<AuditEntry>,
 }
 
@@ -74,6 +75,34 @@ impl State {
             .count();
         if owners <= 1 {
             return Err(conflict("a case keeps at least one owner"));
+        }
+        Ok(())
+    }
+
+    /// The active holds covering `file`, and its case's retention date.
+    fn protection_of(&self, file: &CaseFile) -> Protection {
+        let mut holds: Vec<&LegalHold> = self
+            .holds
+            .values()
+            .filter(|h| {
+                h.case_id == file.case_id
+                    && h.is_active()
+                    && h.scope.covers(file.id, file.logical_path.as_str())
+            })
+            .collect();
+        holds.sort_by_key(|h| (h.placed_at, h.id));
+        Protection {
+            holds: holds.into_iter().map(|h| h.id).collect(),
+            retain_until: self.cases.get(&file.case_id).and_then(|c| c.retain_until),
+        }
+    }
+
+    /// What the database triggers refuse: a once-completed file that is held or retained is
+    /// never marked deleted or purged.
+    fn refuse_if_protected(&self, file: &CaseFile) -> PersistenceResult<()> {
+        let p = self.protection_of(file);
+        if file.completed_at.is_some() && (p.held() || p.retained_at(Utc::now())) {
+            return Err(conflict("the file is held or retained"));
         }
         Ok(())
     }
@@ -350,6 +379,80 @@ impl CaseRepository for InMemoryCaseRepository {
         Ok(Transition::Applied(failed))
     }
 
+    async fn place_hold(&self, hold: &LegalHold, audit: &AuditEntry) -> PersistenceResult<()> {
+        let mut state = self.lock();
+        if !state.cases.contains_key(&hold.case_id) {
+            return Err(not_found("case"));
+        }
+        if let HoldScope::Files { file_ids } = &hold.scope
+            && file_ids
+                .iter()
+                .any(|f| state.files.get(f).is_none_or(|f| f.case_id != hold.case_id))
+        {
+            return Err(not_found("file"));
+        }
+        if state.holds.contains_key(&hold.id) {
+            return Err(conflict("another record already holds this unique value"));
+        }
+        state.holds.insert(hold.id, hold.clone());
+        state.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn list_holds(&self, case: CaseId) -> PersistenceResult<Vec<LegalHold>> {
+        let mut holds: Vec<LegalHold> = self
+            .lock()
+            .holds
+            .values()
+            .filter(|h| h.case_id == case)
+            .cloned()
+            .collect();
+        holds.sort_by_key(|h| (h.placed_at, h.id));
+        Ok(holds)
+    }
+
+    async fn get_hold(&self, id: HoldId) -> PersistenceResult<Option<LegalHold>> {
+        Ok(self.lock().holds.get(&id).cloned())
+    }
+
+    async fn release_hold(
+        &self,
+        id: HoldId,
+        release: &HoldRelease,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<()> {
+        let mut state = self.lock();
+        let hold = state.holds.get_mut(&id).ok_or_else(|| not_found("hold"))?;
+        if hold.release.is_some() {
+            return Err(conflict("the hold is released already"));
+        }
+        hold.release = Some(release.clone());
+        state.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn set_retention(
+        &self,
+        case: CaseId,
+        until: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<()> {
+        let mut state = self.lock();
+        let case = state.case_mut(case)?;
+        if case.retain_until.is_some_and(|c| until < c) {
+            return Err(conflict("retention can be extended, never shortened"));
+        }
+        case.retain_until = Some(until);
+        state.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn protection(&self, file: FileId) -> PersistenceResult<Protection> {
+        let state = self.lock();
+        let file = state.files.get(&file).ok_or_else(|| not_found("file"))?;
+        Ok(state.protection_of(file))
+    }
+
     async fn delete_file(
         &self,
         id: FileId,
@@ -364,6 +467,9 @@ impl CaseRepository for InMemoryCaseRepository {
             FileStatus::Failed => return Err(conflict("file is failed")),
             FileStatus::Pending | FileStatus::Completed => {}
         }
+        let snapshot = file.clone();
+        state.refuse_if_protected(&snapshot)?;
+        let file = state.file_mut(id)?;
         file.status = FileStatus::Deleted;
         file.updated_at = at;
         let deleted = file.clone();
@@ -444,6 +550,7 @@ impl CaseRepository for InMemoryCaseRepository {
             .files
             .values()
             .filter(|f| !f.status.is_live() && f.purged_at.is_none())
+            .filter(|f| state.refuse_if_protected(f).is_ok())
             .cloned()
             .collect();
         files.sort_by_key(|f| (f.updated_at, f.id));
@@ -465,6 +572,9 @@ impl CaseRepository for InMemoryCaseRepository {
         if file.purged_at.is_some() {
             return Ok(Transition::Unchanged(file.clone()));
         }
+        let snapshot = file.clone();
+        state.refuse_if_protected(&snapshot)?;
+        let file = state.file_mut(id)?;
         file.purged_at = Some(at);
         let purged = file.clone();
         state.audit.push(audit.clone());

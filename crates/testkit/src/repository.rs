@@ -4,8 +4,8 @@
 use casefile_domain::Sha256;
 use casefile_domain::legal::{
     AuditAction, AuditEntry, AuditOutcome, AuditQuery, Case, CaseFile, CaseId, CaseRepository,
-    FileId, FileName, FileQuery, FileStatus, LegalFileService, LogicalPath, OpenUploads,
-    PersistenceError, Transition, UserId,
+    FileId, FileName, FileQuery, FileStatus, HoldId, HoldRelease, HoldScope, LegalFileService,
+    LegalHold, LogicalPath, OpenUploads, PersistenceError, Protection, Transition, UserId,
 };
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use futures::future::join_all;
@@ -26,6 +26,7 @@ pub async fn new_case(repo: &dyn CaseRepository, owner: UserId) -> Case {
     let at = now();
     let case = Case {
         id: CaseId::new(),
+        retain_until: None,
         created_by: owner,
         title: "Doe v. Roe".to_owned(),
         file_count: 0,
@@ -209,6 +210,7 @@ pub async fn logical_path_is_unique_among_live_files(repo: &dyn CaseRepository) 
     .expect("other case");
     let ghost = Case {
         id: CaseId::new(),
+        retain_until: None,
         ..case.clone()
     };
     let orphan = pending_file(&ghost, "x.pdf", 1, now());
@@ -882,6 +884,235 @@ pub async fn members_round_trip(repo: &dyn CaseRepository) {
     assert_eq!(trail.len(), 5, "{trail:?}");
 }
 
+fn hold(case: &Case, scope: HoldScope) -> LegalHold {
+    LegalHold {
+        id: HoldId::new(),
+        case_id: case.id,
+        scope,
+        name: "Doe v. Roe preservation".to_owned(),
+        reason: "litigation anticipated".to_owned(),
+        placed_by: case.created_by,
+        placed_at: now(),
+        release: None,
+    }
+}
+
+fn release() -> HoldRelease {
+    HoldRelease {
+        released_by: UserId::new(),
+        released_at: now(),
+        reason: "matter closed".to_owned(),
+    }
+}
+
+/// Holds and retention: a hold covers by case, prefix (files uploaded later too) or listed
+/// files; a held or retained completed file cannot be marked deleted or purged; holds are
+/// counted (releasing one of two leaves the file held); a hold is released once; retention is
+/// extended, never shortened; purge candidates leave protected files out.
+pub async fn holds_and_retention(repo: &dyn CaseRepository) {
+    let case = new_case(repo, UserId::new()).await;
+    let other = new_case(repo, UserId::new()).await;
+    let brief = completed_file(repo, &case, "pleadings/brief.pdf", 10).await;
+    let memo = completed_file(repo, &case, "notes/memo.pdf", 10).await;
+    let stranger = completed_file(repo, &other, "x.pdf", 10).await;
+    let entry = |action| audit(Some(case.created_by), action).case(case.id);
+    let protection = |id| async move { repo.protection(id).await.expect("protection") };
+    assert_eq!(protection(brief.id).await, Protection::default());
+
+    let files_of_other = hold(
+        &case,
+        HoldScope::Files {
+            file_ids: vec![brief.id, stranger.id],
+        },
+    );
+    let refused = repo
+        .place_hold(&files_of_other, &entry(AuditAction::HoldPlaced))
+        .await;
+    assert!(
+        matches!(refused, Err(PersistenceError::NotFound { .. })),
+        "{refused:?}"
+    );
+    assert!(
+        repo.get_hold(files_of_other.id)
+            .await
+            .expect("get")
+            .is_none()
+    );
+
+    let by_prefix = hold(
+        &case,
+        HoldScope::Prefix {
+            prefix: "pleadings/".into(),
+        },
+    );
+    repo.place_hold(&by_prefix, &entry(AuditAction::HoldPlaced))
+        .await
+        .expect("place");
+    let by_file = hold(
+        &case,
+        HoldScope::Files {
+            file_ids: vec![brief.id],
+        },
+    );
+    repo.place_hold(&by_file, &entry(AuditAction::HoldPlaced))
+        .await
+        .expect("place");
+    assert_eq!(
+        protection(brief.id).await.holds,
+        vec![by_prefix.id, by_file.id]
+    );
+    assert!(protection(memo.id).await.holds.is_empty());
+    let later = completed_file(repo, &case, "pleadings/reply.pdf", 10).await;
+    assert_eq!(
+        protection(later.id).await.holds,
+        vec![by_prefix.id],
+        "covers later files"
+    );
+    assert_eq!(
+        repo.list_holds(case.id).await.expect("list"),
+        vec![by_prefix.clone(), by_file.clone()]
+    );
+
+    let delete = |id| async move {
+        repo.delete_file(id, now(), &entry(AuditAction::FileDeleted))
+            .await
+    };
+    let held = delete(brief.id).await;
+    assert!(
+        matches!(held, Err(PersistenceError::Conflict { .. })),
+        "{held:?}"
+    );
+    assert_eq!(
+        repo.get_file(brief.id)
+            .await
+            .expect("get")
+            .expect("kept")
+            .status,
+        FileStatus::Completed
+    );
+
+    // Counted: one release leaves the other hold.
+    repo.release_hold(by_prefix.id, &release(), &entry(AuditAction::HoldReleased))
+        .await
+        .expect("release");
+    let twice = repo
+        .release_hold(by_prefix.id, &release(), &entry(AuditAction::HoldReleased))
+        .await;
+    assert!(
+        matches!(twice, Err(PersistenceError::Conflict { .. })),
+        "{twice:?}"
+    );
+    let unknown = repo
+        .release_hold(HoldId::new(), &release(), &entry(AuditAction::HoldReleased))
+        .await;
+    assert!(
+        matches!(unknown, Err(PersistenceError::NotFound { .. })),
+        "{unknown:?}"
+    );
+    assert_eq!(protection(brief.id).await.holds, vec![by_file.id]);
+    assert!(
+        delete(brief.id).await.is_err(),
+        "still held by the second hold"
+    );
+    assert!(
+        delete(later.id).await.is_ok(),
+        "the prefix hold is released"
+    );
+    repo.release_hold(by_file.id, &release(), &entry(AuditAction::HoldReleased))
+        .await
+        .expect("release");
+    assert!(delete(brief.id).await.is_ok());
+    let released = repo.get_hold(by_file.id).await.expect("get").expect("kept");
+    assert!(!released.is_active());
+
+    // A hold placed after a delete keeps the bytes: purge leaves the file out, and marking it
+    // purged is refused.
+    let whole = hold(&case, HoldScope::Case);
+    repo.place_hold(&whole, &entry(AuditAction::HoldPlaced))
+        .await
+        .expect("place");
+    let candidates: Vec<FileId> = repo
+        .files_to_purge(10_000)
+        .await
+        .expect("purge")
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert!(
+        !candidates.contains(&brief.id) && !candidates.contains(&later.id),
+        "{candidates:?}"
+    );
+    let purged = repo
+        .mark_purged(brief.id, now(), &entry(AuditAction::ObjectPurged))
+        .await;
+    assert!(
+        matches!(purged, Err(PersistenceError::Conflict { .. })),
+        "{purged:?}"
+    );
+    repo.release_hold(whole.id, &release(), &entry(AuditAction::HoldReleased))
+        .await
+        .expect("release");
+    let candidates: Vec<FileId> = repo
+        .files_to_purge(10_000)
+        .await
+        .expect("purge")
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert!(candidates.contains(&brief.id), "{candidates:?}");
+
+    // Retention: extended, never shortened; it protects like a hold while in the future.
+    let until = now() + Duration::days(30);
+    repo.set_retention(case.id, until, &entry(AuditAction::RetentionSet))
+        .await
+        .expect("set");
+    let shorter = repo
+        .set_retention(
+            case.id,
+            until - Duration::days(1),
+            &entry(AuditAction::RetentionSet),
+        )
+        .await;
+    assert!(
+        matches!(shorter, Err(PersistenceError::Conflict { .. })),
+        "{shorter:?}"
+    );
+    repo.set_retention(
+        case.id,
+        until + Duration::days(1),
+        &entry(AuditAction::RetentionSet),
+    )
+    .await
+    .expect("extend");
+    assert_eq!(
+        protection(memo.id).await.retain_until,
+        Some(until + Duration::days(1))
+    );
+    let retained = delete(memo.id).await;
+    assert!(
+        matches!(retained, Err(PersistenceError::Conflict { .. })),
+        "{retained:?}"
+    );
+    let purged = repo
+        .mark_purged(brief.id, now(), &entry(AuditAction::ObjectPurged))
+        .await;
+    assert!(
+        matches!(purged, Err(PersistenceError::Conflict { .. })),
+        "retained: {purged:?}"
+    );
+    assert!(
+        delete(stranger.id).await.is_ok(),
+        "another case is not retained"
+    );
+    let missing = repo
+        .set_retention(CaseId::new(), until, &entry(AuditAction::RetentionSet))
+        .await;
+    assert!(
+        matches!(missing, Err(PersistenceError::NotFound { .. })),
+        "{missing:?}"
+    );
+}
+
 /// Generates one `#[tokio::test]` per repository conformance case, in a module
 /// `repository_conformance`. `$fixture` is an async expression yielding a value whose
 /// `as_ref()` is a `&dyn CaseRepository` (e.g. `Arc<dyn CaseRepository>`).
@@ -897,7 +1128,7 @@ macro_rules! repository_conformance_tests {
                 concurrent_completions_apply_once, statistics_exact_under_concurrency,
                 delete_and_purge, unknown_files, list_files_by_prefix_and_cursor,
                 audit_trail_order_and_filters, audit_cursor_belongs_to_its_case,
-                open_uploads_are_counted, members_round_trip);
+                open_uploads_are_counted, members_round_trip, holds_and_retention);
         }
     };
     (@cases $fixture:expr; $($case:ident),* $(,)?) => {

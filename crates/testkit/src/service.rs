@@ -1835,6 +1835,179 @@ pub async fn membership_rules(env: &ServiceEnv) {
     assert_eq!(profile.email.as_deref(), Some("bob@firm.example"));
 }
 
+/// Legal holds through the service: owners place and release, every member reads; a held file's
+/// delete is refused with [`ServiceError::Held`] naming the holds, audited `delete_refused`, and
+/// its bytes stay; two holds are counted; purge leaves held bytes alone; retention is set in the
+/// future, extended, never shortened, and refuses deletes with [`ServiceError::Retained`].
+pub async fn holds_preserve_files(env: &ServiceEnv) {
+    use casefile_domain::legal::{HoldScope, NewHold, Role};
+    let s = &env.service;
+    let owner = UserId::new();
+    let editor = UserId::new();
+    let viewer = UserId::new();
+    let case = s.create_case(owner, "Matter").await.expect("case");
+    s.set_member(owner, case.id, editor, Role::Editor)
+        .await
+        .expect("editor");
+    s.set_member(owner, case.id, viewer, Role::Viewer)
+        .await
+        .expect("viewer");
+    let content = pdf_bytes(32);
+    let upload = |path: &'static str| {
+        let content = content.clone();
+        async move {
+            s.upload_file(
+                owner,
+                case.id,
+                declare(path, &content, None),
+                data::once(content.clone()),
+            )
+            .await
+            .expect("upload")
+        }
+    };
+    let brief = upload("pleadings/brief.pdf").await;
+    let request = |name: &str, scope| NewHold {
+        name: name.to_owned(),
+        reason: "litigation anticipated".to_owned(),
+        scope,
+    };
+    let forbidden = s.place_hold(editor, case.id, request("x", None)).await;
+    assert!(
+        matches!(forbidden, Err(ServiceError::Forbidden { .. })),
+        "{forbidden:?}"
+    );
+    let empty = s.place_hold(owner, case.id, request("  ", None)).await;
+    assert!(
+        matches!(empty, Err(ServiceError::InvalidInput { field: "name", .. })),
+        "{empty:?}"
+    );
+    let first = s
+        .place_hold(owner, case.id, request("Doe v. Roe", None))
+        .await
+        .expect("hold");
+    let second = s
+        .place_hold(
+            owner,
+            case.id,
+            request(
+                "Subpoena 7",
+                Some(HoldScope::Prefix {
+                    prefix: "pleadings/".into(),
+                }),
+            ),
+        )
+        .await
+        .expect("hold");
+    let listed = s
+        .list_holds(viewer, case.id)
+        .await
+        .expect("viewers read holds");
+    assert_eq!(
+        listed.iter().map(|h| h.id).collect::<Vec<_>>(),
+        vec![first.id, second.id]
+    );
+
+    let refused = s.delete_file(editor, brief.id).await;
+    match refused {
+        Err(ServiceError::Held { holds }) => assert_eq!(holds, vec![first.id, second.id]),
+        other => panic!("expected Held, got {other:?}"),
+    }
+    let kept = env
+        .repository
+        .get_file(brief.id)
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(kept.status, FileStatus::Completed);
+    assert!(
+        env.storage
+            .head(&brief.storage_key)
+            .await
+            .expect("head")
+            .is_some(),
+        "bytes kept"
+    );
+    let refusals = env
+        .all_audit()
+        .await
+        .into_iter()
+        .filter(|e| e.action == AuditAction::DeleteRefused && e.file_id == Some(brief.id))
+        .count();
+    assert_eq!(refusals, 1);
+
+    s.release_hold(owner, first.id, "settled")
+        .await
+        .expect("release");
+    let again = s.release_hold(owner, first.id, "settled").await;
+    assert!(
+        matches!(again, Err(ServiceError::Conflict { .. })),
+        "{again:?}"
+    );
+    assert!(
+        matches!(
+            s.delete_file(owner, brief.id).await,
+            Err(ServiceError::Held { .. })
+        ),
+        "counted"
+    );
+    let by_editor = s.release_hold(editor, second.id, "done").await;
+    assert!(
+        matches!(by_editor, Err(ServiceError::Forbidden { .. })),
+        "{by_editor:?}"
+    );
+    let by_stranger = s.release_hold(UserId::new(), second.id, "done").await;
+    assert!(
+        matches!(by_stranger, Err(ServiceError::NotFound { .. })),
+        "{by_stranger:?}"
+    );
+    s.release_hold(owner, second.id, "done")
+        .await
+        .expect("release");
+    s.delete_file(editor, brief.id)
+        .await
+        .expect("nothing holds it now");
+
+    // Retention.
+    let memo = upload("notes/memo.pdf").await;
+    let now = env.clock.now();
+    let past = s
+        .set_retention(owner, case.id, now - chrono::Duration::days(1))
+        .await;
+    assert!(
+        matches!(past, Err(ServiceError::InvalidInput { .. })),
+        "{past:?}"
+    );
+    let until = now + chrono::Duration::days(365);
+    let set = s
+        .set_retention(owner, case.id, until)
+        .await
+        .expect("retention");
+    assert_eq!(set.case.retain_until, Some(until));
+    let shorter = s
+        .set_retention(owner, case.id, until - chrono::Duration::days(1))
+        .await;
+    assert!(
+        matches!(shorter, Err(ServiceError::Conflict { .. })),
+        "{shorter:?}"
+    );
+    match s.delete_file(owner, memo.id).await {
+        Err(ServiceError::Retained { until: u }) => assert_eq!(u, until),
+        other => panic!("expected Retained, got {other:?}"),
+    }
+    let protection = s.protection(&memo).await.expect("protection");
+    assert_eq!(protection.retain_until, Some(until));
+    // Purge never touches protected bytes.
+    s.purge(1000).await.expect("purge");
+    assert!(
+        env.storage
+            .head(&memo.storage_key)
+            .await
+            .expect("head")
+            .is_some()
+    );
+}
+
 /// Generates one `#[tokio::test]` per service case. `$env` is an async expression yielding a
 /// [`ServiceEnv`] (or a value that derefs to one).
 #[macro_export]
@@ -1852,7 +2025,7 @@ macro_rules! service_flow_tests {
                 upload_grant_is_spent_by_completion, expired_pending_uploads_are_failed_and_purged,
                 probes_of_a_file_are_audited_on_its_case, open_uploads_are_capped,
                 delete_racing_a_streaming_upload_leaves_no_bytes, roles_decide_every_operation,
-                membership_rules);
+                membership_rules, holds_preserve_files);
         }
     };
     (@cases $env:expr; $($case:ident),* $(,)?) => {

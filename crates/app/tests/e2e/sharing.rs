@@ -192,7 +192,7 @@ async fn route_role_matrix(app: &Running) {
                         )
                         .await;
                     assert_eq!(s, StatusCode::CREATED, "{b}");
-                    let pending = b["file"]["id"].as_str().unwrap().to_owned();
+                    let pending = b["file_id"].as_str().unwrap().to_owned();
                     let (s, b) = app
                         .call(
                             Method::POST,

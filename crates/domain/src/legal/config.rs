@@ -29,6 +29,7 @@ pub struct ServiceConfig {
     download_url_expiry: Duration,
     max_open_uploads_per_user: u64,
     max_open_uploads_per_case: u64,
+    default_retention_days: u32,
 }
 
 impl Default for ServiceConfig {
@@ -39,6 +40,7 @@ impl Default for ServiceConfig {
             download_url_expiry: DEFAULT_DOWNLOAD_URL_EXPIRY,
             max_open_uploads_per_user: DEFAULT_MAX_OPEN_UPLOADS_PER_USER,
             max_open_uploads_per_case: DEFAULT_MAX_OPEN_UPLOADS_PER_CASE,
+            default_retention_days: 0,
         }
     }
 }
@@ -92,6 +94,26 @@ impl ServiceConfig {
         self.max_open_uploads_per_user = per_user;
         self.max_open_uploads_per_case = per_case;
         Ok(self)
+    }
+
+    /// New cases are retained this many days from their creation (0: no retention).
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidInput`] beyond 100 years (36,525 days).
+    pub fn with_default_retention_days(mut self, days: u32) -> ServiceResult<Self> {
+        if days > 36_525 {
+            return Err(ServiceError::invalid(
+                "default_retention_days",
+                "at most 36525 (100 years)",
+            ));
+        }
+        self.default_retention_days = days;
+        Ok(self)
+    }
+
+    /// How many days new cases are retained (0: none).
+    pub fn default_retention_days(&self) -> u32 {
+        self.default_retention_days
     }
 
     /// The most uploads one user may have open at once, across cases.

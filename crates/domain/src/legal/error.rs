@@ -89,6 +89,20 @@ pub enum ServiceError {
         /// The configured cap.
         limit: u64,
     },
+    /// The file is covered by active legal holds: nothing may delete it until every one of them
+    /// is released (the refusal is audited `delete_refused`).
+    #[error("the file is under legal hold ({} active)", holds.len())]
+    Held {
+        /// The active holds that cover it.
+        holds: Vec<crate::legal::HoldId>,
+    },
+    /// The case's retention runs until `until`: nothing in it may be deleted before (the refusal
+    /// is audited `delete_refused`).
+    #[error("the file is retained until {until}")]
+    Retained {
+        /// When retention ends.
+        until: chrono::DateTime<chrono::Utc>,
+    },
     /// Completion was asked before the content reached storage; the upload stays pending.
     #[error("the upload has not reached storage yet")]
     UploadMissing,

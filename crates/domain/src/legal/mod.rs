@@ -4,6 +4,7 @@
 mod body;
 mod config;
 mod error;
+mod holds;
 mod model;
 mod names;
 mod ports;
@@ -17,9 +18,10 @@ pub use config::{
     ServiceConfig,
 };
 pub use error::{IntegrityField, ServiceError, ServiceResult};
+pub use holds::{HoldRelease, HoldScope, LegalHold, NewHold, Protection};
 pub use model::{
     AuditAction, AuditEntry, AuditId, AuditOutcome, Case, CaseFile, CaseId, FileId, FileStatus,
-    Member, MemberCase, Permission, Role, UserId, UserProfile,
+    HoldId, Member, MemberCase, Permission, Role, UserId, UserProfile,
 };
 pub use names::{
     FileName, InvalidName, LogicalPath, MAX_DEPTH, MAX_LOGICAL_PATH_BYTES, MAX_SEGMENT_BYTES,

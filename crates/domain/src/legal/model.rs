@@ -51,6 +51,11 @@ macro_rules! id_type {
 }
 
 id_type!(
+    /// The id of a legal hold.
+    HoldId
+);
+
+id_type!(
     /// The id of an authenticated user (the `sub` of their token).
     UserId
 );
@@ -76,6 +81,8 @@ pub struct Case {
     pub created_by: UserId,
     /// Its title (1 to 200 characters, no control characters).
     pub title: String,
+    /// Nothing in the case can be deleted before this instant (extended, never shortened).
+    pub retain_until: Option<DateTime<Utc>>,
     /// How many completed (live) files it holds.
     pub file_count: u64,
     /// The total size of its completed files, in bytes.
@@ -95,6 +102,7 @@ pub struct Case {
 /// | upload, complete, delete files | yes | yes | no | no |
 /// | read the audit trail | yes | no | no | yes |
 /// | add, change and remove members | yes | no | no | no |
+/// | place and release legal holds, set retention (every member reads holds) | yes | no | no | no |
 ///
 /// [`Role::allows`] is that table; the service asks it for every operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -134,7 +142,7 @@ impl Role {
         use Permission as P;
         match self {
             Self::Owner => true,
-            Self::Editor => !matches!(action, P::ReadAudit | P::ManageMembers),
+            Self::Editor => !matches!(action, P::ReadAudit | P::ManageMembers | P::ManageHolds),
             Self::Viewer => matches!(
                 action,
                 P::ReadCase | P::ReadFile | P::ReadContent | P::ReadMembers
@@ -173,11 +181,13 @@ pub enum Permission {
     ReadMembers,
     /// Add, change and remove members.
     ManageMembers,
+    /// Place and release legal holds, set retention.
+    ManageHolds,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::ReadCase,
         Self::ReadFile,
         Self::ReadContent,
@@ -186,6 +196,7 @@ impl Permission {
         Self::ReadAudit,
         Self::ReadMembers,
         Self::ManageMembers,
+        Self::ManageHolds,
     ];
 
     /// What it is, as audited and told to a refused caller.
@@ -199,6 +210,7 @@ impl Permission {
             Self::ReadAudit => "read the audit trail",
             Self::ReadMembers => "list members",
             Self::ManageMembers => "manage members",
+            Self::ManageHolds => "manage legal holds and retention",
         }
     }
 }
@@ -372,6 +384,16 @@ pub enum AuditAction {
     MemberRoleChanged,
     /// A member was removed (details: the member and the role they had).
     MemberRemoved,
+    /// A legal hold was placed (details: the hold, its name and scope).
+    HoldPlaced,
+    /// A legal hold was released (details: the hold and the reason).
+    HoldReleased,
+    /// The holds of a case were listed.
+    HoldsListed,
+    /// A case's retention was set or extended (details: from and to).
+    RetentionSet,
+    /// A delete was refused because the file is held or retained (details: the holds or date).
+    DeleteRefused,
 }
 
 impl AuditAction {
@@ -398,11 +420,16 @@ impl AuditAction {
             Self::MemberAdded => "member_added",
             Self::MemberRoleChanged => "member_role_changed",
             Self::MemberRemoved => "member_removed",
+            Self::HoldPlaced => "hold_placed",
+            Self::HoldReleased => "hold_released",
+            Self::HoldsListed => "holds_listed",
+            Self::RetentionSet => "retention_set",
+            Self::DeleteRefused => "delete_refused",
         }
     }
 
     /// Every action.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 25] = [
         Self::CaseCreated,
         Self::CaseViewed,
         Self::CasesListed,
@@ -423,6 +450,11 @@ impl AuditAction {
         Self::MemberAdded,
         Self::MemberRoleChanged,
         Self::MemberRemoved,
+        Self::HoldPlaced,
+        Self::HoldReleased,
+        Self::HoldsListed,
+        Self::RetentionSet,
+        Self::DeleteRefused,
     ];
 
     /// Parses [`AuditAction::as_str`].

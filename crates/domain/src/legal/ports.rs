@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 
 use crate::error::BoxError;
 use crate::legal::{
-    AuditEntry, AuditId, Case, CaseFile, CaseId, FileId, LogicalPath, Member, MemberCase, Role,
-    UserId, UserProfile,
+    AuditEntry, AuditId, Case, CaseFile, CaseId, FileId, HoldId, HoldRelease, LegalHold,
+    LogicalPath, Member, MemberCase, Protection, Role, UserId, UserProfile,
 };
 
 /// An error of a persistence adapter, mapped from its driver's errors at its boundary.
@@ -240,10 +240,48 @@ pub trait CaseRepository: Send + Sync {
         audit: &AuditEntry,
     ) -> PersistenceResult<Transition>;
 
+    /// Records `hold` (with the files of a [`HoldScope::Files`](crate::legal::HoldScope) scope)
+    /// and appends `audit`, atomically.
+    /// MUST return [`PersistenceError::NotFound`] when the case does not exist or a listed file
+    /// is not a file of the hold's case (then nothing is written).
+    async fn place_hold(&self, hold: &LegalHold, audit: &AuditEntry) -> PersistenceResult<()>;
+
+    /// The holds of `case`, active and released, by the instant they were placed, then id.
+    async fn list_holds(&self, case: CaseId) -> PersistenceResult<Vec<LegalHold>>;
+
+    /// The hold with this id, or `None`.
+    async fn get_hold(&self, id: HoldId) -> PersistenceResult<Option<LegalHold>>;
+
+    /// Releases an active hold and appends `audit`, atomically. A hold is released once: MUST
+    /// return [`PersistenceError::Conflict`] when it is released already,
+    /// [`PersistenceError::NotFound`] for an unknown id.
+    async fn release_hold(
+        &self,
+        id: HoldId,
+        release: &HoldRelease,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<()>;
+
+    /// Sets the case's `retain_until` and appends `audit`, atomically. Retention is extended,
+    /// never shortened: MUST return [`PersistenceError::Conflict`] when `until` is before the
+    /// date in force; [`PersistenceError::NotFound`] for an unknown case.
+    async fn set_retention(
+        &self,
+        case: CaseId,
+        until: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<()>;
+
+    /// What protects a file now: the active holds covering it (by placement order) and its
+    /// case's retention date. MUST return [`PersistenceError::NotFound`] for an unknown file.
+    async fn protection(&self, file: FileId) -> PersistenceResult<Protection>;
+
     /// Pending or completed → deleted (a tombstone: the row stays, the path is freed); a completed
     /// file's size and count leave the case's statistics; `audit` is appended — atomically.
     /// Already deleted: `Unchanged`. Failed: [`PersistenceError::Conflict`]. Unknown id:
-    /// [`PersistenceError::NotFound`].
+    /// [`PersistenceError::NotFound`]. A completed file that is held or retained MUST be refused
+    /// with [`PersistenceError::Conflict`] (the databases enforce it by trigger, whatever the
+    /// caller checked before).
     async fn delete_file(
         &self,
         id: FileId,
@@ -273,12 +311,15 @@ pub trait CaseRepository: Send + Sync {
     ) -> PersistenceResult<Vec<CaseFile>>;
 
     /// Failed or deleted files whose object has not been removed yet (`purged_at` unset), oldest
-    /// first, at most `limit`.
+    /// first, at most `limit` — leaving out every once-completed file that is held or retained
+    /// (see [`protection`](Self::protection)).
     async fn files_to_purge(&self, limit: usize) -> PersistenceResult<Vec<CaseFile>>;
 
     /// Records that the object of a failed or deleted file is gone (`purged_at` = `at`),
     /// appending `audit`, atomically. Already purged: `Unchanged`. Pending or completed:
-    /// [`PersistenceError::Conflict`]. Unknown id: [`PersistenceError::NotFound`].
+    /// [`PersistenceError::Conflict`]. Unknown id: [`PersistenceError::NotFound`]. A
+    /// once-completed file that is held or retained MUST be refused with
+    /// [`PersistenceError::Conflict`].
     async fn mark_purged(
         &self,
         id: FileId,

@@ -9,9 +9,10 @@ use crate::error::StorageError;
 use crate::legal::body::{OnMismatch, guard_upload, verify_download};
 use crate::legal::{
     AuditAction, AuditEntry, AuditId, AuditOutcome, AuditQuery, Case, CaseFile, CaseId,
-    CaseRepository, Clock, FileId, FileName, FileQuery, FileStatus, IntegrityField, LogicalPath,
-    Member, MemberCase, MemberChange, Permission, PersistenceError, Role, ServiceConfig,
-    ServiceError, ServiceResult, Transition, UserId, UserProfile,
+    CaseRepository, Clock, FileId, FileName, FileQuery, FileStatus, HoldId, HoldRelease, HoldScope,
+    IntegrityField, LegalHold, LogicalPath, Member, MemberCase, MemberChange, NewHold, Permission,
+    PersistenceError, Protection, Role, ServiceConfig, ServiceError, ServiceResult, Transition,
+    UserId, UserProfile,
 };
 use crate::storage::{
     ByteRange, ByteStream, ObjectKey, ObjectStorage, ObjectStorageExt, PresignDownloadRequest,
@@ -384,6 +385,9 @@ impl LegalFileService {
             id: CaseId::new(),
             created_by: user,
             title: title.to_owned(),
+            retain_until: (self.config.default_retention_days() > 0).then(|| {
+                now + chrono::Duration::days(i64::from(self.config.default_retention_days()))
+            }),
             file_count: 0,
             total_size_bytes: 0,
             created_at: now,
@@ -989,6 +993,9 @@ impl LegalFileService {
         if !file.status.is_live() {
             return Err(ServiceError::NotFound { what: "file" });
         }
+        if file.status == FileStatus::Completed {
+            self.refuse_if_protected(user, &file).await?;
+        }
         let audit = self
             .audit(user, AuditAction::FileDeleted, AuditOutcome::Success)
             .case(file.case_id)
@@ -1221,6 +1228,254 @@ impl LegalFileService {
             .remember_user(user, profile, self.clock.now())
             .await?;
         Ok(())
+    }
+
+    /// Places a legal hold on the case (whole case when `request.scope` is `None`), for owners.
+    /// From now on nothing it covers — files uploaded later included, for a case or prefix
+    /// scope — can be deleted or purged until it is released. Audited `hold_placed`.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidInput`] for an empty or over-long name or reason, an invalid
+    /// prefix or an empty file list; [`ServiceError::NotFound`] when the case is missing or
+    /// `user` is not a member, or a listed file is not a file of this case;
+    /// [`ServiceError::Forbidden`] for editors, viewers and auditors.
+    pub async fn place_hold(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+        request: NewHold,
+    ) -> ServiceResult<LegalHold> {
+        let name = Self::hold_text("name", &request.name, 200)?;
+        let reason = Self::hold_text("reason", &request.reason, 2000)?;
+        let scope = match request.scope.unwrap_or(HoldScope::Case) {
+            HoldScope::Case => HoldScope::Case,
+            HoldScope::Prefix { prefix } => match Self::list_prefix(Some(&prefix))? {
+                Some(prefix) => HoldScope::Prefix { prefix },
+                None => {
+                    return Err(ServiceError::invalid(
+                        "scope",
+                        "an empty prefix: hold the case instead",
+                    ));
+                }
+            },
+            HoldScope::Files { mut file_ids } => {
+                file_ids.sort();
+                file_ids.dedup();
+                if file_ids.is_empty() || file_ids.len() > 10_000 {
+                    return Err(ServiceError::invalid(
+                        "scope",
+                        "between 1 and 10000 file ids",
+                    ));
+                }
+                HoldScope::Files { file_ids }
+            }
+        };
+        self.authorize_case(user, case_id, Permission::ManageHolds)
+            .await?;
+        if let HoldScope::Files { file_ids } = &scope {
+            for id in file_ids {
+                match self.repository.get_file(*id).await? {
+                    Some(f) if f.case_id == case_id => {}
+                    _ => return Err(ServiceError::NotFound { what: "file" }),
+                }
+            }
+        }
+        let hold = LegalHold {
+            id: HoldId::new(),
+            case_id,
+            scope,
+            name,
+            reason,
+            placed_by: user,
+            placed_at: self.clock.now(),
+            release: None,
+        };
+        let audit = self
+            .audit(user, AuditAction::HoldPlaced, AuditOutcome::Success)
+            .case(case_id)
+            .details(format!(
+                "hold {} ({}) on {}",
+                hold.id,
+                hold.name,
+                Self::scope_text(&hold.scope)
+            ));
+        self.repository.place_hold(&hold, &audit).await?;
+        Ok(hold)
+    }
+
+    /// The holds of a case, active and released, oldest first, for any member. Audited
+    /// `holds_listed`.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when the case is missing or `user` is not a member.
+    pub async fn list_holds(&self, user: UserId, case_id: CaseId) -> ServiceResult<Vec<LegalHold>> {
+        self.authorize_case(user, case_id, Permission::ReadCase)
+            .await?;
+        let holds = self.repository.list_holds(case_id).await?;
+        let audit = self
+            .audit(user, AuditAction::HoldsListed, AuditOutcome::Success)
+            .case(case_id);
+        self.repository.append_audit(&audit).await?;
+        Ok(holds)
+    }
+
+    /// Releases a hold, for owners of its case; what it covered stays held while another active
+    /// hold covers it. Audited `hold_released`.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidInput`] for an empty or over-long reason; [`ServiceError::NotFound`]
+    /// for an unknown hold or one of a case `user` is not a member of; [`ServiceError::Forbidden`]
+    /// for editors, viewers and auditors; [`ServiceError::Conflict`] when it is released already.
+    pub async fn release_hold(
+        &self,
+        user: UserId,
+        hold_id: HoldId,
+        reason: &str,
+    ) -> ServiceResult<LegalHold> {
+        let reason = Self::hold_text("reason", reason, 2000)?;
+        let Some(hold) = self.repository.get_hold(hold_id).await? else {
+            self.deny(user, None, None, Some(format!("unknown hold {hold_id}")))
+                .await?;
+            return Err(ServiceError::NotFound { what: "hold" });
+        };
+        match self
+            .authorize_case(user, hold.case_id, Permission::ManageHolds)
+            .await
+        {
+            Err(ServiceError::NotFound { .. }) => {
+                return Err(ServiceError::NotFound { what: "hold" });
+            }
+            other => other?,
+        };
+        if !hold.is_active() {
+            return Err(ServiceError::Conflict {
+                reason: "the hold is released already".into(),
+            });
+        }
+        let release = HoldRelease {
+            released_by: user,
+            released_at: self.clock.now(),
+            reason,
+        };
+        let audit = self
+            .audit(user, AuditAction::HoldReleased, AuditOutcome::Success)
+            .case(hold.case_id)
+            .details(format!(
+                "hold {} ({}) released: {}",
+                hold.id, hold.name, release.reason
+            ));
+        self.repository
+            .release_hold(hold.id, &release, &audit)
+            .await?;
+        Ok(LegalHold {
+            release: Some(release),
+            ..hold
+        })
+    }
+
+    /// Sets or extends the case's retention: nothing in it can be deleted before `until`.
+    /// Retention is extended, never shortened. For owners; audited `retention_set`.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidInput`] for a date that is not in the future;
+    /// [`ServiceError::NotFound`] when the case is missing or `user` is not a member;
+    /// [`ServiceError::Forbidden`] for editors, viewers and auditors; [`ServiceError::Conflict`]
+    /// for a date before the one in force.
+    pub async fn set_retention(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> ServiceResult<MemberCase> {
+        if until <= self.clock.now() {
+            return Err(ServiceError::invalid(
+                "retain_until",
+                "must be in the future",
+            ));
+        }
+        let mut case = self
+            .authorize_case(user, case_id, Permission::ManageHolds)
+            .await?;
+        if let Some(current) = case.case.retain_until
+            && until < current
+        {
+            return Err(ServiceError::Conflict {
+                reason: format!(
+                    "retention can be extended, never shortened (it runs until {current})"
+                ),
+            });
+        }
+        let details = match case.case.retain_until {
+            Some(current) => format!("retention extended from {current} to {until}"),
+            None => format!("retention set until {until}"),
+        };
+        let audit = self
+            .audit(user, AuditAction::RetentionSet, AuditOutcome::Success)
+            .case(case_id)
+            .details(details);
+        self.repository
+            .set_retention(case_id, until, &audit)
+            .await?;
+        case.case.retain_until = Some(until);
+        Ok(case)
+    }
+
+    /// What keeps `file` from being deleted now: the active holds covering it and the case's
+    /// retention. Not audited: pass a file obtained through an authorized, audited call
+    /// ([`get_file`](Self::get_file)).
+    ///
+    /// # Errors
+    /// Persistence failures.
+    pub async fn protection(&self, file: &CaseFile) -> ServiceResult<Protection> {
+        Ok(self.repository.protection(file.id).await?)
+    }
+
+    fn hold_text(field: &'static str, text: &str, max: usize) -> ServiceResult<String> {
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
+            return Err(ServiceError::invalid(
+                field,
+                format!("1 to {max} characters, no control characters"),
+            ));
+        }
+        Ok(text.to_owned())
+    }
+
+    fn scope_text(scope: &HoldScope) -> String {
+        match scope {
+            HoldScope::Case => "the whole case".to_owned(),
+            HoldScope::Prefix { prefix } => format!("paths starting with {prefix:?}"),
+            HoldScope::Files { file_ids } => format!("{} listed files", file_ids.len()),
+        }
+    }
+
+    /// Refuses (and audits `delete_refused`) the deletion of a held or retained file.
+    async fn refuse_if_protected(&self, user: UserId, file: &CaseFile) -> ServiceResult<()> {
+        let protection = self.repository.protection(file.id).await?;
+        let now = self.clock.now();
+        let (error, why) = if protection.held() {
+            let names: Vec<String> = protection.holds.iter().map(ToString::to_string).collect();
+            (
+                ServiceError::Held {
+                    holds: protection.holds.clone(),
+                },
+                format!("held by {}", names.join(", ")),
+            )
+        } else if let Some(until) = protection.retain_until.filter(|u| *u > now) {
+            (
+                ServiceError::Retained { until },
+                format!("retained until {until}"),
+            )
+        } else {
+            return Ok(());
+        };
+        let audit = self
+            .audit(user, AuditAction::DeleteRefused, AuditOutcome::Denied)
+            .case(file.case_id)
+            .file(file.id)
+            .details(why);
+        self.repository.append_audit(&audit).await?;
+        Err(error)
     }
 
     // ----- helpers -----
@@ -1510,6 +1765,13 @@ impl LegalFileService {
     /// Removes a failed or deleted file's object and records it; `false` when either step failed
     /// (the next purge tries again).
     async fn remove_object(&self, file: &CaseFile) -> bool {
+        // Asked again right before the bytes go: a hold placed after the delete keeps them.
+        if file.completed_at.is_some() {
+            match self.repository.protection(file.id).await {
+                Ok(p) if !p.held() && !p.retained_at(self.clock.now()) => {}
+                _ => return false,
+            }
+        }
         let staging = Self::staging_key(file.case_id, file.id);
         if self.storage.delete(&staging).await.is_err()
             || self.storage.delete(&file.storage_key).await.is_err()

@@ -32,6 +32,7 @@ fn bob() -> UserId {
 fn case() -> Case {
     Case {
         id: CaseId(uuid::Uuid::from_u128(10)),
+        retain_until: None,
         created_by: alice(),
         title: "Doe v. Roe".into(),
         file_count: 0,

@@ -131,8 +131,8 @@ async fn a_schema_behind_the_migrations_is_a_clear_error() {
         casefile_persistence::run_pg_migrations(&db.url, true)
             .await
             .unwrap(),
-        2,
-        "both migrations apply"
+        4,
+        "every migration applies"
     );
     assert_eq!(
         casefile_persistence::run_pg_migrations(&db.url, true)

@@ -70,8 +70,8 @@ async fn a_schema_behind_the_migrations_is_a_clear_error() {
         casefile_persistence::run_sqlite_migrations(path, true)
             .await
             .unwrap(),
-        2,
-        "both migrations apply"
+        4,
+        "every migration applies"
     );
     assert_eq!(
         casefile_persistence::run_sqlite_migrations(path, true)
