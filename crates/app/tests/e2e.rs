@@ -114,6 +114,8 @@ impl Running {
     }
 }
 
+#[path = "e2e/holds.rs"]
+mod holds;
 #[path = "e2e/oidc.rs"]
 mod oidc;
 #[path = "e2e/sharing.rs"]

@@ -647,6 +647,8 @@ async fn another_users_file_is_not_found_and_audited() {
 async fn delete_commits_the_tombstone_before_touching_storage() {
     let mut s = storage();
     let mut repo = MockCaseRepository::new();
+    repo.expect_protection()
+        .returning(|_| Ok(Protection::default()));
     has_file(&mut repo, completed());
     owns_case(&mut repo);
     let mut seq = mockall::Sequence::new();
@@ -679,6 +681,8 @@ async fn delete_with_database_down_never_removes_the_object() {
     let mut s = storage();
     s.expect_delete().times(0);
     let mut repo = MockCaseRepository::new();
+    repo.expect_protection()
+        .returning(|_| Ok(Protection::default()));
     has_file(&mut repo, completed());
     owns_case(&mut repo);
     repo.expect_delete_file()
@@ -695,6 +699,8 @@ async fn delete_succeeds_when_object_removal_fails_and_leaves_it_for_purge() {
     let mut s = storage();
     s.expect_delete().returning(|_| Err(store_down()));
     let mut repo = MockCaseRepository::new();
+    repo.expect_protection()
+        .returning(|_| Ok(Protection::default()));
     has_file(&mut repo, completed());
     owns_case(&mut repo);
     repo.expect_delete_file()
@@ -955,4 +961,88 @@ fn recorded_type_comes_from_detection_and_keeps_only_consistent_claims() {
         settled_mime_type("text/html", "a.bin", pdf),
         "application/pdf"
     );
+}
+
+#[tokio::test]
+async fn a_held_file_is_never_deleted_and_its_bytes_stay() {
+    let hold = HoldId(uuid::Uuid::from_u128(30));
+    let mut s = storage();
+    s.expect_delete().times(0);
+    let mut repo = MockCaseRepository::new();
+    owns_case(&mut repo);
+    has_file(&mut repo, completed());
+    repo.expect_protection().returning(move |_| {
+        Ok(Protection {
+            holds: vec![hold],
+            retain_until: None,
+        })
+    });
+    repo.expect_delete_file().times(0);
+    repo.expect_append_audit()
+        .withf(|a| {
+            a.action == AuditAction::DeleteRefused
+                && a.outcome == AuditOutcome::Denied
+                && a.details.as_deref().is_some_and(|d| d.contains("held by"))
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let err = service(s, repo)
+        .delete_file(alice(), completed().id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Held { holds } if holds == vec![hold]));
+}
+
+#[tokio::test]
+async fn a_retained_file_is_never_deleted() {
+    let until = t0() + chrono::Duration::days(1);
+    let mut s = storage();
+    s.expect_delete().times(0);
+    let mut repo = MockCaseRepository::new();
+    owns_case(&mut repo);
+    has_file(&mut repo, completed());
+    repo.expect_protection().returning(move |_| {
+        Ok(Protection {
+            holds: Vec::new(),
+            retain_until: Some(until),
+        })
+    });
+    repo.expect_delete_file().times(0);
+    repo.expect_append_audit()
+        .withf(|a| a.action == AuditAction::DeleteRefused)
+        .times(1)
+        .returning(|_| Ok(()));
+    let err = service(s, repo)
+        .delete_file(alice(), completed().id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Retained { until: u } if u == until));
+}
+
+#[tokio::test]
+async fn only_owners_place_holds_and_nothing_is_written_otherwise() {
+    let mut repo = MockCaseRepository::new();
+    repo.expect_case_for_member()
+        .returning(|_, _| Ok(Some((case(), Some(Role::Editor)))));
+    repo.expect_place_hold().times(0);
+    repo.expect_append_audit()
+        .withf(|a| a.action == AuditAction::AccessDenied)
+        .times(1)
+        .returning(|_| Ok(()));
+    let request = NewHold {
+        name: "Doe".into(),
+        reason: "litigation".into(),
+        scope: None,
+    };
+    let err = service(storage(), repo)
+        .place_hold(alice(), case().id, request)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ServiceError::Forbidden {
+            role: Role::Editor,
+            ..
+        }
+    ));
 }

@@ -544,3 +544,95 @@ async fn members_migration_makes_each_owner_an_owner_member() {
     );
     assert_eq!(repo.list_audit(&Default::default()).await.unwrap().len(), 3);
 }
+
+/// The preservation triggers, by direct SQL (no code path of casefile in between): a held or
+/// retained completed file cannot be marked deleted, purged or removed; holds are never deleted
+/// or truncated and change once; retention is never shortened.
+#[tokio::test(flavor = "multi_thread")]
+async fn preservation_triggers_refuse_direct_sql() {
+    use casefile_domain::legal::{
+        AuditAction, AuditEntry, AuditOutcome, HoldId, HoldScope, LegalHold,
+    };
+    let f = fixture().await;
+    let repo = f.as_ref();
+    let case = casefile_testkit::repository::new_case(repo, UserId::new()).await;
+    let file = casefile_testkit::repository::completed_file(repo, &case, "evidence.pdf", 10).await;
+    let hold = LegalHold {
+        id: HoldId::new(),
+        case_id: case.id,
+        scope: HoldScope::Files {
+            file_ids: vec![file.id],
+        },
+        name: "Preserve".into(),
+        reason: "litigation".into(),
+        placed_by: case.created_by,
+        placed_at: casefile_testkit::repository::now(),
+        release: None,
+    };
+    let audit = AuditEntry::new(
+        casefile_testkit::repository::now(),
+        None,
+        AuditAction::HoldPlaced,
+        AuditOutcome::Success,
+    );
+    repo.place_hold(&hold, &audit).await.unwrap();
+    let mut conn = AsyncPgConnection::establish(&f.db.url).await.unwrap();
+    let id = file.id;
+    for sql in [
+        format!("UPDATE case_files SET status = 'deleted' WHERE id = '{id}'"),
+        format!("UPDATE case_files SET purged_at = now() WHERE id = '{id}'"),
+        format!("DELETE FROM case_files WHERE id = '{id}'"),
+        "DELETE FROM legal_holds".to_owned(),
+        "TRUNCATE legal_holds CASCADE".to_owned(),
+        "DELETE FROM legal_hold_files".to_owned(),
+        "UPDATE legal_holds SET name = 'renamed'".to_owned(),
+    ] {
+        let err = sql_query(&sql)
+            .execute(&mut conn)
+            .await
+            .expect_err(&sql)
+            .to_string();
+        assert!(err.contains("casefile:"), "{sql}: {err}");
+    }
+    sql_query(format!(
+        "UPDATE legal_holds SET released_by = '{}', released_at = now(), release_reason = 'done' WHERE id = '{}'",
+        case.created_by, hold.id
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let sql = "UPDATE legal_holds SET release_reason = 'rewritten'";
+    let err = sql_query(sql)
+        .execute(&mut conn)
+        .await
+        .expect_err(sql)
+        .to_string();
+    assert!(err.contains("casefile:"), "{err}");
+    sql_query(format!(
+        "UPDATE cases SET retain_until = now() + interval '10 years' WHERE id = '{}'",
+        case.id
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    for sql in [
+        format!("UPDATE case_files SET status = 'deleted' WHERE id = '{id}'"),
+        format!(
+            "UPDATE cases SET retain_until = now() WHERE id = '{}'",
+            case.id
+        ),
+        format!(
+            "UPDATE cases SET retain_until = NULL WHERE id = '{}'",
+            case.id
+        ),
+    ] {
+        let err = sql_query(&sql)
+            .execute(&mut conn)
+            .await
+            .expect_err(&sql)
+            .to_string();
+        assert!(err.contains("casefile:"), "{sql}: {err}");
+    }
+    let kept = repo.get_file(file.id).await.unwrap().unwrap();
+    assert_eq!(kept.status, casefile_domain::legal::FileStatus::Completed);
+}

@@ -164,3 +164,107 @@ async fn members_migration_makes_each_owner_an_owner_member() {
         .expect_err("still append-only");
     assert!(err.to_string().contains("append-only"), "{err}");
 }
+
+/// The preservation triggers, by direct SQL (no code path of casefile in between): a held or
+/// retained completed file cannot be marked deleted, purged or removed; holds are never deleted
+/// and change once; retention is never shortened.
+#[tokio::test(flavor = "multi_thread")]
+async fn preservation_triggers_refuse_direct_sql() {
+    use casefile_domain::legal::UserId;
+    use casefile_domain::legal::{
+        AuditAction, AuditEntry, AuditOutcome, HoldId, HoldScope, LegalHold,
+    };
+    let f = fixture().await;
+    let repo = f.as_ref();
+    let case = casefile_testkit::repository::new_case(repo, UserId::new()).await;
+    let file =
+        casefile_testkit::repository::completed_file(repo, &case, "a/evidence.pdf", 10).await;
+    let hold = LegalHold {
+        id: HoldId::new(),
+        case_id: case.id,
+        scope: HoldScope::Prefix {
+            prefix: "a/".into(),
+        },
+        name: "Preserve".into(),
+        reason: "litigation".into(),
+        placed_by: case.created_by,
+        placed_at: casefile_testkit::repository::now(),
+        release: None,
+    };
+    let audit = AuditEntry::new(
+        casefile_testkit::repository::now(),
+        None,
+        AuditAction::HoldPlaced,
+        AuditOutcome::Success,
+    );
+    repo.place_hold(&hold, &audit).await.unwrap();
+    let path = f._dir.path().join("casefile.db");
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    let refused = |conn: &mut SqliteConnection, sql: &str| {
+        let err = diesel::sql_query(sql)
+            .execute(conn)
+            .expect_err(sql)
+            .to_string();
+        assert!(err.contains("casefile:"), "{sql}: {err}");
+    };
+    let id = file.id;
+    refused(
+        &mut conn,
+        &format!("UPDATE case_files SET status = 'deleted' WHERE id = '{id}'"),
+    );
+    refused(
+        &mut conn,
+        &format!(
+            "UPDATE case_files SET purged_at = '2026-01-01 00:00:00.000000+00:00' WHERE id = '{id}'"
+        ),
+    );
+    refused(
+        &mut conn,
+        &format!("DELETE FROM case_files WHERE id = '{id}'"),
+    );
+    refused(&mut conn, "DELETE FROM legal_holds");
+    refused(&mut conn, "UPDATE legal_holds SET name = 'renamed'");
+    refused(
+        &mut conn,
+        "UPDATE legal_holds SET scope = 'files', path_prefix = NULL",
+    );
+    // Released by hand, once: then the file can go, and the hold cannot change again.
+    diesel::sql_query(format!(
+        "UPDATE legal_holds SET released_by = '{}', released_at = '2026-01-01 00:00:00.000000+00:00', \
+         release_reason = 'done' WHERE id = '{}'",
+        case.created_by, hold.id
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    refused(
+        &mut conn,
+        "UPDATE legal_holds SET release_reason = 'rewritten'",
+    );
+    // Retention: set by hand far ahead, never shortened, and it protects too.
+    diesel::sql_query(format!(
+        "UPDATE cases SET retain_until = '2999-01-01 00:00:00.000000+00:00' WHERE id = '{}'",
+        case.id
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    refused(
+        &mut conn,
+        &format!("UPDATE case_files SET status = 'deleted' WHERE id = '{id}'"),
+    );
+    refused(
+        &mut conn,
+        &format!(
+            "UPDATE cases SET retain_until = '2998-01-01 00:00:00.000000+00:00' WHERE id = '{}'",
+            case.id
+        ),
+    );
+    refused(
+        &mut conn,
+        &format!(
+            "UPDATE cases SET retain_until = NULL WHERE id = '{}'",
+            case.id
+        ),
+    );
+    let kept = repo.get_file(file.id).await.unwrap().unwrap();
+    assert_eq!(kept.status, casefile_domain::legal::FileStatus::Completed);
+}

@@ -1,0 +1,262 @@
+//! Legal holds over HTTP: place, delete refused, a second hold counted, release, delete allowed;
+//! retention; who may do what; bad input.
+
+use reqwest::Method;
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn holds_and_retention_over_http() {
+    let app = start().await;
+    let owner = UserId::new();
+    let editor = UserId::new();
+    let owner_token = app.token(owner);
+    let editor_token = app.token(editor);
+    let case = new_case(&app, &owner_token).await;
+    let (s, _) = app
+        .call(
+            Method::PUT,
+            &format!("/v1/cases/{case}/members/{editor}"),
+            Some(&owner_token),
+            Some(json!({"role": "editor"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let response = app
+        .put_file(
+            &owner_token,
+            &case,
+            "pleadings/brief.pdf",
+            &[],
+            b"%PDF-1.7\nbrief".to_vec(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let file: Value = response.json().await.unwrap();
+    let file_id = file["id"].as_str().unwrap().to_owned();
+
+    let place = |token: String, body: Value| {
+        let app = &app;
+        let case = case.clone();
+        async move {
+            app.call(
+                Method::POST,
+                &format!("/v1/cases/{case}/holds"),
+                Some(&token),
+                Some(body),
+            )
+            .await
+        }
+    };
+    // Bad input and roles.
+    let (s, b) = place(owner_token.clone(), json!({"name": "", "reason": "x"})).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "invalid_input"),
+        "{b}"
+    );
+    let (s, b) = place(owner_token.clone(), json!({"name": "x", "reason": "  "})).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "invalid_input"),
+        "{b}"
+    );
+    let (s, b) = place(editor_token.clone(), json!({"name": "x", "reason": "y"})).await;
+    assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, "forbidden"), "{b}");
+    let (s, b) = place(
+        app.token(UserId::new()),
+        json!({"name": "x", "reason": "y"}),
+    )
+    .await;
+    assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "not_found"), "{b}");
+    // A file of another case.
+    let other_case = new_case(&app, &owner_token).await;
+    let other = app
+        .put_file(
+            &owner_token,
+            &other_case,
+            "x.pdf",
+            &[],
+            b"%PDF-1.7\nx".to_vec(),
+        )
+        .await;
+    let other: Value = other.json().await.unwrap();
+    let (s, b) = place(
+        owner_token.clone(),
+        json!({"name": "x", "reason": "y", "scope": {"kind": "files", "file_ids": [other["id"]]}}),
+    )
+    .await;
+    assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "not_found"), "{b}");
+
+    // Two holds: the whole case, and a prefix.
+    let (s, first) = place(
+        owner_token.clone(),
+        json!({"name": "Doe v. Roe", "reason": "litigation anticipated"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    assert_eq!(first["scope"]["kind"], "case");
+    let (s, second) = place(
+        owner_token.clone(),
+        json!({"name": "Subpoena 7", "reason": "subpoena",
+               "scope": {"kind": "prefix", "prefix": "pleadings/"}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{second}");
+    let (s, listed) = app
+        .call(
+            Method::GET,
+            &format!("/v1/cases/{case}/holds"),
+            Some(&editor_token),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(listed["holds"].as_array().unwrap().len(), 2);
+    let (s, meta) = app
+        .call(
+            Method::GET,
+            &format!("/v1/files/{file_id}"),
+            Some(&editor_token),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(meta["held"], true);
+    assert_eq!(meta["holds"], json!([first["id"], second["id"]]));
+
+    let delete = |token: String| {
+        let app = &app;
+        let file_id = file_id.clone();
+        async move {
+            app.call(
+                Method::DELETE,
+                &format!("/v1/files/{file_id}"),
+                Some(&token),
+                None,
+            )
+            .await
+        }
+    };
+    let (s, b) = delete(editor_token.clone()).await;
+    assert_eq!((s, code(&b)), (StatusCode::CONFLICT, "held"), "{b}");
+    let message = b["error"]["message"].as_str().unwrap();
+    assert!(message.contains(first["id"].as_str().unwrap()), "{message}");
+
+    let release = |hold: &Value, token: String| {
+        let app = &app;
+        let id = hold["id"].as_str().unwrap().to_owned();
+        async move {
+            app.call(
+                Method::POST,
+                &format!("/v1/holds/{id}/release"),
+                Some(&token),
+                Some(json!({"reason": "settled"})),
+            )
+            .await
+        }
+    };
+    let (s, b) = release(&first, editor_token.clone()).await;
+    assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, "forbidden"), "{b}");
+    let (s, b) = release(&first, owner_token.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["active"], false);
+    let (s, b) = release(&first, owner_token.clone()).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::CONFLICT, "conflict"),
+        "released twice: {b}"
+    );
+    let (s, b) = delete(editor_token.clone()).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::CONFLICT, "held"),
+        "the second hold counts: {b}"
+    );
+    let (s, _) = release(&second, owner_token.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = delete(editor_token.clone()).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+
+    // Retention.
+    let retention = |until: String, token: String| {
+        let app = &app;
+        let case = case.clone();
+        async move {
+            app.call(
+                Method::PUT,
+                &format!("/v1/cases/{case}/retention"),
+                Some(&token),
+                Some(json!({"retain_until": until})),
+            )
+            .await
+        }
+    };
+    let (s, b) = retention("2001-01-01T00:00:00Z".into(), owner_token.clone()).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "invalid_input"),
+        "{b}"
+    );
+    let (s, b) = retention("2999-01-01T00:00:00Z".into(), editor_token.clone()).await;
+    assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, "forbidden"), "{b}");
+    let (s, b) = retention("2999-01-01T00:00:00Z".into(), owner_token.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["retain_until"], "2999-01-01T00:00:00Z");
+    let (s, b) = retention("2998-01-01T00:00:00Z".into(), owner_token.clone()).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::CONFLICT, "conflict"),
+        "shortened: {b}"
+    );
+    let response = app
+        .put_file(
+            &owner_token,
+            &case,
+            "notes/memo.pdf",
+            &[],
+            b"%PDF-1.7\nmemo".to_vec(),
+        )
+        .await;
+    let memo: Value = response.json().await.unwrap();
+    let (s, b) = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/files/{}", memo["id"].as_str().unwrap()),
+            Some(&owner_token),
+            None,
+        )
+        .await;
+    assert_eq!((s, code(&b)), (StatusCode::CONFLICT, "retained"), "{b}");
+
+    // Every step is on the trail.
+    let (_, audit) = app
+        .call(
+            Method::GET,
+            &format!("/v1/cases/{case}/audit?limit=1000"),
+            Some(&owner_token),
+            None,
+        )
+        .await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "hold_placed",
+        "hold_released",
+        "holds_listed",
+        "retention_set",
+        "delete_refused",
+    ] {
+        assert!(actions.contains(&action), "{action}: {actions:?}");
+    }
+    assert_eq!(
+        actions.iter().filter(|a| **a == "delete_refused").count(),
+        3,
+        "{actions:?}"
+    );
+    app.stop().await;
+}
