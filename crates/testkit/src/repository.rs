@@ -939,12 +939,13 @@ pub async fn holds_and_retention(repo: &dyn CaseRepository) {
             .is_none()
     );
 
-    let by_prefix = hold(
+    let mut by_prefix = hold(
         &case,
         HoldScope::Prefix {
             prefix: "pleadings/".into(),
         },
     );
+    by_prefix.placed_at -= Duration::seconds(1);
     repo.place_hold(&by_prefix, &entry(AuditAction::HoldPlaced))
         .await
         .expect("place");

@@ -1886,6 +1886,8 @@ pub async fn holds_preserve_files(env: &ServiceEnv) {
         .place_hold(owner, case.id, request("Doe v. Roe", None))
         .await
         .expect("hold");
+    // Holds list in the order they were placed.
+    env.clock.advance(Duration::from_secs(1));
     let second = s
         .place_hold(
             owner,

@@ -320,3 +320,45 @@ async fn local_tokens_are_not_minted_under_a_provider() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("identity provider"), "{stderr}");
 }
+
+/// Keys from a JWKS file, cached for `jwks_cache_secs`: a key the provider withdrew is refused
+/// once the cache expires, and its replacement accepted — no restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn withdrawn_keys_stop_working_when_the_cache_expires() {
+    let keys_dir = tempfile::tempdir().unwrap();
+    let old = make_key(keys_dir.path(), "old", Algorithm::ES256);
+    let new = make_key(keys_dir.path(), "new", Algorithm::EdDSA);
+    let file = keys_dir.path().join("jwks.json");
+    let write = |keys: Vec<Jwk>| {
+        std::fs::write(&file, serde_json::to_vec(&JwkSet { keys }).unwrap()).unwrap();
+    };
+    write(vec![old.jwk.clone()]);
+    let path = file.clone();
+    let app = start_with(move |c| {
+        c.auth.jwks_file = Some(path);
+        c.auth.issuer = Some(ISSUER.into());
+        c.auth.audience = Some(AUDIENCE.into());
+        c.auth.jwks_cache_secs = 1;
+        c.auth.jwks_min_refresh_secs = 1;
+    })
+    .await;
+    let user = uuid::Uuid::new_v4().to_string();
+    let status = |token: String| {
+        let app = &app;
+        async move {
+            app.call(Method::GET, "/v1/cases", Some(&token), None)
+                .await
+                .0
+        }
+    };
+    assert_eq!(status(sign(&old, &claims(&user))).await, StatusCode::OK);
+    write(vec![new.jwk.clone()]);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        status(sign(&old, &claims(&user))).await,
+        StatusCode::UNAUTHORIZED,
+        "withdrawn"
+    );
+    assert_eq!(status(sign(&new, &claims(&user))).await, StatusCode::OK);
+    app.stop().await;
+}
