@@ -151,6 +151,7 @@ fn test(extra: &[String]) -> Result {
     let s3 = Emulator::s3s_fs()?;
     let azure = Emulator::azurite()?;
     let gcs = Emulator::fake_gcs_server()?;
+    let moto = Emulator::moto()?;
 
     step("tests");
     let mut args = vec!["test", "--workspace", "--all-features", "--no-fail-fast"];
@@ -163,6 +164,7 @@ fn test(extra: &[String]) -> Result {
             ("CASEFILE_TEST_S3_ENDPOINT", s3.endpoint.as_str()),
             ("CASEFILE_TEST_AZURE_ENDPOINT", azure.endpoint.as_str()),
             ("CASEFILE_TEST_GCS_ENDPOINT", gcs.endpoint.as_str()),
+            ("CASEFILE_TEST_S3_LOCK_ENDPOINT", moto.endpoint.as_str()),
             ("CASEFILE_TEST_TLS_DATABASE_URL", tls_database.url.as_str()),
             (
                 "CASEFILE_TEST_TLS_ROOT_CERT",
@@ -174,6 +176,7 @@ fn test(extra: &[String]) -> Result {
             ),
         ],
     );
+    drop(moto);
     drop(gcs);
     drop(azure);
     drop(s3);
@@ -201,6 +204,7 @@ fn servers(command_line: &[String]) -> Result {
     let s3 = Emulator::s3s_fs()?;
     let azure = Emulator::azurite()?;
     let gcs = Emulator::fake_gcs_server()?;
+    let moto = Emulator::moto()?;
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     run_with_env(
         program,
@@ -210,6 +214,7 @@ fn servers(command_line: &[String]) -> Result {
             ("CASEFILE_TEST_S3_ENDPOINT", s3.endpoint.as_str()),
             ("CASEFILE_TEST_AZURE_ENDPOINT", azure.endpoint.as_str()),
             ("CASEFILE_TEST_GCS_ENDPOINT", gcs.endpoint.as_str()),
+            ("CASEFILE_TEST_S3_LOCK_ENDPOINT", moto.endpoint.as_str()),
             ("CASEFILE_TEST_TLS_DATABASE_URL", tls_database.url.as_str()),
             (
                 "CASEFILE_TEST_TLS_ROOT_CERT",
@@ -744,6 +749,55 @@ impl Emulator {
         eprintln!("xtask: fake-gcs-server on {public}");
         Ok(Self {
             endpoint: format!("http://{public}"),
+            child,
+            data,
+        })
+    }
+}
+
+impl Emulator {
+    /// moto server 5.2.6 (PyPI `moto[server]`): an S3 that enforces Object Lock (legal holds and
+    /// retention), which s3s-fs does not implement. Used only for those tests: moto accepts any
+    /// signature.
+    fn moto() -> Result<Self> {
+        let dir = tools_dir().join("moto-5.2.6");
+        let script = dir.join("bin").join("moto_server");
+        if !script.exists() {
+            eprintln!("xtask: installing moto server 5.2.6 into {}", dir.display());
+            let target = dir.to_string_lossy().into_owned();
+            run(
+                "python3",
+                &[
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--target",
+                    &target,
+                    "moto[server]==5.2.6",
+                ],
+            )?;
+        }
+        let data = env::temp_dir().join(format!("casefile-moto-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data);
+        std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+        let port = free_port()?;
+        let address = format!("127.0.0.1:{port}");
+        let log = std::fs::File::create(data.with_extension("log")).map_err(|e| e.to_string())?;
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("PYTHONPATH", &dir)
+            .current_dir(&data)
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start moto server: {e}"))?;
+        wait_until_reachable(&address, "moto server", &mut child)?;
+        eprintln!("xtask: moto server on {address}");
+        Ok(Self {
+            endpoint: format!("http://{address}"),
             child,
             data,
         })

@@ -38,6 +38,21 @@ pub struct RetentionConfig {
     /// New cases are retained this many days from their creation: nothing in them can be
     /// deleted before (0: none; at most 36525).
     pub default_days: u32,
+    /// How a store that enforces retention itself (S3 Object Lock) keeps objects:
+    /// `governance` (default: users with a special permission may bypass it) or `compliance`
+    /// (nobody can, the account's root included).
+    pub mode: RetentionModeConfig,
+}
+
+/// [`RetentionConfig::mode`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionModeConfig {
+    /// S3 GOVERNANCE.
+    #[default]
+    Governance,
+    /// S3 COMPLIANCE.
+    Compliance,
 }
 
 /// Which store, and the local store's settings (cloud stores read their usual variables).
@@ -486,6 +501,16 @@ impl Config {
             )
         })
         .and_then(|c| c.with_default_retention_days(self.retention.default_days))
+        .map(|c| {
+            c.with_retention_mode(match self.retention.mode {
+                RetentionModeConfig::Governance => {
+                    casefile_domain::storage::RetentionMode::Governance
+                }
+                RetentionModeConfig::Compliance => {
+                    casefile_domain::storage::RetentionMode::Compliance
+                }
+            })
+        })
         .map_err(|e| ConfigError(format!("limits: {e}")))
     }
 

@@ -9,7 +9,7 @@ use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation}
 use aws_smithy_types::retry::{RetryConfig, RetryMode};
 use aws_smithy_types::timeout::TimeoutConfig;
 use casefile_domain::StorageError;
-use casefile_domain::storage::UploadMethod;
+use casefile_domain::storage::{RetentionMode, UploadMethod};
 
 use crate::S3Storage;
 use crate::error::{BACKEND, map_sdk};
@@ -82,6 +82,7 @@ pub struct S3StorageBuilder {
     pub(crate) pool_max_idle_per_host: usize,
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) upload_observer: Option<UploadObserver>,
+    pub(crate) object_lock: Option<RetentionMode>,
 }
 
 impl std::fmt::Debug for S3StorageBuilder {
@@ -125,6 +126,7 @@ impl S3StorageBuilder {
             pool_max_idle_per_host: 32,
             pool_idle_timeout: Duration::from_secs(90),
             upload_observer: None,
+            object_lock: None,
         }
     }
 
@@ -153,7 +155,21 @@ impl S3StorageBuilder {
             },
             _ => ServerSideEncryption::None,
         };
+        builder.object_lock = match var("CASEFILE_S3_OBJECT_LOCK").as_deref() {
+            Some("governance") => Some(RetentionMode::Governance),
+            Some("compliance") => Some(RetentionMode::Compliance),
+            _ => None,
+        };
         builder
+    }
+
+    /// The bucket has S3 Object Lock enabled (it must have been created with it): legal holds
+    /// and retention are set on objects ([`Capabilities::legal_hold`] and `retention` become
+    /// true), retention in `mode`. `CASEFILE_S3_OBJECT_LOCK=governance|compliance` in
+    /// [`from_env`](Self::from_env).
+    pub fn with_object_lock(mut self, mode: RetentionMode) -> Self {
+        self.object_lock = Some(mode);
+        self
     }
 
     /// The region (of the bucket and of signatures).

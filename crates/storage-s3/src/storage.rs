@@ -15,7 +15,7 @@ use casefile_domain::storage::expires_at;
 use casefile_domain::storage::{
     ByteRange, ByteStream, Capabilities, ListOptions, ListPage, Metadata, ObjectKey, ObjectStorage,
     ObjectStream, ObjectSummary, PresignDownloadRequest, PresignUploadRequest, PresignedDownload,
-    PresignedUpload, PutOptions, StorageObject, UploadMethod, validate_expiry,
+    PresignedUpload, PutOptions, RetentionMode, StorageObject, UploadMethod, validate_expiry,
 };
 use casefile_domain::{Sha256, StorageError, StorageResult};
 use chrono::{DateTime, TimeZone, Utc};
@@ -45,6 +45,7 @@ pub struct S3Storage {
     concurrency: usize,
     presign_method: UploadMethod,
     observer: Option<UploadObserver>,
+    object_lock: Option<RetentionMode>,
 }
 
 impl std::fmt::Debug for S3Storage {
@@ -160,6 +161,7 @@ impl S3Storage {
             concurrency: builder.upload_concurrency,
             presign_method: builder.presign_method,
             observer: builder.upload_observer,
+            object_lock: builder.object_lock,
         }
     }
 
@@ -477,7 +479,100 @@ impl ObjectStorage for S3Storage {
         if self.sse != ServerSideEncryption::None {
             caps = caps.with_server_side_encryption();
         }
+        if self.object_lock.is_some() {
+            caps = caps.with_object_lock();
+        }
         caps
+    }
+
+    async fn set_legal_hold(&self, key: &ObjectKey, on: bool) -> StorageResult<()> {
+        use aws_sdk_s3::types::{ObjectLockLegalHold, ObjectLockLegalHoldStatus};
+        if self.object_lock.is_none() {
+            return Err(StorageError::NotSupported {
+                backend: BACKEND,
+                operation: "legal hold (the bucket is not configured with Object Lock)".into(),
+            });
+        }
+        let status = if on {
+            ObjectLockLegalHoldStatus::On
+        } else {
+            ObjectLockLegalHoldStatus::Off
+        };
+        self.client
+            .put_object_legal_hold()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .legal_hold(ObjectLockLegalHold::builder().status(status).build())
+            .send()
+            .await
+            .map_err(|e| map_sdk(e, key.as_str()))?;
+        Ok(())
+    }
+
+    async fn legal_hold(&self, key: &ObjectKey) -> StorageResult<bool> {
+        use aws_sdk_s3::types::ObjectLockLegalHoldStatus;
+        if self.object_lock.is_none() {
+            return Err(StorageError::NotSupported {
+                backend: BACKEND,
+                operation: "legal hold (the bucket is not configured with Object Lock)".into(),
+            });
+        }
+        let out = self
+            .client
+            .get_object_legal_hold()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await;
+        match out {
+            Ok(out) => Ok(out
+                .legal_hold()
+                .and_then(|h| h.status())
+                .is_some_and(|s| *s == ObjectLockLegalHoldStatus::On)),
+            Err(e) => match map_sdk(e, key.as_str()) {
+                // S3 answers "no legal hold configuration" for an object never held.
+                StorageError::Backend { source, .. }
+                    if source.to_string().contains("NoSuchObjectLockConfiguration") =>
+                {
+                    Ok(false)
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn set_retention(
+        &self,
+        key: &ObjectKey,
+        until: DateTime<Utc>,
+        mode: RetentionMode,
+    ) -> StorageResult<()> {
+        use aws_sdk_s3::types::{ObjectLockRetention, ObjectLockRetentionMode};
+        if self.object_lock.is_none() {
+            return Err(StorageError::NotSupported {
+                backend: BACKEND,
+                operation: "retention (the bucket is not configured with Object Lock)".into(),
+            });
+        }
+        let mode = match mode {
+            RetentionMode::Compliance => ObjectLockRetentionMode::Compliance,
+            RetentionMode::Governance => ObjectLockRetentionMode::Governance,
+        };
+        let retention = ObjectLockRetention::builder()
+            .mode(mode)
+            .retain_until_date(aws_sdk_s3::primitives::DateTime::from_millis(
+                until.timestamp_millis(),
+            ))
+            .build();
+        self.client
+            .put_object_retention()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .retention(retention)
+            .send()
+            .await
+            .map_err(|e| map_sdk(e, key.as_str()))?;
+        Ok(())
     }
 
     async fn upload_stream(

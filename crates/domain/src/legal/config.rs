@@ -30,6 +30,7 @@ pub struct ServiceConfig {
     max_open_uploads_per_user: u64,
     max_open_uploads_per_case: u64,
     default_retention_days: u32,
+    retention_mode: crate::storage::RetentionMode,
 }
 
 impl Default for ServiceConfig {
@@ -41,6 +42,7 @@ impl Default for ServiceConfig {
             max_open_uploads_per_user: DEFAULT_MAX_OPEN_UPLOADS_PER_USER,
             max_open_uploads_per_case: DEFAULT_MAX_OPEN_UPLOADS_PER_CASE,
             default_retention_days: 0,
+            retention_mode: crate::storage::RetentionMode::Governance,
         }
     }
 }
@@ -109,6 +111,18 @@ impl ServiceConfig {
         }
         self.default_retention_days = days;
         Ok(self)
+    }
+
+    /// The mode of the retention dates set on a store that enforces them itself (default
+    /// [`Governance`](crate::storage::RetentionMode::Governance)).
+    pub fn with_retention_mode(mut self, mode: crate::storage::RetentionMode) -> Self {
+        self.retention_mode = mode;
+        self
+    }
+
+    /// The mode of retention dates set on the store.
+    pub fn retention_mode(&self) -> crate::storage::RetentionMode {
+        self.retention_mode
     }
 
     /// How many days new cases are retained (0: none).

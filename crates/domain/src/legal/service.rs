@@ -672,7 +672,9 @@ impl LegalFileService {
                 .reject(user, &file, IntegrityField::Size, file.declared_size, size)
                 .await);
         }
-        self.finish(user, file, sha256, size, &prefix).await
+        let done = self.finish(user, file, sha256, size, &prefix).await?;
+        self.project_quietly(&done).await;
+        Ok(done)
     }
 
     /// Uploads a file through the service from a stream: the same checks as a two-phase upload,
@@ -820,7 +822,9 @@ impl LegalFileService {
                 Err(e) => return Err(e),
             },
         };
-        self.finish(user, file, sha256, size, prefix).await
+        let done = self.finish(user, file, sha256, size, prefix).await?;
+        self.project_quietly(&done).await;
+        Ok(done)
     }
 
     /// A file (completed or still pending) of a case `user` is a member of, audited as viewed.
@@ -1300,6 +1304,7 @@ impl LegalFileService {
                 Self::scope_text(&hold.scope)
             ));
         self.repository.place_hold(&hold, &audit).await?;
+        self.project_scope(case_id, Some(&hold.scope)).await?;
         Ok(hold)
     }
 
@@ -1367,6 +1372,7 @@ impl LegalFileService {
         self.repository
             .release_hold(hold.id, &release, &audit)
             .await?;
+        self.project_scope(hold.case_id, Some(&hold.scope)).await?;
         Ok(LegalHold {
             release: Some(release),
             ..hold
@@ -1416,6 +1422,7 @@ impl LegalFileService {
         self.repository
             .set_retention(case_id, until, &audit)
             .await?;
+        self.project_scope(case_id, None).await?;
         case.case.retain_until = Some(until);
         Ok(case)
     }
@@ -1428,6 +1435,87 @@ impl LegalFileService {
     /// Persistence failures.
     pub async fn protection(&self, file: &CaseFile) -> ServiceResult<Protection> {
         Ok(self.repository.protection(file.id).await?)
+    }
+
+    /// Makes the store's own lock of `file` match the registry, where the store has one: its
+    /// legal hold on while an active hold covers the file and off otherwise, and the case's
+    /// retention date (in the configured [`RetentionMode`]). The registry stays the truth: this
+    /// is its projection onto the cloud, a second lock that holds even against someone with the
+    /// cloud's own credentials.
+    ///
+    /// # Errors
+    /// Persistence and storage failures (the caller retries, or `reconcile` repairs the drift).
+    pub async fn project_protection(&self, file: &CaseFile) -> ServiceResult<()> {
+        let caps = self.storage.capabilities();
+        if (!caps.legal_hold && !caps.retention)
+            || file.completed_at.is_none()
+            || file.purged_at.is_some()
+        {
+            return Ok(());
+        }
+        let protection = self.repository.protection(file.id).await?;
+        if caps.legal_hold {
+            self.storage
+                .set_legal_hold(&file.storage_key, protection.held())
+                .await?;
+        }
+        if caps.retention
+            && let Some(until) = protection.retain_until.filter(|u| *u > self.clock.now())
+        {
+            self.storage
+                .set_retention(&file.storage_key, until, self.config.retention_mode())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// [`project_protection`](Self::project_protection), logging a failure instead of returning
+    /// it: the change in the registry has committed and stands.
+    async fn project_quietly(&self, file: &CaseFile) {
+        let caps = self.storage.capabilities();
+        if !caps.legal_hold && !caps.retention {
+            return;
+        }
+        if let Err(e) = self.project_protection(file).await {
+            tracing::warn!(file = %file.id, error = %e, "the store's own lock does not match the registry yet");
+        }
+    }
+
+    /// Projects the protection of every completed file of `case_id` that `scope` covers (all of
+    /// them for `None`), a page at a time.
+    async fn project_scope(&self, case_id: CaseId, scope: Option<&HoldScope>) -> ServiceResult<()> {
+        let caps = self.storage.capabilities();
+        if !caps.legal_hold && !caps.retention {
+            return Ok(());
+        }
+        if let Some(HoldScope::Files { file_ids }) = scope {
+            for id in file_ids {
+                if let Some(file) = self.repository.get_file(*id).await? {
+                    self.project_quietly(&file).await;
+                }
+            }
+            return Ok(());
+        }
+        let prefix = match scope {
+            Some(HoldScope::Prefix { prefix }) => Some(prefix.clone()),
+            _ => None,
+        };
+        let mut after = None;
+        loop {
+            let query = FileQuery {
+                prefix: prefix.clone(),
+                after: after.clone(),
+                limit: 500,
+            };
+            let page = self.repository.list_files(case_id, &query).await?;
+            for file in &page {
+                self.project_quietly(file).await;
+            }
+            match page.last() {
+                Some(last) if page.len() == 500 => after = Some(last.logical_path.clone()),
+                _ => return Ok(()),
+            }
+        }
     }
 
     fn hold_text(field: &'static str, text: &str, max: usize) -> ServiceResult<String> {

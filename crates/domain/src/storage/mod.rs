@@ -9,8 +9,8 @@ pub use model::{
     ByteRange, ByteStream, Capabilities, ListOptions, ListPage, MAX_LIST_PAGE, MAX_METADATA_BYTES,
     MAX_METADATA_NAME, MAX_PRESIGN_EXPIRY, Metadata, ObjectStream, ObjectSummary,
     PresignDownloadRequest, PresignUploadRequest, PresignedDownload, PresignedUpload, PutOptions,
-    RESERVED_METADATA_PREFIX, StorageObject, UploadMethod, expires_at, validate_expiry,
-    validate_metadata,
+    RESERVED_METADATA_PREFIX, RetentionMode, StorageObject, UploadMethod, expires_at,
+    validate_expiry, validate_metadata,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use port::MockObjectStorage;

@@ -408,6 +408,21 @@ pub struct Capabilities {
     /// Whether a key may name an object and also be the prefix of other objects (`a` and `a/b`):
     /// true of object stores; false of a filesystem, which answers `AlreadyExists`.
     pub object_under_object: bool,
+    /// Whether the store itself enforces legal holds on objects (a WORM lock: S3 Object Lock);
+    /// see [`ObjectStorage::set_legal_hold`](crate::storage::ObjectStorage::set_legal_hold).
+    pub legal_hold: bool,
+    /// Whether the store itself enforces retention dates on objects; see
+    /// [`ObjectStorage::set_retention`](crate::storage::ObjectStorage::set_retention).
+    pub retention: bool,
+}
+
+/// How a store enforces an object's retention date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RetentionMode {
+    /// Nobody can delete the object or shorten its retention, the account's root included.
+    Compliance,
+    /// Users with a special permission may bypass it; everyone else is refused.
+    Governance,
 }
 
 impl Capabilities {
@@ -420,6 +435,8 @@ impl Capabilities {
             presigned_upload_verifies_sha256: false,
             presigned_download: false,
             server_side_encryption: false,
+            legal_hold: false,
+            retention: false,
         }
     }
 
@@ -451,6 +468,13 @@ impl Capabilities {
     /// These capabilities with server-side encryption.
     pub const fn with_server_side_encryption(mut self) -> Self {
         self.server_side_encryption = true;
+        self
+    }
+
+    /// These capabilities, where the store enforces legal holds and retention itself.
+    pub const fn with_object_lock(mut self) -> Self {
+        self.legal_hold = true;
+        self.retention = true;
         self
     }
 }

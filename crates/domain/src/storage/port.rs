@@ -8,7 +8,7 @@ use crate::error::{StorageError, StorageResult};
 use crate::storage::{
     ByteRange, ByteStream, Capabilities, ListOptions, ListPage, ObjectKey, ObjectStream,
     ObjectSummary, PresignDownloadRequest, PresignUploadRequest, PresignedDownload,
-    PresignedUpload, PutOptions, StorageObject,
+    PresignedUpload, PutOptions, RetentionMode, StorageObject,
 };
 
 /// An object store: the one interface casefile has to S3, Azure Blob, GCS, a local disk and memory.
@@ -143,6 +143,48 @@ pub trait ObjectStorage: Send + Sync {
         key: &ObjectKey,
         request: PresignUploadRequest,
     ) -> StorageResult<PresignedUpload>;
+
+    /// Turns the store's own legal hold of the object `key` on or off: while it is on, the store
+    /// refuses to delete or overwrite that object version, whoever asks.
+    ///
+    /// A store without one ([`Capabilities::legal_hold`] false) MUST return
+    /// [`StorageError::NotSupported`] (the default). A missing object is
+    /// [`StorageError::NotFound`].
+    async fn set_legal_hold(&self, key: &ObjectKey, on: bool) -> StorageResult<()> {
+        let _ = (key, on);
+        Err(StorageError::NotSupported {
+            backend: self.backend_name(),
+            operation: "legal hold".to_owned(),
+        })
+    }
+
+    /// Whether the store's own legal hold of `key` is on. [`StorageError::NotSupported`] where
+    /// there is none (the default); [`StorageError::NotFound`] for a missing object.
+    async fn legal_hold(&self, key: &ObjectKey) -> StorageResult<bool> {
+        let _ = key;
+        Err(StorageError::NotSupported {
+            backend: self.backend_name(),
+            operation: "legal hold".to_owned(),
+        })
+    }
+
+    /// Makes the store itself keep the object `key` until `until`, in `mode`. A retention date
+    /// can be extended, never shortened (the store refuses that).
+    ///
+    /// A store without it ([`Capabilities::retention`] false) MUST return
+    /// [`StorageError::NotSupported`] (the default).
+    async fn set_retention(
+        &self,
+        key: &ObjectKey,
+        until: chrono::DateTime<chrono::Utc>,
+        mode: RetentionMode,
+    ) -> StorageResult<()> {
+        let _ = (key, until, mode);
+        Err(StorageError::NotSupported {
+            backend: self.backend_name(),
+            operation: "retention".to_owned(),
+        })
+    }
 
     /// A URL with which anyone holding it downloads `key` until it expires.
     ///
