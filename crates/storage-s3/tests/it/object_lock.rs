@@ -207,7 +207,10 @@ async fn holds_placed_in_casefile_lock_the_object_in_the_cloud() {
         )
         .await
         .expect("hold");
-    assert!(env.storage.legal_hold(&brief.storage_key).await.unwrap(), "projected on");
+    assert!(
+        env.storage.legal_hold(&brief.storage_key).await.unwrap(),
+        "projected on"
+    );
     let version = version_of(&client, &bucket, &brief.storage_key).await;
     assert!(
         delete_version(&client, &bucket, &brief.storage_key, &version)
@@ -220,11 +223,18 @@ async fn holds_placed_in_casefile_lock_the_object_in_the_cloud() {
         env.storage.legal_hold(&later.storage_key).await.unwrap(),
         "a file completed under a case hold is locked at once"
     );
-    s.release_hold(owner, hold.id, "settled").await.expect("release");
-    assert!(!env.storage.legal_hold(&brief.storage_key).await.unwrap(), "projected off");
+    s.release_hold(owner, hold.id, "settled")
+        .await
+        .expect("release");
+    assert!(
+        !env.storage.legal_hold(&brief.storage_key).await.unwrap(),
+        "projected off"
+    );
     assert!(!env.storage.legal_hold(&later.storage_key).await.unwrap());
     let until = env.clock.now() + chrono::Duration::days(30);
-    s.set_retention(owner, case.id, until).await.expect("retention");
+    s.set_retention(owner, case.id, until)
+        .await
+        .expect("retention");
     let refused = delete_version(&client, &bucket, &brief.storage_key, &version).await;
     assert!(refused.is_err(), "retained by the cloud too");
 }
