@@ -170,7 +170,7 @@ async fn without_object_lock_configured_holds_are_not_supported() {
 async fn holds_placed_in_casefile_lock_the_object_in_the_cloud() {
     use std::sync::Arc;
 
-    use casefile_domain::legal::{NewHold, UserId};
+    use casefile_domain::legal::{Clock, NewHold, UserId};
     use casefile_testkit::InMemoryCaseRepository;
     use casefile_testkit::service::{ServiceEnv, declare, pdf_bytes};
 
