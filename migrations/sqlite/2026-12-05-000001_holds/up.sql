@@ -28,40 +28,34 @@ CREATE TABLE legal_hold_files (
 ) WITHOUT ROWID;
 CREATE INDEX legal_hold_files_by_file ON legal_hold_files (file_id);
 
--- A completed file (completed_at set: verified evidence) that is held or retained is never marked
--- deleted, never purged, never removed. Times are stored as 'YYYY-MM-DD HH:MM:SS.ffffff+00:00'.
+-- The once-completed files (completed_at set: verified evidence) that an active hold covers or
+-- their case's retention protects now. Times are stored as 'YYYY-MM-DD HH:MM:SS.ffffff+00:00'.
+CREATE VIEW protected_files AS
+SELECT f.id FROM case_files f
+WHERE f.completed_at IS NOT NULL
+  AND (EXISTS (SELECT 1 FROM legal_holds h
+               WHERE h.case_id = f.case_id AND h.released_at IS NULL
+                 AND (h.scope = 'case'
+                      OR (h.scope = 'prefix'
+                          AND substr(f.logical_path, 1, length(h.path_prefix)) = h.path_prefix)
+                      OR (h.scope = 'files' AND EXISTS (
+                          SELECT 1 FROM legal_hold_files hf
+                          WHERE hf.hold_id = h.id AND hf.file_id = f.id))))
+       OR EXISTS (SELECT 1 FROM cases c
+                  WHERE c.id = f.case_id AND c.retain_until IS NOT NULL
+                    AND julianday(substr(c.retain_until, 1, 19)) > julianday('now')));
+
+-- A protected file is never marked deleted, never purged, never removed.
 CREATE TRIGGER case_files_preserve_update BEFORE UPDATE OF status, purged_at ON case_files
-WHEN OLD.completed_at IS NOT NULL
- AND ((NEW.status = 'deleted' AND OLD.status <> 'deleted')
+WHEN ((NEW.status = 'deleted' AND OLD.status <> 'deleted')
       OR (NEW.purged_at IS NOT NULL AND OLD.purged_at IS NULL))
- AND (EXISTS (SELECT 1 FROM legal_holds h
-              WHERE h.case_id = OLD.case_id AND h.released_at IS NULL
-                AND (h.scope = 'case'
-                     OR (h.scope = 'prefix'
-                         AND substr(OLD.logical_path, 1, length(h.path_prefix)) = h.path_prefix)
-                     OR (h.scope = 'files' AND EXISTS (
-                         SELECT 1 FROM legal_hold_files hf
-                         WHERE hf.hold_id = h.id AND hf.file_id = OLD.id))))
-      OR EXISTS (SELECT 1 FROM cases c
-                 WHERE c.id = OLD.case_id AND c.retain_until IS NOT NULL
-                   AND julianday(substr(c.retain_until, 1, 19)) > julianday('now')))
+ AND OLD.id IN (SELECT id FROM protected_files)
 BEGIN
     SELECT RAISE(ABORT, 'casefile: the file is held or retained: delete or purge refused');
 END;
 
 CREATE TRIGGER case_files_preserve_delete BEFORE DELETE ON case_files
-WHEN OLD.completed_at IS NOT NULL
- AND (EXISTS (SELECT 1 FROM legal_holds h
-              WHERE h.case_id = OLD.case_id AND h.released_at IS NULL
-                AND (h.scope = 'case'
-                     OR (h.scope = 'prefix'
-                         AND substr(OLD.logical_path, 1, length(h.path_prefix)) = h.path_prefix)
-                     OR (h.scope = 'files' AND EXISTS (
-                         SELECT 1 FROM legal_hold_files hf
-                         WHERE hf.hold_id = h.id AND hf.file_id = OLD.id))))
-      OR EXISTS (SELECT 1 FROM cases c
-                 WHERE c.id = OLD.case_id AND c.retain_until IS NOT NULL
-                   AND julianday(substr(c.retain_until, 1, 19)) > julianday('now')))
+WHEN OLD.id IN (SELECT id FROM protected_files)
 BEGIN
     SELECT RAISE(ABORT, 'casefile: the file is held or retained: DELETE refused');
 END;
@@ -97,8 +91,25 @@ BEGIN
     SELECT RAISE(ABORT, 'casefile: retention can be extended, never shortened');
 END;
 
--- New audit actions. SQLite cannot alter a CHECK: the table is rebuilt with every row, seq kept
--- (DROP TABLE fires no trigger), then its indexes and append-only triggers are made again.
+-- Audit actions become rows of `audit_actions`, checked by a trigger: a new action is one INSERT
+-- from now on. SQLite cannot drop a CHECK: the table is rebuilt once more with every row, seq
+-- kept (DROP TABLE fires no trigger), then its indexes and append-only triggers are made again.
+CREATE TABLE audit_actions (name TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
+INSERT INTO audit_actions (name) VALUES
+    ('case_created'), ('case_viewed'), ('cases_listed'), ('upload_initiated'),
+    ('upload_completed'), ('upload_failed'), ('file_viewed'), ('file_downloaded'),
+    ('download_url_issued'), ('files_listed'), ('file_deleted'), ('object_purged'),
+    ('access_denied'), ('fixity_failed'), ('upload_expired'), ('upload_superseded'),
+    ('members_listed'), ('member_added'), ('member_role_changed'), ('member_removed'),
+    ('hold_placed'), ('hold_released'), ('holds_listed'), ('retention_set'), ('delete_refused');
+CREATE TRIGGER audit_actions_fixed_update BEFORE UPDATE ON audit_actions
+BEGIN
+    SELECT RAISE(ABORT, 'casefile: audit actions are only added');
+END;
+CREATE TRIGGER audit_actions_fixed_delete BEFORE DELETE ON audit_actions
+BEGIN
+    SELECT RAISE(ABORT, 'casefile: audit actions are only added');
+END;
 CREATE TABLE audit_log_v4 (
     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
     id       TEXT NOT NULL UNIQUE,
@@ -106,13 +117,7 @@ CREATE TABLE audit_log_v4 (
     actor_id TEXT,
     case_id  TEXT,
     file_id  TEXT,
-    action   TEXT NOT NULL CHECK (action IN (
-        'case_created', 'case_viewed', 'cases_listed', 'upload_initiated', 'upload_completed',
-        'upload_failed', 'file_viewed', 'file_downloaded', 'download_url_issued', 'files_listed',
-        'file_deleted', 'object_purged', 'access_denied',
-        'fixity_failed', 'upload_expired', 'upload_superseded',
-        'members_listed', 'member_added', 'member_role_changed', 'member_removed',
-        'hold_placed', 'hold_released', 'holds_listed', 'retention_set', 'delete_refused')),
+    action   TEXT NOT NULL,
     outcome  TEXT NOT NULL CHECK (outcome IN ('success', 'denied', 'failure')),
     details  TEXT
 );
@@ -129,4 +134,9 @@ END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN
     SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused');
+END;
+CREATE TRIGGER audit_log_known_action BEFORE INSERT ON audit_log
+WHEN NOT EXISTS (SELECT 1 FROM audit_actions WHERE name = NEW.action)
+BEGIN
+    SELECT RAISE(ABORT, 'casefile: unknown audit action');
 END;

@@ -50,6 +50,20 @@ async fn audit_log_is_append_only() {
             .to_string()
             .contains("append-only")
     );
+    // Actions are rows of audit_actions: an unknown one is refused (and the list only grows).
+    let forged = diesel::sql_query(format!(
+        "INSERT INTO audit_log (id, at, action, outcome) VALUES ('{}', '2026-01-01 00:00:00', 'made_up', 'success')",
+        uuid::Uuid::new_v4()
+    ))
+    .execute(&mut conn);
+    assert!(
+        forged
+            .expect_err("unknown action")
+            .to_string()
+            .contains("unknown audit action")
+    );
+    let shrink = diesel::sql_query("DELETE FROM audit_actions").execute(&mut conn);
+    assert!(shrink.is_err(), "audit actions are only added");
     let trail = f.as_ref().list_audit(&Default::default()).await.unwrap();
     assert_eq!(trail.len(), 1);
     assert_eq!(trail[0].case_id, Some(case.id));
