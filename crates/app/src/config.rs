@@ -32,7 +32,7 @@ pub struct Config {
 }
 
 /// Retention applied to new cases.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
     /// New cases are retained this many days from their creation: nothing in them can be
@@ -42,6 +42,19 @@ pub struct RetentionConfig {
     /// `governance` (default: users with a special permission may bypass it) or `compliance`
     /// (nobody can, the account's root included).
     pub mode: RetentionModeConfig,
+    /// Where the store keeps its own locks (S3 Object Lock), how often `serve` compares them
+    /// with the registry and sets drifted ones right, seconds (default 300).
+    pub reconcile_interval_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            default_days: 0,
+            mode: RetentionModeConfig::default(),
+            reconcile_interval_secs: 300,
+        }
+    }
 }
 
 /// [`RetentionConfig::mode`].

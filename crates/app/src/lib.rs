@@ -78,6 +78,7 @@ pub struct Server {
     pub addr: SocketAddr,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    reconciler: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -86,6 +87,9 @@ impl Server {
     /// # Errors
     /// The server's I/O error.
     pub async fn stop(self) -> std::io::Result<()> {
+        if let Some(reconciler) = &self.reconciler {
+            reconciler.abort();
+        }
         let _ = self.shutdown.send(());
         self.task.await.unwrap_or(Ok(()))
     }
@@ -125,6 +129,30 @@ async fn serve(
     wired: wiring::Wired,
 ) -> Result<(Server, String), wiring::WireError> {
     let addr = listener.local_addr()?;
+    // Where the store keeps its own locks, projections that failed (a cloud that was down when a
+    // hold was placed or released) are retried by a periodic reconciliation.
+    let reconciler = wired.storage.capabilities().legal_hold.then(|| {
+        let service = wired.service.clone();
+        let every = std::time::Duration::from_secs(config.retention.reconcile_interval_secs.max(1));
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                match service.reconcile_holds(true).await {
+                    Ok(r) if !r.drifted.is_empty() || !r.failed.is_empty() => tracing::warn!(
+                        checked = r.checked,
+                        drifted = r.drifted.len(),
+                        fixed = r.fixed,
+                        failed = r.failed.len(),
+                        "legal hold reconciliation"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "legal hold reconciliation failed"),
+                }
+            }
+        })
+    });
     let state = AppState {
         service: wired.service,
         storage: wired.storage,
@@ -159,6 +187,7 @@ async fn serve(
             addr,
             shutdown: tx,
             task,
+            reconciler,
         },
         wired.description,
     ))

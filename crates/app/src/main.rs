@@ -39,11 +39,27 @@ enum Command {
     Config,
     /// Apply pending database migrations.
     Migrate,
+    /// Legal holds: compare the store's own locks with the registry.
+    Holds {
+        #[command(subcommand)]
+        command: HoldsCommand,
+    },
     /// Remove the objects of deleted and failed files still in storage.
     Purge {
         /// At most this many.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum HoldsCommand {
+    /// Compare the store's own legal hold of every file that may carry one (S3 Object Lock) with
+    /// the registry; with `--fix`, set the drifted ones right. Exit code 1 when drift remains.
+    Reconcile {
+        /// Set drifted locks right (and apply the case's retention again).
+        #[arg(long)]
+        fix: bool,
     },
 }
 
@@ -93,6 +109,35 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
                 "migrations applied to {}",
                 casefile_persistence::redact_url(&config.database_url())
             );
+        }
+        Command::Holds {
+            command: HoldsCommand::Reconcile { fix },
+        } => {
+            let wired = wiring::wire(&config).await?;
+            if !wired.storage.capabilities().legal_hold {
+                println!(
+                    "the {} store has no legal hold of its own: the registry is the only lock, nothing to reconcile",
+                    wired.storage.backend_name()
+                );
+                return Ok(());
+            }
+            let report = wired.service.reconcile_holds(fix).await?;
+            for file in &report.drifted {
+                println!("drift: file {file}");
+            }
+            for file in &report.failed {
+                println!("failed: file {file}");
+            }
+            println!(
+                "checked {}, drifted {}, fixed {}, failed {}",
+                report.checked,
+                report.drifted.len(),
+                report.fixed,
+                report.failed.len()
+            );
+            if report.drifted.len() > report.fixed || !report.failed.is_empty() {
+                return Err("the store's locks do not match the registry".into());
+            }
         }
         Command::Purge { limit } => {
             let wired = wiring::wire(&config).await?;

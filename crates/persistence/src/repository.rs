@@ -882,6 +882,32 @@ macro_rules! diesel_repository {
                 in_tx!(self, conn => set_retention_tx(conn, &case, until, &audit).await)
             }
 
+            async fn lock_candidates(&self, after: Option<FileId>, limit: usize) -> PersistenceResult<Vec<CaseFile>> {
+                let mut conn = self.conn().await?;
+                let mut q = case_files::table
+                    .filter(case_files::completed_at.is_not_null())
+                    .filter(case_files::purged_at.is_null())
+                    .filter(
+                        case_files::case_id
+                            .eq_any(legal_holds::table.select(legal_holds::case_id))
+                            .or(case_files::case_id.eq_any(
+                                cases::table.filter(cases::retain_until.is_not_null()).select(cases::id),
+                            )),
+                    )
+                    .into_boxed();
+                if let Some(after) = after {
+                    q = q.filter(case_files::id.gt(to_id(after.0)));
+                }
+                let rows = q
+                    .order(case_files::id.asc())
+                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .select(FileRow::as_select())
+                    .load(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                rows.into_iter().map(FileRow::into_domain).collect()
+            }
+
             async fn protection(&self, file: FileId) -> PersistenceResult<Protection> {
                 let mut conn = self.conn().await?;
                 let Some(row) = read_file(&mut conn, &to_id(file.0)).await? else {

@@ -447,6 +447,30 @@ impl CaseRepository for InMemoryCaseRepository {
         Ok(())
     }
 
+    async fn lock_candidates(
+        &self,
+        after: Option<FileId>,
+        limit: usize,
+    ) -> PersistenceResult<Vec<CaseFile>> {
+        let state = self.lock();
+        let locked_case = |case: CaseId| {
+            state.holds.values().any(|h| h.case_id == case)
+                || state
+                    .cases
+                    .get(&case)
+                    .is_some_and(|c| c.retain_until.is_some())
+        };
+        Ok(state
+            .files
+            .values()
+            .filter(|f| f.completed_at.is_some() && f.purged_at.is_none())
+            .filter(|f| after.is_none_or(|a| f.id > a))
+            .filter(|f| locked_case(f.case_id))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
     async fn protection(&self, file: FileId) -> PersistenceResult<Protection> {
         let state = self.lock();
         let file = state.files.get(&file).ok_or_else(|| not_found("file"))?;

@@ -1105,6 +1105,18 @@ pub async fn holds_and_retention(repo: &dyn CaseRepository) {
         delete(stranger.id).await.is_ok(),
         "another case is not retained"
     );
+    let candidates: Vec<FileId> = repo
+        .lock_candidates(None, 10_000)
+        .await
+        .expect("candidates")
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert!(candidates.contains(&memo.id), "{candidates:?}");
+    assert!(
+        !candidates.contains(&stranger.id),
+        "no hold or retention in its case"
+    );
     let missing = repo
         .set_retention(CaseId::new(), until, &entry(AuditAction::RetentionSet))
         .await;

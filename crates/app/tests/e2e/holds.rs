@@ -260,3 +260,18 @@ async fn holds_and_retention_over_http() {
     );
     app.stop().await;
 }
+
+/// `casefile holds reconcile` on a store without a lock of its own says so and succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_on_the_local_store_has_nothing_to_compare() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = run_cli(
+        dir.path().to_path_buf(),
+        data,
+        &["holds", "reconcile", "--fix"],
+        Vec::new(),
+    )
+    .await;
+    assert!(out.contains("nothing to reconcile"), "{out}");
+}

@@ -35,5 +35,5 @@ pub use ports::{MockCaseRepository, MockClock};
 pub use service::{
     AuditTrailPage, AuditTrailQuery, CasePage, DEFAULT_FILE_PAGE, FileDownload, FilePage,
     InitiatedUpload, LegalFileService, ListCases, ListFiles, MAX_FILE_PAGE, MAX_TITLE_CHARS,
-    NewUpload, PurgeReport, mime_contradicts, settled_mime_type,
+    NewUpload, PurgeReport, ReconcileReport, mime_contradicts, settled_mime_type,
 };

@@ -272,6 +272,15 @@ pub trait CaseRepository: Send + Sync {
         audit: &AuditEntry,
     ) -> PersistenceResult<()>;
 
+    /// The files whose store-side lock may need to match the registry: completed, not purged,
+    /// in a case that has (or had) a hold or has a retention date — by id, after `after`, at
+    /// most `limit`.
+    async fn lock_candidates(
+        &self,
+        after: Option<FileId>,
+        limit: usize,
+    ) -> PersistenceResult<Vec<CaseFile>>;
+
     /// What protects a file now: the active holds covering it (by placement order) and its
     /// case's retention date. MUST return [`PersistenceError::NotFound`] for an unknown file.
     async fn protection(&self, file: FileId) -> PersistenceResult<Protection>;

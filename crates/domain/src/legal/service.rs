@@ -235,6 +235,19 @@ pub struct PurgeReport {
     pub staging_swept: usize,
 }
 
+/// What a reconciliation of the store's own locks with the registry found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Files compared.
+    pub checked: usize,
+    /// Files whose store-side legal hold did not match the registry (before any fix).
+    pub drifted: Vec<FileId>,
+    /// Of those, the ones set right.
+    pub fixed: usize,
+    /// Files that could not be read or set (the store or the database failed).
+    pub failed: Vec<FileId>,
+}
+
 /// The legal file service: every operation asks one authorization decision — is the caller a
 /// member of the case, and does their [`Role`] allow the [`Permission`] the operation needs — and
 /// appends one audit entry, atomically with the change it describes. A caller who is not a
@@ -1467,6 +1480,52 @@ impl LegalFileService {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Compares the store's own legal hold of every file that may carry one (see
+    /// [`CaseRepository::lock_candidates`]) with the registry, and with `fix` sets a drifted one
+    /// right (applying the case's retention again with it): the retry of projections that failed (a cloud that
+    /// was unreachable when a hold was placed or released), and the check that nobody changed
+    /// the cloud's state behind casefile. A store without its own lock has nothing to reconcile.
+    ///
+    /// # Errors
+    /// Persistence failures while listing; per-file failures are reported, not returned.
+    pub async fn reconcile_holds(&self, fix: bool) -> ServiceResult<ReconcileReport> {
+        let mut report = ReconcileReport::default();
+        if !self.storage.capabilities().legal_hold {
+            return Ok(report);
+        }
+        let mut after = None;
+        loop {
+            let page = self.repository.lock_candidates(after, 500).await?;
+            for file in &page {
+                report.checked += 1;
+                let (protection, native) = match (
+                    self.repository.protection(file.id).await,
+                    self.storage.legal_hold(&file.storage_key).await,
+                ) {
+                    (Ok(p), Ok(n)) => (p, n),
+                    _ => {
+                        report.failed.push(file.id);
+                        continue;
+                    }
+                };
+                if native != protection.held() {
+                    report.drifted.push(file.id);
+                    tracing::warn!(file = %file.id, registry = protection.held(), store = native, "legal hold drift");
+                    if fix {
+                        match self.project_protection(file).await {
+                            Ok(()) => report.fixed += 1,
+                            Err(_) => report.failed.push(file.id),
+                        }
+                    }
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == 500 => after = Some(last.id),
+                _ => return Ok(report),
+            }
+        }
     }
 
     /// [`project_protection`](Self::project_protection), logging a failure instead of returning

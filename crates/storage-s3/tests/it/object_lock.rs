@@ -230,3 +230,69 @@ async fn holds_placed_in_casefile_lock_the_object_in_the_cloud() {
     let refused = delete_version(&client, &bucket, &brief.storage_key, &version).await;
     assert!(refused.is_err(), "retained by the cloud too");
 }
+
+/// Drift behind casefile's back — the object's legal hold turned off in the cloud while the
+/// registry holds the file — is found by `reconcile_holds` and, with `fix`, set right.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconciliation_finds_and_repairs_drift() {
+    use std::sync::Arc;
+
+    use casefile_domain::legal::{NewHold, UserId};
+    use casefile_testkit::InMemoryCaseRepository;
+    use casefile_testkit::service::{ServiceEnv, declare, pdf_bytes};
+
+    let (storage, _, _) = locked_storage(Some(RetentionMode::Governance)).await;
+    let env = ServiceEnv::new(Arc::new(storage), Arc::new(InMemoryCaseRepository::new()));
+    let s = &env.service;
+    let owner = UserId::new();
+    let case = s.create_case(owner, "Matter").await.expect("case");
+    let content = pdf_bytes(16);
+    let file = s
+        .upload_file(
+            owner,
+            case.id,
+            declare("a.pdf", &content, None),
+            casefile_testkit::data::once(content.clone()),
+        )
+        .await
+        .expect("upload");
+    let free_case = s.create_case(owner, "Other").await.expect("case");
+    s.upload_file(
+        owner,
+        free_case.id,
+        declare("b.pdf", &content, None),
+        casefile_testkit::data::once(content.clone()),
+    )
+    .await
+    .expect("upload");
+    s.place_hold(
+        owner,
+        case.id,
+        NewHold {
+            name: "Doe".into(),
+            reason: "litigation".into(),
+            scope: None,
+        },
+    )
+    .await
+    .expect("hold");
+    let clean = s.reconcile_holds(false).await.expect("reconcile");
+    assert_eq!((clean.checked, clean.drifted.len()), (1, 0), "{clean:?}");
+    // Behind casefile's back.
+    env.storage
+        .set_legal_hold(&file.storage_key, false)
+        .await
+        .expect("hold off in the cloud");
+    let found = s.reconcile_holds(false).await.expect("reconcile");
+    assert_eq!(found.drifted, vec![file.id]);
+    assert_eq!(found.fixed, 0);
+    assert!(
+        !env.storage.legal_hold(&file.storage_key).await.unwrap(),
+        "not fixed without --fix"
+    );
+    let fixed = s.reconcile_holds(true).await.expect("reconcile");
+    assert_eq!((fixed.drifted.len(), fixed.fixed), (1, 1));
+    assert!(env.storage.legal_hold(&file.storage_key).await.unwrap());
+    let clean = s.reconcile_holds(false).await.expect("reconcile");
+    assert!(clean.drifted.is_empty());
+}
