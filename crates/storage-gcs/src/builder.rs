@@ -25,6 +25,7 @@ pub struct GcsStorageBuilder {
     pub(crate) max_attempts: u32,
     pub(crate) timeout: Duration,
     pub(crate) presign_method: UploadMethod,
+    pub(crate) temporary_holds: bool,
 }
 
 impl std::fmt::Debug for GcsStorageBuilder {
@@ -53,6 +54,7 @@ impl GcsStorageBuilder {
             max_attempts: 3,
             timeout: Duration::from_secs(60),
             presign_method: UploadMethod::Post,
+            temporary_holds: false,
         }
     }
 
@@ -70,7 +72,17 @@ impl GcsStorageBuilder {
                 format!("http://{h}")
             }
         });
+        b.temporary_holds = var("CASEFILE_GCS_TEMPORARY_HOLDS").is_some_and(|v| v == "true");
         b
+    }
+
+    /// Legal holds become the objects' GCS **temporary holds** (GCS then refuses to delete or
+    /// replace a held object, whoever asks): [`Capabilities::legal_hold`] becomes true.
+    /// Object retention is not offered (`gcloud-storage` 1.3 has no API for it).
+    /// `CASEFILE_GCS_TEMPORARY_HOLDS=true` in [`from_env`](Self::from_env).
+    pub fn with_temporary_holds(mut self) -> Self {
+        self.temporary_holds = true;
+        self
     }
 
     /// The service-account JSON key: used to authenticate (unless an emulator endpoint is set)

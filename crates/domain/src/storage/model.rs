@@ -471,6 +471,12 @@ impl Capabilities {
         self
     }
 
+    /// These capabilities, where the store enforces legal holds itself (but not retention).
+    pub const fn with_legal_hold(mut self) -> Self {
+        self.legal_hold = true;
+        self
+    }
+
     /// These capabilities, where the store enforces legal holds and retention itself.
     pub const fn with_object_lock(mut self) -> Self {
         self.legal_hold = true;

@@ -7,4 +7,5 @@
 mod common;
 mod conformance;
 mod gcs;
+mod holds;
 mod service;
