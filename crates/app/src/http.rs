@@ -874,6 +874,32 @@ async fn set_retention(
     Ok(Json(CaseView::from(&case)))
 }
 
+/// Gives a completed file its own retention date, later than its case's: nothing deletes it
+/// before. Owners only; extended, never shortened.
+#[utoipa::path(put, path = "/v1/files/{file_id}/retention", tag = "holds", security(("bearer" = [])),
+    params(("file_id" = Uuid, Path, description = FILE_ID)),
+    request_body = RetentionBody,
+    responses(
+        (status = 200, description = "the file, with what protects it", body = FileView),
+        (status = 400, description = "a date that is not in the future, or not later than the case's retention", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 403, description = "the caller is a member of the file's case but not an owner (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such completed file in a case of the caller's", body = ErrorBody),
+        (status = 409, description = "a date before the file's retention in force (`conflict`)", body = ErrorBody),
+    ))]
+async fn set_file_retention(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    FilePath(file_id): FilePath,
+    ApiJson(body): ApiJson<RetentionBody>,
+) -> Result<Json<FileView>, ApiError> {
+    let (file, protection) = s
+        .service
+        .set_file_retention(user, file_id, body.retain_until)
+        .await?;
+    Ok(Json(FileView::from(&file).protected(&protection)))
+}
+
 /// Whether storage and database answer (no token).
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses(
@@ -975,6 +1001,7 @@ fn routes(body_idle: std::time::Duration) -> (Router<AppState>, utoipa::openapi:
         .routes(routes!(place_hold, list_holds))
         .routes(routes!(release_hold))
         .routes(routes!(set_retention))
+        .routes(routes!(set_file_retention))
         .routes(routes!(get_file, delete_file))
         .routes(routes!(content))
         .routes(routes!(download_url))

@@ -654,6 +654,7 @@ async fn openapi_document_is_valid_and_lists_every_route() {
         ("GET", "/v1/cases/{case_id}/holds"),
         ("POST", "/v1/holds/{hold_id}/release"),
         ("PUT", "/v1/cases/{case_id}/retention"),
+        ("PUT", "/v1/files/{file_id}/retention"),
     ]
     .iter()
     .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))

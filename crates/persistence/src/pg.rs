@@ -46,6 +46,7 @@ mod schema {
             updated_at -> Timestamptz,
             completed_at -> Nullable<Timestamptz>,
             purged_at -> Nullable<Timestamptz>,
+            retain_until -> Nullable<Timestamptz>,
         }
     }
     diesel::table! {

@@ -456,15 +456,44 @@ macro_rules! diesel_repository {
             insert_audit(conn, audit).await
         }
 
-        /// The active holds covering a file, and its case's retention date.
+        async fn set_file_retention_tx(conn: &mut Conn, file: &Id, until: DateTime<Utc>, audit: &AuditRow) -> Result<(), TxError> {
+            let current: Option<Option<DateTime<Utc>>> = case_files::table
+                .find(file)
+                .select(case_files::retain_until)
+                .first(conn)
+                .await
+                .optional()?;
+            let Some(current) = current else {
+                return Err(TxError::Domain(not_found("file")));
+            };
+            if current.is_some_and(|c| until < c) {
+                return Err(TxError::Domain(conflict("retention can be extended, never shortened")));
+            }
+            diesel::update(case_files::table.find(file))
+                .set(case_files::retain_until.eq(Some(until)))
+                .execute(conn)
+                .await?;
+            insert_audit(conn, audit).await
+        }
+
+        /// The active holds covering a file, and the later of its own and its case's retention
+        /// dates.
         async fn protection_of(conn: &mut Conn, row: &FileRow) -> Result<Protection, TxError> {
-            let retain_until: Option<DateTime<Utc>> = cases::table
+            let of_case: Option<DateTime<Utc>> = cases::table
                 .find(&row.case_id)
                 .select(cases::retain_until)
                 .first(conn)
                 .await
                 .optional()?
                 .flatten();
+            let own: Option<DateTime<Utc>> = case_files::table
+                .find(&row.id)
+                .select(case_files::retain_until)
+                .first(conn)
+                .await
+                .optional()?
+                .flatten();
+            let retain_until = of_case.max(own);
             let active: Vec<HoldRow> = legal_holds::table
                 .filter(legal_holds::case_id.eq(&row.case_id))
                 .filter(legal_holds::released_at.is_null())
@@ -892,7 +921,8 @@ macro_rules! diesel_repository {
                             .eq_any(legal_holds::table.select(legal_holds::case_id))
                             .or(case_files::case_id.eq_any(
                                 cases::table.filter(cases::retain_until.is_not_null()).select(cases::id),
-                            )),
+                            ))
+                            .or(case_files::retain_until.is_not_null()),
                     )
                     .into_boxed();
                 if let Some(after) = after {
@@ -906,6 +936,11 @@ macro_rules! diesel_repository {
                     .await
                     .map_err(crate::error::map_diesel)?;
                 rows.into_iter().map(FileRow::into_domain).collect()
+            }
+
+            async fn set_file_retention(&self, file: FileId, until: DateTime<Utc>, audit: &AuditEntry) -> PersistenceResult<()> {
+                let (file, audit) = (to_id(file.0), AuditRow::new(audit));
+                in_tx!(self, conn => set_file_retention_tx(conn, &file, until, &audit).await)
             }
 
             async fn protection(&self, file: FileId) -> PersistenceResult<Protection> {

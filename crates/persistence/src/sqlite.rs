@@ -52,6 +52,7 @@ mod schema {
             updated_at -> TimestamptzSqlite,
             completed_at -> Nullable<TimestamptzSqlite>,
             purged_at -> Nullable<TimestamptzSqlite>,
+            retain_until -> Nullable<TimestamptzSqlite>,
         }
     }
     diesel::table! {

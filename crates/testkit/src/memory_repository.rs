@@ -18,6 +18,7 @@ struct State {
     members: BTreeMap<(CaseId, UserId), Member>,
     users: BTreeMap<UserId, UserProfile>,
     holds: BTreeMap<HoldId, LegalHold>,
+    file_retention: BTreeMap<FileId, DateTime<Utc>>,
     audit: Vec<AuditEntry>,
 }
 
@@ -93,7 +94,11 @@ impl State {
         holds.sort_by_key(|h| (h.placed_at, h.id));
         Protection {
             holds: holds.into_iter().map(|h| h.id).collect(),
-            retain_until: self.cases.get(&file.case_id).and_then(|c| c.retain_until),
+            retain_until: self
+                .cases
+                .get(&file.case_id)
+                .and_then(|c| c.retain_until)
+                .max(self.file_retention.get(&file.id).copied()),
         }
     }
 
@@ -465,10 +470,28 @@ impl CaseRepository for InMemoryCaseRepository {
             .values()
             .filter(|f| f.completed_at.is_some() && f.purged_at.is_none())
             .filter(|f| after.is_none_or(|a| f.id > a))
-            .filter(|f| locked_case(f.case_id))
+            .filter(|f| locked_case(f.case_id) || state.file_retention.contains_key(&f.id))
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn set_file_retention(
+        &self,
+        file: FileId,
+        until: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<()> {
+        let mut state = self.lock();
+        if !state.files.contains_key(&file) {
+            return Err(not_found("file"));
+        }
+        if state.file_retention.get(&file).is_some_and(|c| until < *c) {
+            return Err(conflict("retention can be extended, never shortened"));
+        }
+        state.file_retention.insert(file, until);
+        state.audit.push(audit.clone());
+        Ok(())
     }
 
     async fn protection(&self, file: FileId) -> PersistenceResult<Protection> {

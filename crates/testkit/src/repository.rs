@@ -1105,6 +1105,35 @@ pub async fn holds_and_retention(repo: &dyn CaseRepository) {
         delete(stranger.id).await.is_ok(),
         "another case is not retained"
     );
+    // A file's own retention: in a case without any.
+    let solo = completed_file(repo, &other, "solo.pdf", 10).await;
+    let own = now() + Duration::days(400);
+    let other_entry = audit(Some(other.created_by), AuditAction::RetentionSet).case(other.id);
+    repo.set_file_retention(solo.id, own, &other_entry)
+        .await
+        .expect("file retention");
+    assert_eq!(protection(solo.id).await.retain_until, Some(own));
+    let shorter = repo
+        .set_file_retention(solo.id, own - Duration::days(1), &other_entry)
+        .await;
+    assert!(
+        matches!(shorter, Err(PersistenceError::Conflict { .. })),
+        "{shorter:?}"
+    );
+    let retained = repo
+        .delete_file(solo.id, now(), &audit(None, AuditAction::FileDeleted))
+        .await;
+    assert!(
+        matches!(retained, Err(PersistenceError::Conflict { .. })),
+        "{retained:?}"
+    );
+    let unknown = repo
+        .set_file_retention(FileId::new(), own, &other_entry)
+        .await;
+    assert!(
+        matches!(unknown, Err(PersistenceError::NotFound { .. })),
+        "{unknown:?}"
+    );
     let candidates: Vec<FileId> = repo
         .lock_candidates(None, 10_000)
         .await
@@ -1113,6 +1142,10 @@ pub async fn holds_and_retention(repo: &dyn CaseRepository) {
         .map(|f| f.id)
         .collect();
     assert!(candidates.contains(&memo.id), "{candidates:?}");
+    assert!(
+        candidates.contains(&solo.id),
+        "its own retention: {candidates:?}"
+    );
     assert!(
         !candidates.contains(&stranger.id),
         "no hold or retention in its case"

@@ -3,6 +3,8 @@
 -- gets past it (a bug, a hand-written UPDATE). Holds are never deleted, only released, once.
 
 ALTER TABLE cases ADD COLUMN retain_until TIMESTAMPTZ;
+-- A file's own retention, later than its case's.
+ALTER TABLE case_files ADD COLUMN retain_until TIMESTAMPTZ;
 
 CREATE TABLE legal_holds (
     id             UUID PRIMARY KEY,
@@ -56,7 +58,8 @@ BEGIN
             OR (NEW.status = 'deleted' AND OLD.status <> 'deleted')
             OR (NEW.purged_at IS NOT NULL AND OLD.purged_at IS NULL))
        AND (casefile_file_held(OLD.id, OLD.case_id, OLD.logical_path)
-            OR casefile_case_retained(OLD.case_id)) THEN
+            OR casefile_case_retained(OLD.case_id)
+            OR OLD.retain_until > now()) THEN
         RAISE EXCEPTION 'casefile: file % is held or retained: % refused', OLD.id, TG_OP
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
@@ -113,6 +116,8 @@ BEGIN
 END;
 $$;
 CREATE TRIGGER cases_retention_extends BEFORE UPDATE OF retain_until ON cases
+    FOR EACH ROW EXECUTE FUNCTION cases_retention_extends();
+CREATE TRIGGER case_files_retention_extends BEFORE UPDATE OF retain_until ON case_files
     FOR EACH ROW EXECUTE FUNCTION cases_retention_extends();
 
 ALTER TABLE audit_log DROP CONSTRAINT audit_log_action_check;

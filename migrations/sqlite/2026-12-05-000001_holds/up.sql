@@ -3,6 +3,8 @@
 -- gets past it (a bug, a hand-written UPDATE). Holds are never deleted, only released, once.
 
 ALTER TABLE cases ADD COLUMN retain_until TEXT;
+-- A file's own retention, later than its case's.
+ALTER TABLE case_files ADD COLUMN retain_until TEXT;
 
 CREATE TABLE legal_holds (
     id             TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 36),
@@ -43,7 +45,9 @@ WHERE f.completed_at IS NOT NULL
                           WHERE hf.hold_id = h.id AND hf.file_id = f.id))))
        OR EXISTS (SELECT 1 FROM cases c
                   WHERE c.id = f.case_id AND c.retain_until IS NOT NULL
-                    AND julianday(substr(c.retain_until, 1, 19)) > julianday('now')));
+                    AND julianday(substr(c.retain_until, 1, 19)) > julianday('now'))
+       OR (f.retain_until IS NOT NULL
+           AND julianday(substr(f.retain_until, 1, 19)) > julianday('now')));
 
 -- A protected file is never marked deleted, never purged, never removed.
 CREATE TRIGGER case_files_preserve_update BEFORE UPDATE OF status, purged_at ON case_files
@@ -84,6 +88,12 @@ BEGIN
 END;
 
 -- Retention is extended, never shortened or removed.
+CREATE TRIGGER case_files_retention_extends BEFORE UPDATE OF retain_until ON case_files
+WHEN OLD.retain_until IS NOT NULL
+ AND (NEW.retain_until IS NULL OR NEW.retain_until < OLD.retain_until)
+BEGIN
+    SELECT RAISE(ABORT, 'casefile: retention can be extended, never shortened');
+END;
 CREATE TRIGGER cases_retention_extends BEFORE UPDATE OF retain_until ON cases
 WHEN OLD.retain_until IS NOT NULL
  AND (NEW.retain_until IS NULL OR NEW.retain_until < OLD.retain_until)

@@ -229,6 +229,32 @@ async fn holds_and_retention_over_http() {
         .await;
     assert_eq!((s, code(&b)), (StatusCode::CONFLICT, "retained"), "{b}");
 
+    // A file's own retention, later than the case's.
+    let memo_id = memo["id"].as_str().unwrap().to_owned();
+    let file_retention = |until: &str, token: String| {
+        let app = &app;
+        let path = format!("/v1/files/{memo_id}/retention");
+        let body = json!({"retain_until": until});
+        async move { app.call(Method::PUT, &path, Some(&token), Some(body)).await }
+    };
+    let (s, b) = file_retention("2998-01-01T00:00:00Z", owner_token.clone()).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::BAD_REQUEST, "invalid_input"),
+        "not later than the case's: {b}"
+    );
+    let (s, b) = file_retention("3001-01-01T00:00:00Z", editor_token.clone()).await;
+    assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, "forbidden"), "{b}");
+    let (s, b) = file_retention("3001-01-01T00:00:00Z", owner_token.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["retain_until"], "3001-01-01T00:00:00Z");
+    let (s, b) = file_retention("3000-06-01T00:00:00Z", owner_token.clone()).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::CONFLICT, "conflict"),
+        "shortened: {b}"
+    );
+
     // Every step is on the trail.
     let (_, audit) = app
         .call(

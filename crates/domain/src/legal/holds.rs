@@ -89,7 +89,8 @@ pub struct HoldRelease {
 pub struct Protection {
     /// The active holds that cover it.
     pub holds: Vec<HoldId>,
-    /// The case's retention date, when one is set (it protects while in the future).
+    /// The later of the file's own and its case's retention dates, when one is set (it protects
+    /// while in the future).
     pub retain_until: Option<DateTime<Utc>>,
 }
 

@@ -272,8 +272,19 @@ pub trait CaseRepository: Send + Sync {
         audit: &AuditEntry,
     ) -> PersistenceResult<()>;
 
+    /// Sets a file's own retention date and appends `audit`, atomically. Extended, never
+    /// shortened: MUST return [`PersistenceError::Conflict`] when `until` is before the file's
+    /// date in force; [`PersistenceError::NotFound`] for an unknown file.
+    async fn set_file_retention(
+        &self,
+        file: FileId,
+        until: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<()>;
+
     /// The files whose store-side lock may need to match the registry: completed, not purged,
-    /// in a case that has (or had) a hold or has a retention date — by id, after `after`, at
+    /// in a case that has (or had) a hold or has a retention date, or with a retention date of
+    /// its own — by id, after `after`, at
     /// most `limit`.
     async fn lock_candidates(
         &self,
@@ -281,8 +292,8 @@ pub trait CaseRepository: Send + Sync {
         limit: usize,
     ) -> PersistenceResult<Vec<CaseFile>>;
 
-    /// What protects a file now: the active holds covering it (by placement order) and its
-    /// case's retention date. MUST return [`PersistenceError::NotFound`] for an unknown file.
+    /// What protects a file now: the active holds covering it (by placement order) and the later
+    /// of its own and its case's retention dates. MUST return [`PersistenceError::NotFound`] for an unknown file.
     async fn protection(&self, file: FileId) -> PersistenceResult<Protection>;
 
     /// Pending or completed → deleted (a tombstone: the row stays, the path is freed); a completed

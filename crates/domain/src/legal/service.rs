@@ -1440,6 +1440,55 @@ impl LegalFileService {
         Ok(case)
     }
 
+    /// Gives a completed file its own retention date, later than its case's: nothing deletes it
+    /// before `until`. Extended, never shortened. For owners of its case; audited
+    /// `retention_set` on the file.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidInput`] for a date that is not in the future or not later than the
+    /// case's retention; [`ServiceError::NotFound`] for a file that is not completed, or of a case
+    /// `user` is not a member of; [`ServiceError::Forbidden`] for editors, viewers and auditors;
+    /// [`ServiceError::Conflict`] for a date before the file's date in force.
+    pub async fn set_file_retention(
+        &self,
+        user: UserId,
+        file_id: FileId,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> ServiceResult<(CaseFile, Protection)> {
+        if until <= self.clock.now() {
+            return Err(ServiceError::invalid(
+                "retain_until",
+                "must be in the future",
+            ));
+        }
+        let file = self
+            .authorize_file(user, file_id, Permission::ManageHolds)
+            .await?;
+        if file.status != FileStatus::Completed {
+            return Err(ServiceError::NotFound { what: "file" });
+        }
+        let case = self.repository.get_case(file.case_id).await?;
+        if let Some(of_case) = case.and_then(|c| c.retain_until)
+            && until <= of_case
+        {
+            return Err(ServiceError::invalid(
+                "retain_until",
+                format!("the case keeps the file until {of_case} already: give a later date"),
+            ));
+        }
+        let audit = self
+            .audit(user, AuditAction::RetentionSet, AuditOutcome::Success)
+            .case(file.case_id)
+            .file(file.id)
+            .details(format!("file retention set until {until}"));
+        self.repository
+            .set_file_retention(file.id, until, &audit)
+            .await?;
+        self.project_quietly(&file).await;
+        let protection = self.repository.protection(file.id).await?;
+        Ok((file, protection))
+    }
+
     /// What keeps `file` from being deleted now: the active holds covering it and the case's
     /// retention. Not audited: pass a file obtained through an authorized, audited call
     /// ([`get_file`](Self::get_file)).

@@ -633,6 +633,20 @@ async fn preservation_triggers_refuse_direct_sql() {
             .to_string();
         assert!(err.contains("casefile:"), "{sql}: {err}");
     }
+    // A file's own retention: never shortened either.
+    sql_query(format!(
+        "UPDATE case_files SET retain_until = now() + interval '20 years' WHERE id = '{id}'"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let sql = format!("UPDATE case_files SET retain_until = now() WHERE id = '{id}'");
+    let err = sql_query(&sql)
+        .execute(&mut conn)
+        .await
+        .expect_err(&sql)
+        .to_string();
+    assert!(err.contains("casefile:"), "{sql}: {err}");
     let kept = repo.get_file(file.id).await.unwrap().unwrap();
     assert_eq!(kept.status, casefile_domain::legal::FileStatus::Completed);
 }

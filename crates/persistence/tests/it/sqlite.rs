@@ -279,6 +279,16 @@ async fn preservation_triggers_refuse_direct_sql() {
             case.id
         ),
     );
+    // A file's own retention: never shortened either.
+    diesel::sql_query(format!(
+        "UPDATE case_files SET retain_until = '2999-01-01 00:00:00.000000+00:00' WHERE id = '{id}'"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    refused(
+        &mut conn,
+        &format!("UPDATE case_files SET retain_until = NULL WHERE id = '{id}'"),
+    );
     let kept = repo.get_file(file.id).await.unwrap().unwrap();
     assert_eq!(kept.status, casefile_domain::legal::FileStatus::Completed);
 }

@@ -319,3 +319,25 @@ fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// Legal holds and immutability policies cannot be set with `azure_storage_blobs` 0.21: the
+/// store says so (no capability, `NotSupported`) instead of pretending; casefile's registry and
+/// database triggers still hold the files.
+#[tokio::test(flavor = "multi_thread")]
+async fn legal_holds_are_reported_not_supported() {
+    use casefile_domain::storage::{ObjectKey, ObjectStorage, RetentionMode};
+    let storage = storage().await;
+    let caps = storage.capabilities();
+    assert!(!caps.legal_hold && !caps.retention);
+    let key = ObjectKey::new("cases/a/files/x").unwrap();
+    assert!(matches!(
+        storage.set_legal_hold(&key, true).await,
+        Err(StorageError::NotSupported { .. })
+    ));
+    assert!(matches!(
+        storage
+            .set_retention(&key, chrono::Utc::now(), RetentionMode::Compliance)
+            .await,
+        Err(StorageError::NotSupported { .. })
+    ));
+}
