@@ -236,6 +236,9 @@ impl S3Storage {
             .key(key.as_str())
             .content_type(content_type)
             .content_length(length)
+            // Known before sending: S3 checks the bytes against it (and Object Lock buckets
+            // refuse uploads without a checksum).
+            .checksum_sha256(checksum_header(&sha))
             .set_metadata(Some(with_sha(metadata, sha)))
             .set_server_side_encryption(sse)
             .set_ssekms_key_id(kms)
@@ -271,6 +274,12 @@ impl S3Storage {
             .set_metadata(Some(metadata.clone().into_iter().collect()))
             .set_server_side_encryption(sse)
             .set_ssekms_key_id(kms)
+            // Object Lock buckets refuse parts without a checksum: CRC32 per part there (the
+            // whole object's SHA-256 is only known at the end).
+            .set_checksum_algorithm(
+                self.object_lock
+                    .map(|_| aws_sdk_s3::types::ChecksumAlgorithm::Crc32),
+            )
             .send()
             .await
             .map_err(|e| map_sdk(e, key.as_str()))?;
@@ -359,6 +368,7 @@ impl S3Storage {
             };
             let Some(part) = part else { break };
             number += 1;
+            let crc = self.object_lock.map(|_| crc32_header(&part));
             let request = self
                 .client
                 .upload_part()
@@ -367,29 +377,20 @@ impl S3Storage {
                 .upload_id(upload_id)
                 .part_number(number)
                 .content_length(i64::try_from(part.len()).unwrap_or(i64::MAX))
+                .set_checksum_crc32(crc.clone())
                 .body(SdkBody::from(part));
             let n = number;
-            in_flight.push_back(async move { (n, request.send().await) });
+            in_flight.push_back(async move { (n, crc, request.send().await) });
             if in_flight.len() >= self.concurrency
-                && let Some((n, done)) = in_flight.next().await
+                && let Some((n, crc, done)) = in_flight.next().await
             {
                 let out = done.map_err(|e| map_sdk(e, key.as_str()))?;
-                parts.push(
-                    CompletedPart::builder()
-                        .set_e_tag(out.e_tag)
-                        .part_number(n)
-                        .build(),
-                );
+                parts.push(completed_part(n, out.e_tag, crc));
             }
         }
-        while let Some((n, done)) = in_flight.next().await {
+        while let Some((n, crc, done)) = in_flight.next().await {
             let out = done.map_err(|e| map_sdk(e, key.as_str()))?;
-            parts.push(
-                CompletedPart::builder()
-                    .set_e_tag(out.e_tag)
-                    .part_number(n)
-                    .build(),
-            );
+            parts.push(completed_part(n, out.e_tag, crc));
         }
         Ok(parts)
     }
@@ -908,6 +909,21 @@ impl ObjectStorage for S3Storage {
             expires_at: expires_at(Utc::now(), request.expires_in),
         })
     }
+}
+
+/// A part as CompleteMultipartUpload lists it (with its CRC32 where the parts carry one).
+fn completed_part(number: i32, e_tag: Option<String>, crc32: Option<String>) -> CompletedPart {
+    CompletedPart::builder()
+        .set_e_tag(e_tag)
+        .part_number(number)
+        .set_checksum_crc32(crc32)
+        .build()
+}
+
+/// A part's CRC32 as S3's `x-amz-checksum-crc32` wants it: base64 of the big-endian 4 bytes.
+fn crc32_header(part: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(crc32fast::hash(part).to_be_bytes())
 }
 
 /// A SHA-256 as S3's `x-amz-checksum-sha256` wants it: base64 of the 32 bytes.
