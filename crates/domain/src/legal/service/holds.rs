@@ -1,0 +1,453 @@
+//! Legal holds and retention, and their projection onto a store that locks objects itself.
+
+use super::*;
+
+/// What a reconciliation of the store's own locks with the registry found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Files compared.
+    pub checked: usize,
+    /// Files whose store-side legal hold did not match the registry (before any fix).
+    pub drifted: Vec<FileId>,
+    /// Of those, the ones set right.
+    pub fixed: usize,
+    /// Files that could not be read or set (the store or the database failed).
+    pub failed: Vec<FileId>,
+}
+
+impl LegalFileService {
+    /// Places a legal hold on the case (whole case when `request.scope` is `None`), for owners.
+    /// From now on nothing it covers — files uploaded later included, for a case or prefix
+    /// scope — can be deleted or purged until it is released. Audited `hold_placed`.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidInput`] for an empty or over-long name or reason, an invalid
+    /// prefix or an empty file list; [`ServiceError::NotFound`] when the case is missing or
+    /// `user` is not a member, or a listed file is not a file of this case;
+    /// [`ServiceError::Forbidden`] for editors, viewers and auditors.
+    pub async fn place_hold(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+        request: NewHold,
+    ) -> ServiceResult<LegalHold> {
+        let name = Self::hold_text("name", &request.name, 200)?;
+        let reason = Self::hold_text("reason", &request.reason, 2000)?;
+        let scope = match request.scope.unwrap_or(HoldScope::Case) {
+            HoldScope::Case => HoldScope::Case,
+            HoldScope::Prefix { prefix } => match Self::list_prefix(Some(&prefix))? {
+                Some(prefix) => HoldScope::Prefix { prefix },
+                None => {
+                    return Err(ServiceError::invalid(
+                        "scope",
+                        "an empty prefix: hold the case instead",
+                    ));
+                }
+            },
+            HoldScope::Files { mut file_ids } => {
+                file_ids.sort();
+                file_ids.dedup();
+                if file_ids.is_empty() || file_ids.len() > 10_000 {
+                    return Err(ServiceError::invalid(
+                        "scope",
+                        "between 1 and 10000 file ids",
+                    ));
+                }
+                HoldScope::Files { file_ids }
+            }
+        };
+        self.authorize_case(user, case_id, Permission::ManageHolds)
+            .await?;
+        if let HoldScope::Files { file_ids } = &scope {
+            for id in file_ids {
+                match self.repository.get_file(*id).await? {
+                    Some(f) if f.case_id == case_id => {}
+                    _ => return Err(ServiceError::NotFound { what: "file" }),
+                }
+            }
+        }
+        let hold = LegalHold {
+            id: HoldId::new(),
+            case_id,
+            scope,
+            name,
+            reason,
+            placed_by: user,
+            placed_at: self.clock.now(),
+            release: None,
+        };
+        let audit = self
+            .audit(user, AuditAction::HoldPlaced, AuditOutcome::Success)
+            .case(case_id)
+            .details(format!(
+                "hold {} ({}) on {}",
+                hold.id,
+                hold.name,
+                Self::scope_text(&hold.scope)
+            ));
+        self.repository.place_hold(&hold, &audit).await?;
+        self.project_scope(case_id, Some(&hold.scope)).await?;
+        Ok(hold)
+    }
+
+    /// The holds of a case, active and released, oldest first, for any member. Audited
+    /// `holds_listed`.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when the case is missing or `user` is not a member.
+    pub async fn list_holds(&self, user: UserId, case_id: CaseId) -> ServiceResult<Vec<LegalHold>> {
+        self.authorize_case(user, case_id, Permission::ReadCase)
+            .await?;
+        let holds = self.repository.list_holds(case_id).await?;
+        let audit = self
+            .audit(user, AuditAction::HoldsListed, AuditOutcome::Success)
+            .case(case_id);
+        self.repository.append_audit(&audit).await?;
+        Ok(holds)
+    }
+
+    /// Releases a hold, for owners of its case; what it covered stays held while another active
+    /// hold covers it. Audited `hold_released`.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidInput`] for an empty or over-long reason; [`ServiceError::NotFound`]
+    /// for an unknown hold or one of a case `user` is not a member of; [`ServiceError::Forbidden`]
+    /// for editors, viewers and auditors; [`ServiceError::Conflict`] when it is released already.
+    pub async fn release_hold(
+        &self,
+        user: UserId,
+        hold_id: HoldId,
+        reason: &str,
+    ) -> ServiceResult<LegalHold> {
+        let reason = Self::hold_text("reason", reason, 2000)?;
+        let Some(hold) = self.repository.get_hold(hold_id).await? else {
+            self.deny(user, None, None, Some(format!("unknown hold {hold_id}")))
+                .await?;
+            return Err(ServiceError::NotFound { what: "hold" });
+        };
+        match self
+            .authorize_case(user, hold.case_id, Permission::ManageHolds)
+            .await
+        {
+            Err(ServiceError::NotFound { .. }) => {
+                return Err(ServiceError::NotFound { what: "hold" });
+            }
+            other => other?,
+        };
+        if !hold.is_active() {
+            return Err(ServiceError::Conflict {
+                reason: "the hold is released already".into(),
+            });
+        }
+        let release = HoldRelease {
+            released_by: user,
+            released_at: self.clock.now(),
+            reason,
+        };
+        let audit = self
+            .audit(user, AuditAction::HoldReleased, AuditOutcome::Success)
+            .case(hold.case_id)
+            .details(format!(
+                "hold {} ({}) released: {}",
+                hold.id, hold.name, release.reason
+            ));
+        self.repository
+            .release_hold(hold.id, &release, &audit)
+            .await?;
+        self.project_scope(hold.case_id, Some(&hold.scope)).await?;
+        Ok(LegalHold {
+            release: Some(release),
+            ..hold
+        })
+    }
+
+    /// Sets or extends the case's retention: nothing in it can be deleted before `until`.
+    /// Retention is extended, never shortened. For owners; audited `retention_set`.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidInput`] for a date that is not in the future;
+    /// [`ServiceError::NotFound`] when the case is missing or `user` is not a member;
+    /// [`ServiceError::Forbidden`] for editors, viewers and auditors; [`ServiceError::Conflict`]
+    /// for a date before the one in force.
+    pub async fn set_retention(
+        &self,
+        user: UserId,
+        case_id: CaseId,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> ServiceResult<MemberCase> {
+        if until <= self.clock.now() {
+            return Err(ServiceError::invalid(
+                "retain_until",
+                "must be in the future",
+            ));
+        }
+        let mut case = self
+            .authorize_case(user, case_id, Permission::ManageHolds)
+            .await?;
+        if let Some(current) = case.case.retain_until
+            && until < current
+        {
+            return Err(ServiceError::Conflict {
+                reason: format!(
+                    "retention can be extended, never shortened (it runs until {current})"
+                ),
+            });
+        }
+        let details = match case.case.retain_until {
+            Some(current) => format!("retention extended from {current} to {until}"),
+            None => format!("retention set until {until}"),
+        };
+        let audit = self
+            .audit(user, AuditAction::RetentionSet, AuditOutcome::Success)
+            .case(case_id)
+            .details(details);
+        self.repository
+            .set_retention(case_id, until, &audit)
+            .await?;
+        self.project_scope(case_id, None).await?;
+        case.case.retain_until = Some(until);
+        Ok(case)
+    }
+
+    /// Gives a completed file its own retention date, later than its case's: nothing deletes it
+    /// before `until`. Extended, never shortened. For owners of its case; audited
+    /// `retention_set` on the file.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidInput`] for a date that is not in the future or not later than the
+    /// case's retention; [`ServiceError::NotFound`] for a file that is not completed, or of a case
+    /// `user` is not a member of; [`ServiceError::Forbidden`] for editors, viewers and auditors;
+    /// [`ServiceError::Conflict`] for a date before the file's date in force.
+    pub async fn set_file_retention(
+        &self,
+        user: UserId,
+        file_id: FileId,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> ServiceResult<(CaseFile, Protection)> {
+        if until <= self.clock.now() {
+            return Err(ServiceError::invalid(
+                "retain_until",
+                "must be in the future",
+            ));
+        }
+        let file = self
+            .authorize_file(user, file_id, Permission::ManageHolds)
+            .await?;
+        if file.status != FileStatus::Completed {
+            return Err(ServiceError::NotFound { what: "file" });
+        }
+        let case = self.repository.get_case(file.case_id).await?;
+        if let Some(of_case) = case.and_then(|c| c.retain_until)
+            && until <= of_case
+        {
+            return Err(ServiceError::invalid(
+                "retain_until",
+                format!("the case keeps the file until {of_case} already: give a later date"),
+            ));
+        }
+        let audit = self
+            .audit(user, AuditAction::RetentionSet, AuditOutcome::Success)
+            .case(file.case_id)
+            .file(file.id)
+            .details(format!("file retention set until {until}"));
+        self.repository
+            .set_file_retention(file.id, until, &audit)
+            .await?;
+        self.project_quietly(&file).await;
+        let protection = self.repository.protection(file.id).await?;
+        Ok((file, protection))
+    }
+
+    /// What keeps `file` from being deleted now: the active holds covering it and the case's
+    /// retention. Not audited: pass a file obtained through an authorized, audited call
+    /// ([`get_file`](Self::get_file)).
+    ///
+    /// # Errors
+    /// Persistence failures.
+    pub async fn protection(&self, file: &CaseFile) -> ServiceResult<Protection> {
+        Ok(self.repository.protection(file.id).await?)
+    }
+
+    /// Makes the store's own lock of `file` match the registry, where the store has one: its
+    /// legal hold on while an active hold covers the file and off otherwise, and the case's
+    /// retention date (in the configured [`RetentionMode`]). The registry stays the truth: this
+    /// is its projection onto the cloud, a second lock that holds even against someone with the
+    /// cloud's own credentials.
+    ///
+    /// # Errors
+    /// Persistence and storage failures (the caller retries, or `reconcile` repairs the drift).
+    pub async fn project_protection(&self, file: &CaseFile) -> ServiceResult<()> {
+        let caps = self.storage.capabilities();
+        if (!caps.legal_hold && !caps.retention)
+            || file.completed_at.is_none()
+            || file.purged_at.is_some()
+        {
+            return Ok(());
+        }
+        let protection = self.repository.protection(file.id).await?;
+        if caps.legal_hold {
+            self.storage
+                .set_legal_hold(&file.storage_key, protection.held())
+                .await?;
+        }
+        if caps.retention
+            && let Some(until) = protection.retain_until.filter(|u| *u > self.clock.now())
+        {
+            self.storage
+                .set_retention(&file.storage_key, until, self.config.retention_mode())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Compares the store's own legal hold of every file that may carry one (see
+    /// [`CaseRepository::lock_candidates`]) with the registry, and with `fix` sets a drifted one
+    /// right (applying the case's retention again with it): the retry of projections that failed (a cloud that
+    /// was unreachable when a hold was placed or released), and the check that nobody changed
+    /// the cloud's state behind casefile. A store without its own lock has nothing to reconcile.
+    ///
+    /// # Errors
+    /// Persistence failures while listing; per-file failures are reported, not returned.
+    pub async fn reconcile_holds(&self, fix: bool) -> ServiceResult<ReconcileReport> {
+        let mut report = ReconcileReport::default();
+        if !self.storage.capabilities().legal_hold {
+            return Ok(report);
+        }
+        let mut after = None;
+        loop {
+            let page = self.repository.lock_candidates(after, 500).await?;
+            for file in &page {
+                report.checked += 1;
+                let (protection, native) = match (
+                    self.repository.protection(file.id).await,
+                    self.storage.legal_hold(&file.storage_key).await,
+                ) {
+                    (Ok(p), Ok(n)) => (p, n),
+                    _ => {
+                        report.failed.push(file.id);
+                        continue;
+                    }
+                };
+                if native != protection.held() {
+                    report.drifted.push(file.id);
+                    tracing::warn!(file = %file.id, registry = protection.held(), store = native, "legal hold drift");
+                    if fix {
+                        match self.project_protection(file).await {
+                            Ok(()) => report.fixed += 1,
+                            Err(_) => report.failed.push(file.id),
+                        }
+                    }
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == 500 => after = Some(last.id),
+                _ => return Ok(report),
+            }
+        }
+    }
+
+    /// [`project_protection`](Self::project_protection), logging a failure instead of returning
+    /// it: the change in the registry has committed and stands.
+    pub(super) async fn project_quietly(&self, file: &CaseFile) {
+        let caps = self.storage.capabilities();
+        if !caps.legal_hold && !caps.retention {
+            return;
+        }
+        if let Err(e) = self.project_protection(file).await {
+            tracing::warn!(file = %file.id, error = %e, "the store's own lock does not match the registry yet");
+        }
+    }
+
+    /// Projects the protection of every completed file of `case_id` that `scope` covers (all of
+    /// them for `None`), a page at a time.
+    pub(super) async fn project_scope(
+        &self,
+        case_id: CaseId,
+        scope: Option<&HoldScope>,
+    ) -> ServiceResult<()> {
+        let caps = self.storage.capabilities();
+        if !caps.legal_hold && !caps.retention {
+            return Ok(());
+        }
+        if let Some(HoldScope::Files { file_ids }) = scope {
+            for id in file_ids {
+                if let Some(file) = self.repository.get_file(*id).await? {
+                    self.project_quietly(&file).await;
+                }
+            }
+            return Ok(());
+        }
+        let prefix = match scope {
+            Some(HoldScope::Prefix { prefix }) => Some(prefix.clone()),
+            _ => None,
+        };
+        let mut after = None;
+        loop {
+            let query = FileQuery {
+                prefix: prefix.clone(),
+                after: after.clone(),
+                limit: 500,
+            };
+            let page = self.repository.list_files(case_id, &query).await?;
+            for file in &page {
+                self.project_quietly(file).await;
+            }
+            match page.last() {
+                Some(last) if page.len() == 500 => after = Some(last.logical_path.clone()),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    pub(super) fn hold_text(field: &'static str, text: &str, max: usize) -> ServiceResult<String> {
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
+            return Err(ServiceError::invalid(
+                field,
+                format!("1 to {max} characters, no control characters"),
+            ));
+        }
+        Ok(text.to_owned())
+    }
+
+    pub(super) fn scope_text(scope: &HoldScope) -> String {
+        match scope {
+            HoldScope::Case => "the whole case".to_owned(),
+            HoldScope::Prefix { prefix } => format!("paths starting with {prefix:?}"),
+            HoldScope::Files { file_ids } => format!("{} listed files", file_ids.len()),
+        }
+    }
+
+    /// Refuses (and audits `delete_refused`) the deletion of a held or retained file.
+    pub(super) async fn refuse_if_protected(
+        &self,
+        user: UserId,
+        file: &CaseFile,
+    ) -> ServiceResult<()> {
+        let protection = self.repository.protection(file.id).await?;
+        let now = self.clock.now();
+        let (error, why) = if protection.held() {
+            let names: Vec<String> = protection.holds.iter().map(ToString::to_string).collect();
+            (
+                ServiceError::Held {
+                    holds: protection.holds.clone(),
+                },
+                format!("held by {}", names.join(", ")),
+            )
+        } else if let Some(until) = protection.retain_until.filter(|u| *u > now) {
+            (
+                ServiceError::Retained { until },
+                format!("retained until {until}"),
+            )
+        } else {
+            return Ok(());
+        };
+        let audit = self
+            .audit(user, AuditAction::DeleteRefused, AuditOutcome::Denied)
+            .case(file.case_id)
+            .file(file.id)
+            .details(why);
+        self.repository.append_audit(&audit).await?;
+        Err(error)
+    }
+}
