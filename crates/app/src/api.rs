@@ -3,21 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
-use axum::http::request::Parts;
 use casefile_domain::legal::{
     AuditEntry, CaseFile, HoldScope, LegalHold, Member, MemberCase, Protection,
 };
 use casefile_domain::storage::{PresignedDownload, PresignedUpload, UploadMethod};
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-
-use crate::http::ApiError;
 
 /// Every error: `{"error": {"code", "message"}}`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -526,60 +519,4 @@ pub struct DirectUploadQuery {
     pub file_name: Option<String>,
     /// Its MIME type; the `Content-Type` header, else guessed from the file name, when absent.
     pub mime_type: Option<String>,
-}
-
-/// A JSON body whose rejection is an [`ApiError`] in the API's error format.
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(&rejection)),
-        }
-    }
-}
-
-fn json_rejection(rejection: &JsonRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "the JSON body is too large",
-        );
-    }
-    match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::invalid("a JSON body needs `Content-Type: application/json`")
-        }
-        other => ApiError::invalid(other.body_text()),
-    }
-}
-
-/// Query parameters whose rejection is an [`ApiError`] in the API's error format.
-pub struct ApiQuery<T>(pub T);
-
-impl<S, T> FromRequestParts<S> for ApiQuery<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(Self(value)),
-            Err(rejection) => Err(query_rejection(&rejection)),
-        }
-    }
-}
-
-fn query_rejection(rejection: &QueryRejection) -> ApiError {
-    ApiError::invalid(rejection.body_text())
 }

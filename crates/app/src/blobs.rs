@@ -11,7 +11,9 @@ use casefile_domain::storage::{ObjectStorage, PutOptions};
 use casefile_storage_local::{GrantMethod, SignatureError, UploadLimits};
 
 use crate::api::ErrorBody;
-use crate::http::{ApiError, AppState, body_stream};
+use crate::http::error::ApiError;
+use crate::http::extract::body_stream;
+use crate::http::state::AppState;
 
 /// The OpenAPI description of the blob routes.
 #[derive(utoipa::OpenApi)]
@@ -161,7 +163,7 @@ pub(crate) async fn blob(
             {
                 h.insert(header::CONTENT_DISPOSITION, v);
             }
-            crate::http::user_content_headers(&mut h);
+            crate::http::files::user_content_headers(&mut h);
             let body = crate::limits::holding(found.body, slot);
             Ok((StatusCode::OK, h, Body::from_stream(body)).into_response())
         }

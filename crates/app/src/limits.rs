@@ -12,7 +12,7 @@ use futures::Stream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::http::ApiError;
+use crate::http::error::ApiError;
 
 /// Slots for streamed requests (uploads and downloads through the server): a request holds one
 /// for as long as its body moves; with none free the request is refused with 503 at once,

@@ -1,0 +1,103 @@
+//! Routes of cases: create, list, read, and the audit trail.
+
+use super::*;
+
+/// Creates a case; the caller becomes its owner.
+#[utoipa::path(post, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
+    request_body = NewCase,
+    responses(
+        (status = 201, description = "created", body = CaseView),
+        (status = 400, description = "invalid title or body", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+    ))]
+pub(super) async fn create_case(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    ApiJson(body): ApiJson<NewCase>,
+) -> Result<Response, ApiError> {
+    let case = s.service.create_case(user, &body.title).await?;
+    let view = CaseView::from(&MemberCase {
+        case,
+        role: Role::Owner,
+    });
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// The cases the caller is a member of, with their role, a page at a time.
+#[utoipa::path(get, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "a page of the caller's cases, oldest first", body = CaseList),
+        (status = 400, description = "a bad limit or cursor", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+    ))]
+pub(super) async fn list_cases(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<CaseList>, ApiError> {
+    let page = s
+        .service
+        .list_cases(
+            user,
+            ListCases {
+                cursor: q.cursor,
+                limit: q.limit,
+            },
+        )
+        .await?;
+    Ok(Json(CaseList {
+        cases: page.cases.iter().map(CaseView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// A case the caller is a member of, with their role.
+#[utoipa::path(get, path = "/v1/cases/{case_id}", tag = "cases", security(("bearer" = [])),
+    params(("case_id" = Uuid, Path, description = CASE_ID)),
+    responses(
+        (status = 200, description = "the case", body = CaseView),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such case, or the caller is not a member", body = ErrorBody),
+    ))]
+pub(super) async fn get_case(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    CasePath(case_id): CasePath,
+) -> Result<Json<CaseView>, ApiError> {
+    let case = s.service.get_case(user, case_id).await?;
+    Ok(Json(CaseView::from(&case)))
+}
+
+/// A case's audit trail, oldest first, a page at a time.
+#[utoipa::path(get, path = "/v1/cases/{case_id}/audit", tag = "cases", security(("bearer" = [])),
+    params(("case_id" = Uuid, Path, description = CASE_ID), PageQuery),
+    responses(
+        (status = 200, description = "a page of entries", body = AuditPage),
+        (status = 400, description = "malformed cursor or limit", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 403, description = "an editor or viewer of the case: the trail is for owners and auditors (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such case, or the caller is not a member", body = ErrorBody),
+    ))]
+pub(super) async fn audit(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    CasePath(case): CasePath,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let page = s
+        .service
+        .audit_trail(
+            user,
+            case,
+            AuditTrailQuery {
+                cursor: q.cursor,
+                limit: q.limit,
+            },
+        )
+        .await?;
+    Ok(Json(AuditPage {
+        entries: page.entries.iter().map(AuditEntryView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}

@@ -1,0 +1,218 @@
+//! The HTTP API v1 (axum).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use casefile_domain::StorageError;
+use casefile_domain::legal::{
+    AuditTrailQuery, CaseFile, CaseId, FileId, HoldId, LegalFileService, ListCases, ListFiles,
+    MemberCase, NewHold, NewUpload, Role, ServiceError, UserId,
+};
+use casefile_domain::storage::{ByteRange, ByteStream, ObjectStorage};
+use futures::TryStreamExt;
+use serde_json::json;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::{
+    AuditEntryView, AuditPage, CaseList, CaseView, DirectUploadQuery, DownloadUrl, ErrorBody,
+    FileList, FileListQuery, FileView, Health, HoldList, HoldView, MemberList, MemberView, NewCase,
+    NewHoldBody, PageQuery, PutMember, ReleaseBody, RetentionBody, UploadInstructions,
+    UploadRequest, UploadStarted,
+};
+use crate::auth::Authenticator;
+
+mod cases;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod files;
+mod holds;
+mod members;
+pub(crate) mod state;
+
+use cases::*;
+pub use error::ApiError;
+pub(crate) use extract::body_stream;
+pub use extract::{ApiJson, ApiQuery, Caller, CasePath, FilePath, HoldPath, MemberPath};
+use files::*;
+use holds::*;
+use members::*;
+pub use state::{AppState, Profiles};
+
+/// The `{case_id}` path parameter's documentation.
+const CASE_ID: &str = "the case's id";
+/// The `{file_id}` path parameter's documentation.
+const FILE_ID: &str = "the file's id";
+
+/// Whether storage and database answer (no token).
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses(
+        (status = 200, description = "both answer", body = Health),
+        (status = 503, description = "one does not", body = Health),
+    ))]
+async fn healthz(State(s): State<AppState>) -> Response {
+    let probe = casefile_domain::storage::ObjectKey::new("casefile-health/probe").ok();
+    let storage_ok = match probe {
+        Some(key) => s.storage.head(&key).await.is_ok(),
+        None => false,
+    };
+    let database_ok = s.repository.get_case(CaseId::new()).await.is_ok();
+    let status = if storage_ok && database_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let health = Health {
+        storage: storage_ok,
+        database: database_ok,
+    };
+    (status, Json(health)).into_response()
+}
+
+/// This document (no token).
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "the OpenAPI 3.1 document of this API",
+        content_type = "application/json")))]
+#[allow(dead_code)] // documents the route `router` serves with the generated document
+fn openapi_json() {}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "not_found",
+        "this route does not answer this method",
+    )
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+/// The OpenAPI document's fixed parts; the `/v1` and `/healthz` operations are added from the
+/// handlers the router serves.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "casefile", description = "Legal case files: cases shared by members with roles, verified uploads and downloads, audit trail."),
+    paths(openapi_json),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "cases", description = "Cases and their audit trail"),
+        (name = "files", description = "Uploads, downloads and listings of a case's files"),
+        (name = "members", description = "Who works a case, and in which role"),
+        (name = "holds", description = "Legal holds and retention: what cannot be deleted"),
+        (name = "blobs", description = "The local store's presigned URLs"),
+        (name = "operations", description = "Health and this document"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("HS256, `sub` = user UUID, `exp` required"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The router of the API, and the OpenAPI document of what it serves. Streamed bodies have no
+/// size limit here (the service and the store enforce the declared or signed size) but must not
+/// stall for longer than `body_idle`.
+fn routes(body_idle: std::time::Duration) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let streamed = OpenApiRouter::new()
+        .routes(routes!(direct_upload, list_files))
+        // Completion hashes the whole object: minutes for a large file, bounded by the store.
+        .routes(routes!(complete))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyTimeoutLayer::new(body_idle));
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(create_case, list_cases))
+        .routes(routes!(get_case))
+        .routes(routes!(init_upload))
+        .routes(routes!(audit))
+        .routes(routes!(list_members))
+        .routes(routes!(put_member, remove_member))
+        .routes(routes!(place_hold, list_holds))
+        .routes(routes!(release_hold))
+        .routes(routes!(set_retention))
+        .routes(routes!(set_file_retention))
+        .routes(routes!(get_file, delete_file))
+        .routes(routes!(content))
+        .routes(routes!(download_url))
+        .routes(routes!(healthz))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        // JSON routes answer within 30 s (streamed routes are bounded by the client's pace).
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(30),
+        ))
+        .merge(streamed)
+        .split_for_parts();
+    api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    #[cfg(feature = "fs")]
+    let router = {
+        api.merge(crate::blobs::BlobsDoc::openapi());
+        router.route(
+            "/v1/blobs/{*key}",
+            get(crate::blobs::blob)
+                .put(crate::blobs::blob)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::disable())
+                .layer::<_, std::convert::Infallible>(RequestBodyTimeoutLayer::new(body_idle)),
+        )
+    };
+    (router, api)
+}
+
+/// The OpenAPI document of the API (what `GET /openapi.json` serves).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes(std::time::Duration::from_secs(60)).1
+}
+
+/// The router of the API.
+pub fn router(state: AppState) -> Router {
+    let (router, api) = routes(state.body_idle_timeout);
+    // Rendered once; serialising this document cannot fail (string keys, no floats).
+    let document = bytes::Bytes::from(api.to_json().unwrap_or_default());
+    router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Spans name the method and the path only: a query may be a capability (the
+        // signature of a presigned URL) and must never reach a log.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |request: &axum::http::Request<Body>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                    )
+                },
+            ),
+        )
+        .with_state(state)
+}
