@@ -58,14 +58,6 @@ impl LegalFileService {
         };
         self.authorize_case(user, case_id, Permission::ManageHolds)
             .await?;
-        if let HoldScope::Files { file_ids } = &scope {
-            for id in file_ids {
-                match self.repository.get_file(*id).await? {
-                    Some(f) if f.case_id == case_id => {}
-                    _ => return Err(ServiceError::NotFound { what: "file" }),
-                }
-            }
-        }
         let hold = LegalHold {
             id: HoldId::new(),
             case_id,
@@ -85,7 +77,13 @@ impl LegalFileService {
                 hold.name,
                 Self::scope_text(&hold.scope)
             ));
-        self.repository.place_hold(&hold, &audit).await?;
+        // The repository checks, in its transaction, that every listed file is of this case.
+        match self.repository.place_hold(&hold, &audit).await {
+            Err(PersistenceError::NotFound { .. }) => {
+                return Err(ServiceError::NotFound { what: "file" });
+            }
+            other => other?,
+        }
         self.project_scope(case_id, Some(&hold.scope)).await?;
         Ok(hold)
     }
