@@ -18,7 +18,11 @@ macro_rules! diesel_repository {
         use diesel_async::RunQueryDsl;
 
         use crate::error::{TxError, conflict, corrupt, not_found};
-        use schema::{audit_log, case_files, case_members, cases, legal_hold_files, legal_holds, users};
+        use schema::{
+            audit_log, audit_log_head, audit_tree, case_files, case_members, cases, legal_hold_files,
+            legal_holds, users,
+        };
+        use casefile_domain::legal::audit_log as merkle;
 
         #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
         #[diesel(table_name = cases)]
@@ -104,6 +108,7 @@ macro_rules! diesel_repository {
             action: String,
             outcome: String,
             details: Option<String>,
+            log_index: Option<i64>,
         }
 
         fn size_to_db(n: u64) -> Result<i64, TxError> {
@@ -201,6 +206,7 @@ macro_rules! diesel_repository {
                     action: e.action.as_str().to_owned(),
                     outcome: e.outcome.as_str().to_owned(),
                     details: e.details.clone(),
+                    log_index: None,
                 }
             }
 
@@ -217,6 +223,7 @@ macro_rules! diesel_repository {
                     outcome: AuditOutcome::parse(&self.outcome)
                         .ok_or_else(|| corrupt(format!("unknown audit outcome {}", self.outcome)))?,
                     details: self.details,
+                    log_index: self.log_index.map(u64::try_from).transpose().map_err(|_| corrupt("negative log index".to_owned()))?,
                 })
             }
         }
@@ -225,13 +232,81 @@ macro_rules! diesel_repository {
         /// `serialize_audit` (PostgreSQL: a transaction-scoped lock held to the commit), so that
         /// `seq` order is commit order and a reader paging by `seq` never skips a row that
         /// commits late.
+        ///
+        /// The entry takes the next log index (dense, in commit order: the same lock) and its leaf
+        /// joins the audit log's Merkle tree in the same transaction, after any leaves the tree
+        /// had not integrated yet (the entries that existed when the log was introduced).
         async fn insert_audit(conn: &mut Conn, audit: &AuditRow) -> Result<(), TxError> {
             serialize_audit(conn).await?;
+            let last: Option<i64> = audit_log::table
+                .select(diesel::dsl::max(audit_log::log_index))
+                .first(conn)
+                .await?;
+            let index = last.map_or(0, |l| l + 1);
+            let mut row = audit.clone();
+            row.log_index = Some(index);
             diesel::insert_into(audit_log::table)
-                .values(audit)
+                .values(&row)
+                .execute(conn)
+                .await?;
+            integrate(conn, index + 1).await
+        }
+
+        /// Adds the leaves of the entries with log index `tree_size..size` to the tree.
+        async fn integrate(conn: &mut Conn, size: i64) -> Result<(), TxError> {
+            let mut tree_size: i64 = audit_log_head::table
+                .select(audit_log_head::tree_size)
+                .first(conn)
+                .await?;
+            while tree_size < size {
+                let row: AuditRow = audit_log::table
+                    .filter(audit_log::log_index.eq(tree_size))
+                    .select(AuditRow::as_select())
+                    .first(conn)
+                    .await?;
+                let leaf = merkle::leaf_hash(&row.into_domain()?);
+                let index = u64::try_from(tree_size).map_err(|_| corrupt("negative tree size".to_owned()))?;
+                let reads = merkle::append_reads(index);
+                let read = read_tree(conn, &reads).await?;
+                let hashes = merkle::append_hashes(index, leaf, &read)
+                    .ok_or_else(|| corrupt("the audit tree lacks hashes it must hold".to_owned()))?;
+                for (idx, hash) in hashes {
+                    let idx = i64::try_from(idx).map_err(|_| corrupt("tree index over i64".to_owned()))?;
+                    diesel::insert_into(audit_tree::table)
+                        .values((audit_tree::idx.eq(idx), audit_tree::hash.eq(hash.to_vec())))
+                        .execute(conn)
+                        .await?;
+                }
+                tree_size += 1;
+            }
+            diesel::update(audit_log_head::table)
+                .set(audit_log_head::tree_size.eq(tree_size))
                 .execute(conn)
                 .await?;
             Ok(())
+        }
+
+        /// The stored tree hashes at these stored indexes, in their order (one query).
+        async fn read_tree(conn: &mut Conn, indexes: &[u64]) -> Result<Vec<merkle::TreeHash>, TxError> {
+            if indexes.is_empty() {
+                return Ok(Vec::new());
+            }
+            let wanted: Vec<i64> = indexes.iter().filter_map(|i| i64::try_from(*i).ok()).collect();
+            let rows: Vec<(i64, Vec<u8>)> = audit_tree::table
+                .filter(audit_tree::idx.eq_any(&wanted))
+                .select((audit_tree::idx, audit_tree::hash))
+                .load(conn)
+                .await?;
+            let found: std::collections::HashMap<i64, Vec<u8>> = rows.into_iter().collect();
+            wanted
+                .iter()
+                .map(|i| {
+                    found
+                        .get(i)
+                        .and_then(|h| <merkle::TreeHash>::try_from(h.as_slice()).ok())
+                        .ok_or_else(|| TxError::Domain(corrupt(format!("audit tree hash {i} missing or malformed"))))
+                })
+                .collect()
         }
 
         async fn read_file(conn: &mut Conn, id: &Id) -> Result<Option<FileRow>, TxError> {
@@ -658,6 +733,7 @@ macro_rules! diesel_repository {
                             "its upload URL had expired; {} was given to a new upload",
                             row.logical_path
                         )),
+                        log_index: None,
                     };
                     insert_audit(conn, &superseded).await?;
                 }
@@ -941,6 +1017,20 @@ macro_rules! diesel_repository {
             async fn set_file_retention(&self, file: FileId, until: DateTime<Utc>, audit: &AuditEntry) -> PersistenceResult<()> {
                 let (file, audit) = (to_id(file.0), AuditRow::new(audit));
                 in_tx!(self, conn => set_file_retention_tx(conn, &file, until, &audit).await)
+            }
+
+            async fn audit_tree_head(&self) -> PersistenceResult<merkle::TreeHead> {
+                let mut conn = self.conn().await?;
+                let size: i64 = audit_log_head::table
+                    .select(audit_log_head::tree_size)
+                    .first(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                let size = u64::try_from(size).map_err(|_| corrupt("negative tree size".to_owned()))?;
+                let read = read_tree(&mut conn, &merkle::root_reads(size)).await?;
+                let root = merkle::root(size, &read)
+                    .ok_or_else(|| corrupt("the audit tree lacks hashes it must hold".to_owned()))?;
+                Ok(merkle::TreeHead { size, root })
             }
 
             async fn protection(&self, file: FileId) -> PersistenceResult<Protection> {

@@ -66,6 +66,19 @@ mod schema {
             action -> Text,
             outcome -> Text,
             details -> Nullable<Text>,
+            log_index -> Nullable<BigInt>,
+        }
+    }
+    diesel::table! {
+        audit_tree (idx) {
+            idx -> BigInt,
+            hash -> Binary,
+        }
+    }
+    diesel::table! {
+        audit_log_head (id) {
+            id -> Integer,
+            tree_size -> BigInt,
         }
     }
     diesel::table! {

@@ -52,6 +52,13 @@ fn conflict(what: impl Into<String>) -> PersistenceError {
 }
 
 impl State {
+    /// Appends an entry at the next log index (the leaf of the audit log's tree).
+    fn log(&mut self, entry: &AuditEntry) {
+        let mut entry = entry.clone();
+        entry.log_index = Some(self.audit.len() as u64);
+        self.audit.push(entry);
+    }
+
     fn file_mut(&mut self, id: FileId) -> PersistenceResult<&mut CaseFile> {
         self.files.get_mut(&id).ok_or_else(|| not_found("file"))
     }
@@ -137,7 +144,7 @@ impl CaseRepository for InMemoryCaseRepository {
                 profile: None,
             },
         );
-        state.audit.push(audit.clone());
+        state.log(audit);
         Ok(())
     }
 
@@ -201,7 +208,7 @@ impl CaseRepository for InMemoryCaseRepository {
                 ..member.clone()
             },
         );
-        state.audit.push(audit.clone());
+        state.log(audit);
         Ok(MemberChange::Applied { previous: current })
     }
 
@@ -222,7 +229,7 @@ impl CaseRepository for InMemoryCaseRepository {
         }
         state.keep_an_owner(case, current)?;
         state.members.remove(&(case, user));
-        state.audit.push(audit.clone());
+        state.log(audit);
         Ok(())
     }
 
@@ -320,10 +327,10 @@ impl CaseRepository for InMemoryCaseRepository {
                 "its upload URL had expired; {} was given to a new upload",
                 file.logical_path
             ));
-            state.audit.push(superseded);
+            state.log(&superseded);
         }
         state.files.insert(file.id, file.clone());
-        state.audit.push(audit.clone());
+        state.log(audit);
         Ok(())
     }
 
@@ -358,7 +365,7 @@ impl CaseRepository for InMemoryCaseRepository {
         case.file_count += 1;
         case.total_size_bytes += actual_size;
         case.updated_at = at;
-        state.audit.push(audit.clone());
+        state.log(audit);
         Ok(Transition::Applied(done))
     }
 
@@ -380,7 +387,7 @@ impl CaseRepository for InMemoryCaseRepository {
         file.status = FileStatus::Failed;
         file.updated_at = at;
         let failed = file.clone();
-        state.audit.push(audit.clone());
+        state.log(audit);
         Ok(Transition::Applied(failed))
     }
 
@@ -400,7 +407,7 @@ impl CaseRepository for InMemoryCaseRepository {
             return Err(conflict("another record already holds this unique value"));
         }
         state.holds.insert(hold.id, hold.clone());
-        state.audit.push(audit.clone());
+        state.log(audit);
         Ok(())
     }
 
@@ -432,7 +439,7 @@ impl CaseRepository for InMemoryCaseRepository {
             return Err(conflict("the hold is released already"));
         }
         hold.release = Some(release.clone());
-        state.audit.push(audit.clone());
+        state.log(audit);
         Ok(())
     }
 
@@ -448,7 +455,7 @@ impl CaseRepository for InMemoryCaseRepository {
             return Err(conflict("retention can be extended, never shortened"));
         }
         case.retain_until = Some(until);
-        state.audit.push(audit.clone());
+        state.log(audit);
         Ok(())
     }
 
@@ -490,8 +497,21 @@ impl CaseRepository for InMemoryCaseRepository {
             return Err(conflict("retention can be extended, never shortened"));
         }
         state.file_retention.insert(file, until);
-        state.audit.push(audit.clone());
+        state.log(audit);
         Ok(())
+    }
+
+    async fn audit_tree_head(
+        &self,
+    ) -> PersistenceResult<casefile_domain::legal::audit_log::TreeHead> {
+        use casefile_domain::legal::audit_log;
+        let state = self.lock();
+        let leaves: Vec<audit_log::TreeHash> =
+            state.audit.iter().map(audit_log::leaf_hash).collect();
+        Ok(audit_log::TreeHead {
+            size: leaves.len() as u64,
+            root: audit_log::root_of(&leaves),
+        })
     }
 
     async fn protection(&self, file: FileId) -> PersistenceResult<Protection> {
@@ -527,7 +547,7 @@ impl CaseRepository for InMemoryCaseRepository {
             case.total_size_bytes -= size;
             case.updated_at = at;
         }
-        state.audit.push(audit.clone());
+        state.log(audit);
         Ok(Transition::Applied(deleted))
     }
 
@@ -624,12 +644,12 @@ impl CaseRepository for InMemoryCaseRepository {
         let file = state.file_mut(id)?;
         file.purged_at = Some(at);
         let purged = file.clone();
-        state.audit.push(audit.clone());
+        state.log(audit);
         Ok(Transition::Applied(purged))
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> PersistenceResult<()> {
-        self.lock().audit.push(entry.clone());
+        self.lock().log(entry);
         Ok(())
     }
 

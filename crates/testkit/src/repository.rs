@@ -1159,6 +1159,43 @@ pub async fn holds_and_retention(repo: &dyn CaseRepository) {
     );
 }
 
+/// The audit log is a Merkle tree: every appended entry gets the next log index (dense, in the
+/// order entries commit, concurrent appends included), and the stored tree's root is the RFC 6962
+/// root over the leaves recomputed from the entries as read back.
+pub async fn audit_log_is_a_merkle_tree(repo: &dyn CaseRepository) {
+    use casefile_domain::legal::audit_log;
+    let empty = repo.audit_tree_head().await.expect("head");
+    assert_eq!(empty.size, 0);
+    assert_eq!(empty.root, audit_log::root_of(&[]));
+    let owner = UserId::new();
+    let case = new_case(repo, owner).await;
+    completed_file(repo, &case, "a.pdf", 10).await;
+    let appends = (0..8).map(|i| {
+        let entry = audit(Some(owner), AuditAction::CaseViewed)
+            .case(case.id)
+            .details(format!("view {i}"));
+        async move { repo.append_audit(&entry).await }
+    });
+    for appended in join_all(appends).await {
+        appended.expect("append");
+    }
+    let entries = repo.list_audit(&AuditQuery::default()).await.expect("list");
+    let indexes: Vec<Option<u64>> = entries.iter().map(|e| e.log_index).collect();
+    let expected: Vec<Option<u64>> = (0..entries.len() as u64).map(Some).collect();
+    assert_eq!(
+        indexes, expected,
+        "dense, in the order the trail lists them"
+    );
+    let head = repo.audit_tree_head().await.expect("head");
+    assert_eq!(head.size, entries.len() as u64);
+    let leaves: Vec<audit_log::TreeHash> = entries.iter().map(audit_log::leaf_hash).collect();
+    assert_eq!(
+        head.root,
+        audit_log::root_of(&leaves),
+        "the stored tree is the entries' tree"
+    );
+}
+
 /// Generates one `#[tokio::test]` per repository conformance case, in a module
 /// `repository_conformance`. `$fixture` is an async expression yielding a value whose
 /// `as_ref()` is a `&dyn CaseRepository` (e.g. `Arc<dyn CaseRepository>`).
@@ -1174,7 +1211,8 @@ macro_rules! repository_conformance_tests {
                 concurrent_completions_apply_once, statistics_exact_under_concurrency,
                 delete_and_purge, unknown_files, list_files_by_prefix_and_cursor,
                 audit_trail_order_and_filters, audit_cursor_belongs_to_its_case,
-                open_uploads_are_counted, members_round_trip, holds_and_retention);
+                open_uploads_are_counted, members_round_trip, holds_and_retention,
+                audit_log_is_a_merkle_tree);
         }
     };
     (@cases $fixture:expr; $($case:ident),* $(,)?) => {

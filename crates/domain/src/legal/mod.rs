@@ -1,6 +1,7 @@
 //! The legal file service and its model: cases shared by members with roles, files uploaded in two verified
 //! phases, access checks on every operation, and an append-only audit trail.
 
+pub mod audit_log;
 mod body;
 mod config;
 mod error;

@@ -512,6 +512,9 @@ pub struct AuditEntry {
     pub outcome: AuditOutcome,
     /// Free-form details (what differed, why it failed, ...).
     pub details: Option<String>,
+    /// Its position in the audit log — the index of its leaf in the log's Merkle tree, dense
+    /// and in commit order — once appended; `None` before.
+    pub log_index: Option<u64>,
 }
 
 impl AuditEntry {
@@ -531,6 +534,7 @@ impl AuditEntry {
             action,
             outcome,
             details: None,
+            log_index: None,
         }
     }
 

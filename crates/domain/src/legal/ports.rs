@@ -292,6 +292,11 @@ pub trait CaseRepository: Send + Sync {
         limit: usize,
     ) -> PersistenceResult<Vec<CaseFile>>;
 
+    /// The audit log's Merkle tree as it stands: how many entries it holds, and its root
+    /// (see [`audit_log`](crate::legal::audit_log)). Every appended entry MUST be a leaf by the
+    /// time its transaction commits, at its `log_index`.
+    async fn audit_tree_head(&self) -> PersistenceResult<crate::legal::audit_log::TreeHead>;
+
     /// What protects a file now: the active holds covering it (by placement order) and the later
     /// of its own and its case's retention dates. MUST return [`PersistenceError::NotFound`] for an unknown file.
     async fn protection(&self, file: FileId) -> PersistenceResult<Protection>;

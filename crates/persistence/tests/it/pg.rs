@@ -131,7 +131,7 @@ async fn a_schema_behind_the_migrations_is_a_clear_error() {
         casefile_persistence::run_pg_migrations(&db.url, true)
             .await
             .unwrap(),
-        4,
+        5,
         "every migration applies"
     );
     assert_eq!(
@@ -542,7 +542,36 @@ async fn members_migration_makes_each_owner_an_owner_member() {
         vec![(cases[0].0, Role::Owner), (cases[2].0, Role::Owner)],
         "oldest first, as before"
     );
-    assert_eq!(repo.list_audit(&Default::default()).await.unwrap().len(), 3);
+    let trail = repo.list_audit(&Default::default()).await.unwrap();
+    assert_eq!(trail.len(), 3, "every audit row kept");
+    // They are the first leaves of the audit log, in seq order; the next append integrates them.
+    assert_eq!(
+        trail.iter().map(|e| e.log_index).collect::<Vec<_>>(),
+        vec![Some(0), Some(1), Some(2)]
+    );
+    assert_eq!(
+        repo.audit_tree_head().await.unwrap().size,
+        0,
+        "not yet integrated"
+    );
+    let next = casefile_domain::legal::AuditEntry::new(
+        chrono::Utc::now(),
+        None,
+        casefile_domain::legal::AuditAction::CasesListed,
+        casefile_domain::legal::AuditOutcome::Success,
+    );
+    repo.append_audit(&next).await.unwrap();
+    let trail = repo.list_audit(&Default::default()).await.unwrap();
+    let leaves: Vec<_> = trail
+        .iter()
+        .map(casefile_domain::legal::audit_log::leaf_hash)
+        .collect();
+    let head = repo.audit_tree_head().await.unwrap();
+    assert_eq!(head.size, 4);
+    assert_eq!(
+        head.root,
+        casefile_domain::legal::audit_log::root_of(&leaves)
+    );
 }
 
 /// The preservation triggers, by direct SQL (no code path of casefile in between): a held or
@@ -649,4 +678,34 @@ async fn preservation_triggers_refuse_direct_sql() {
     assert!(err.contains("casefile:"), "{sql}: {err}");
     let kept = repo.get_file(file.id).await.unwrap().unwrap();
     assert_eq!(kept.status, casefile_domain::legal::FileStatus::Completed);
+}
+
+/// Whoever administers the database rewrites history (disables the append-only trigger, edits a
+/// row): the rows no longer hash to the stored tree's root.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rewritten_audit_row_no_longer_matches_the_tree() {
+    use casefile_domain::legal::audit_log;
+    let f = fixture().await;
+    let repo = f.as_ref();
+    casefile_testkit::repository::new_case(repo, UserId::new()).await;
+    casefile_testkit::repository::new_case(repo, UserId::new()).await;
+    let root_of_rows = || async {
+        let entries = repo.list_audit(&Default::default()).await.unwrap();
+        let leaves: Vec<_> = entries.iter().map(audit_log::leaf_hash).collect();
+        audit_log::root_of(&leaves)
+    };
+    let head = repo.audit_tree_head().await.unwrap();
+    assert_eq!((head.size, head.root), (2, root_of_rows().await));
+    let mut conn = AsyncPgConnection::establish(&f.db.url).await.unwrap();
+    for sql in [
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_or_delete",
+        "UPDATE audit_log SET details = 'nothing happened' WHERE log_index = 0",
+    ] {
+        sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+    assert_ne!(root_of_rows().await, head.root, "an edited row is found");
+    let rewrite = sql_query("UPDATE audit_tree SET hash = hash")
+        .execute(&mut conn)
+        .await;
+    assert!(rewrite.is_err(), "the stored tree is append-only");
 }

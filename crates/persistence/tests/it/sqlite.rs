@@ -84,7 +84,7 @@ async fn a_schema_behind_the_migrations_is_a_clear_error() {
         casefile_persistence::run_sqlite_migrations(path, true)
             .await
             .unwrap(),
-        4,
+        5,
         "every migration applies"
     );
     assert_eq!(
@@ -172,6 +172,34 @@ async fn members_migration_makes_each_owner_an_owner_member() {
     );
     let trail = repo.list_audit(&Default::default()).await.unwrap();
     assert_eq!(trail.len(), 3, "every audit row kept");
+    // They are the first leaves of the audit log, in seq order; the next append integrates them.
+    assert_eq!(
+        trail.iter().map(|e| e.log_index).collect::<Vec<_>>(),
+        vec![Some(0), Some(1), Some(2)]
+    );
+    assert_eq!(
+        repo.audit_tree_head().await.unwrap().size,
+        0,
+        "not yet integrated"
+    );
+    let next = casefile_domain::legal::AuditEntry::new(
+        chrono::Utc::now(),
+        None,
+        casefile_domain::legal::AuditAction::CasesListed,
+        casefile_domain::legal::AuditOutcome::Success,
+    );
+    repo.append_audit(&next).await.unwrap();
+    let trail = repo.list_audit(&Default::default()).await.unwrap();
+    let leaves: Vec<_> = trail
+        .iter()
+        .map(casefile_domain::legal::audit_log::leaf_hash)
+        .collect();
+    let head = repo.audit_tree_head().await.unwrap();
+    assert_eq!(head.size, 4);
+    assert_eq!(
+        head.root,
+        casefile_domain::legal::audit_log::root_of(&leaves)
+    );
     let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
     let err = diesel::sql_query("DELETE FROM audit_log")
         .execute(&mut conn)
@@ -291,4 +319,34 @@ async fn preservation_triggers_refuse_direct_sql() {
     );
     let kept = repo.get_file(file.id).await.unwrap().unwrap();
     assert_eq!(kept.status, casefile_domain::legal::FileStatus::Completed);
+}
+
+/// Someone with the database file rewrites history (drops the append-only trigger, edits a row,
+/// forges one): the rows no longer hash to the stored tree's root.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rewritten_audit_row_no_longer_matches_the_tree() {
+    use casefile_domain::legal::audit_log;
+    let f = fixture().await;
+    let repo = f.as_ref();
+    casefile_testkit::repository::new_case(repo, casefile_domain::legal::UserId::new()).await;
+    casefile_testkit::repository::new_case(repo, casefile_domain::legal::UserId::new()).await;
+    let root_of_rows = || async {
+        let entries = repo.list_audit(&Default::default()).await.unwrap();
+        let leaves: Vec<_> = entries.iter().map(audit_log::leaf_hash).collect();
+        audit_log::root_of(&leaves)
+    };
+    let head = repo.audit_tree_head().await.unwrap();
+    assert_eq!((head.size, head.root), (2, root_of_rows().await));
+    let path = f._dir.path().join("casefile.db");
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    diesel::sql_query("DROP TRIGGER audit_log_no_update")
+        .execute(&mut conn)
+        .unwrap();
+    diesel::sql_query("UPDATE audit_log SET details = 'nothing happened' WHERE log_index = 0")
+        .execute(&mut conn)
+        .unwrap();
+    assert_ne!(root_of_rows().await, head.root, "an edited row is found");
+    // The tree itself refuses to be rewritten to match.
+    let rewrite = diesel::sql_query("UPDATE audit_tree SET hash = hash").execute(&mut conn);
+    assert!(rewrite.is_err(), "the stored tree is append-only");
 }
