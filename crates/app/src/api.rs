@@ -448,6 +448,9 @@ pub struct AuditEntryView {
     pub outcome: String,
     /// More about it.
     pub details: Option<String>,
+    /// Its position in the audit log: the index of its leaf in the log's Merkle tree
+    /// (`docs/audit-log.md`).
+    pub log_index: Option<u64>,
 }
 
 impl From<&AuditEntry> for AuditEntryView {
@@ -461,6 +464,7 @@ impl From<&AuditEntry> for AuditEntryView {
             file_id: e.file_id.map(|f| f.0),
             outcome: e.outcome.as_str().to_owned(),
             details: e.details.clone(),
+            log_index: e.log_index,
         }
     }
 }

@@ -284,6 +284,14 @@ async fn holds_and_retention_over_http() {
         3,
         "{actions:?}"
     );
+    // Every entry carries its place in the audit log, in order.
+    let indexes: Vec<u64> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["log_index"].as_u64().expect("a log index"))
+        .collect();
+    assert!(indexes.windows(2).all(|w| w[0] < w[1]), "{indexes:?}");
     app.stop().await;
 }
 
