@@ -1179,6 +1179,14 @@ pub async fn audit_log_is_a_merkle_tree(repo: &dyn CaseRepository) {
     for appended in join_all(appends).await {
         appended.expect("append");
     }
+    // An instant with nanoseconds, as a real clock gives: the leaf is what the stored row hashes to.
+    let precise = AuditEntry::new(
+        Utc::now() + Duration::nanoseconds(789),
+        Some(owner),
+        AuditAction::CaseViewed,
+        AuditOutcome::Success,
+    );
+    repo.append_audit(&precise).await.expect("append");
     let entries = repo.list_audit(&AuditQuery::default()).await.expect("list");
     let indexes: Vec<Option<u64>> = entries.iter().map(|e| e.log_index).collect();
     let expected: Vec<Option<u64>> = (0..entries.len() as u64).map(Some).collect();
