@@ -39,6 +39,11 @@ enum Command {
     Config,
     /// Apply pending database migrations.
     Migrate,
+    /// The audit log: check that its entries and its Merkle tree agree.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Legal holds: compare the store's own locks with the registry.
     Holds {
         #[command(subcommand)]
@@ -50,6 +55,13 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the audit log from its entries and compare it with the stored tree: names the
+    /// first entry that was changed, removed, inserted or moved. Exit code 1 when it finds one.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -109,6 +121,23 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
                 "migrations applied to {}",
                 casefile_persistence::redact_url(&config.database_url())
             );
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let wired = wiring::wire(&config).await?;
+            let report =
+                casefile_domain::legal::audit_log::verify(wired.repository.as_ref()).await?;
+            let hex: String = report.root.iter().map(|b| format!("{b:02x}")).collect();
+            println!(
+                "entries {}, in the tree {}, root {hex}",
+                report.entries, report.tree_size
+            );
+            if let Some((index, what)) = report.problem {
+                println!("tampered: index {index}: {what}");
+                return Err(format!("the audit log does not verify at index {index}").into());
+            }
+            println!("the audit log verifies");
         }
         Command::Holds {
             command: HoldsCommand::Reconcile { fix },

@@ -1042,6 +1042,14 @@ macro_rules! diesel_repository {
                 Ok(merkle::TreeHead { size, root })
             }
 
+            async fn read_audit_tree(&self, indexes: &[u64]) -> PersistenceResult<Vec<merkle::TreeHash>> {
+                let mut conn = self.conn().await?;
+                read_tree(&mut conn, indexes).await.map_err(|e| match e {
+                    TxError::Domain(PersistenceError::Backend { .. }) => not_found("audit tree hash"),
+                    other => other.into(),
+                })
+            }
+
             async fn protection(&self, file: FileId) -> PersistenceResult<Protection> {
                 let mut conn = self.conn().await?;
                 let Some(row) = read_file(&mut conn, &to_id(file.0)).await? else {

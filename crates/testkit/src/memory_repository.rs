@@ -514,6 +514,34 @@ impl CaseRepository for InMemoryCaseRepository {
         })
     }
 
+    async fn read_audit_tree(
+        &self,
+        indexes: &[u64],
+    ) -> PersistenceResult<Vec<casefile_domain::legal::audit_log::TreeHash>> {
+        use casefile_domain::legal::audit_log;
+        let state = self.lock();
+        let mut stored = std::collections::HashMap::new();
+        for (index, entry) in (0u64..).zip(&state.audit) {
+            let reads: Vec<audit_log::TreeHash> = audit_log::append_reads(index)
+                .iter()
+                .filter_map(|i| stored.get(i).copied())
+                .collect();
+            stored.extend(
+                audit_log::append_hashes(index, audit_log::leaf_hash(entry), &reads)
+                    .unwrap_or_default(),
+            );
+        }
+        indexes
+            .iter()
+            .map(|i| {
+                stored
+                    .get(i)
+                    .copied()
+                    .ok_or_else(|| not_found("audit tree hash"))
+            })
+            .collect()
+    }
+
     async fn protection(&self, file: FileId) -> PersistenceResult<Protection> {
         let state = self.lock();
         let file = state.files.get(&file).ok_or_else(|| not_found("file"))?;

@@ -309,3 +309,47 @@ async fn reconcile_on_the_local_store_has_nothing_to_compare() {
     .await;
     assert!(out.contains("nothing to reconcile"), "{out}");
 }
+
+/// `casefile audit verify` on the embedded default: a log written by the server verifies; a row
+/// edited behind casefile's back (the append-only trigger dropped first) is named, exit code 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_log_verifies_and_names_an_edited_entry() {
+    use diesel::{Connection, RunQueryDsl};
+    let app = start().await;
+    let token = app.token(UserId::new());
+    new_case(&app, &token).await;
+    new_case(&app, &token).await;
+    // The server keeps running (SQLite in WAL mode takes a reader and a writer beside it).
+    let data = app._dir.path().to_path_buf();
+    let verify = |data: std::path::PathBuf| async move {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
+        for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
+            command.env_remove(name);
+        }
+        command
+            .args(["audit", "verify"])
+            .env("CASEFILE_DATA_DIR", &data)
+            .output()
+            .await
+            .unwrap()
+    };
+    let out = verify(data.clone()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("entries 2, in the tree 2"), "{stdout}");
+    assert!(stdout.contains("the audit log verifies"), "{stdout}");
+
+    let db = data.join("casefile.db");
+    let mut conn = diesel::SqliteConnection::establish(db.to_str().unwrap()).unwrap();
+    for sql in [
+        "DROP TRIGGER audit_log_no_update",
+        "UPDATE audit_log SET details = 'never happened' WHERE log_index = 1",
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).unwrap();
+    }
+    let out = verify(data).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("tampered: index 1"), "{stdout}");
+    app.stop().await;
+}

@@ -2,7 +2,7 @@
 //! commit, so that anyone holding a tree head can check that an entry is in the log and that a
 //! later log extends an earlier one. The encoding of a leaf is specified in `docs/audit-log.md`.
 
-use crate::legal::AuditEntry;
+use crate::legal::{AuditEntry, AuditQuery, CaseRepository, PersistenceResult};
 
 /// The first bytes of every leaf: the encoding and its version.
 pub const LEAF_ENCODING: &[u8] = b"casefile-audit-entry/v1\n";
@@ -115,6 +115,157 @@ pub fn root_of(leaves: &[TreeHash]) -> TreeHash {
     root(size, &lookup(&stored, root_reads(size))).unwrap_or(tlog_tiles::EMPTY_HASH.0)
 }
 
+/// The stored index of leaf `index` (where its hash sits among the tree's stored hashes).
+pub fn leaf_stored_index(index: u64) -> u64 {
+    tlog_tiles::stored_hash_index(0, index)
+}
+
+/// An RFC 6962 root computed as leaves arrive, in O(log n) memory: the roots of the complete
+/// subtrees of the leaves so far, largest first.
+#[derive(Debug, Clone, Default)]
+pub struct Frontier {
+    subtrees: Vec<(u32, TreeHash)>,
+    size: u64,
+}
+
+impl Frontier {
+    /// Adds the next leaf.
+    pub fn push(&mut self, leaf: TreeHash) {
+        let mut node = (0u32, leaf);
+        while let Some(&(height, left)) = self.subtrees.last() {
+            if height != node.0 {
+                break;
+            }
+            self.subtrees.pop();
+            node = (
+                height + 1,
+                tlog_tiles::node_hash(tlog_tiles::Hash(left), tlog_tiles::Hash(node.1)).0,
+            );
+        }
+        self.subtrees.push(node);
+        self.size += 1;
+    }
+
+    /// Leaves so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The root of the leaves so far.
+    pub fn root(&self) -> TreeHash {
+        let mut nodes = self.subtrees.iter().rev();
+        let Some(&(_, mut root)) = nodes.next() else {
+            return tlog_tiles::EMPTY_HASH.0;
+        };
+        for &(_, left) in nodes {
+            root = tlog_tiles::node_hash(tlog_tiles::Hash(left), tlog_tiles::Hash(root)).0;
+        }
+        root
+    }
+}
+
+/// What a verification of the audit log found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Entries read.
+    pub entries: u64,
+    /// Leaves the stored tree holds.
+    pub tree_size: u64,
+    /// The root recomputed from the entries in the tree.
+    pub root: TreeHash,
+    /// The first thing wrong, if any: the log index concerned and what is wrong.
+    pub problem: Option<(u64, String)>,
+}
+
+/// Recomputes the audit log from its entries, as a verifier does: every entry must sit at the
+/// next log index, hash to the leaf the stored tree holds at that index, the tree must hold no
+/// leaf without its entry, and the stored root must be the root of the recomputed leaves. Reads
+/// the trail a page at a time; memory stays O(log n). Entries appended but not yet in the tree
+/// (none, once every append integrates) are counted, not judged.
+///
+/// What this proves is that the rows and the stored tree agree; that neither was rewritten
+/// together is what signed checkpoints, kept outside the database, will prove.
+///
+/// # Errors
+/// Persistence failures.
+pub async fn verify(repository: &dyn CaseRepository) -> PersistenceResult<Verification> {
+    const PAGE: usize = 1000;
+    let head = repository.audit_tree_head().await?;
+    let mut frontier = Frontier::default();
+    let mut entries = 0u64;
+    let mut after = None;
+    let found = |index: u64, what: String, entries: u64, frontier: &Frontier| Verification {
+        entries,
+        tree_size: head.size,
+        root: frontier.root(),
+        problem: Some((index, what)),
+    };
+    loop {
+        let page = repository
+            .list_audit(&AuditQuery {
+                after,
+                limit: Some(PAGE),
+                ..AuditQuery::default()
+            })
+            .await?;
+        let in_tree: Vec<u64> = (entries..entries + page.len() as u64)
+            .filter(|i| *i < head.size)
+            .map(leaf_stored_index)
+            .collect();
+        let stored = repository.read_audit_tree(&in_tree).await?;
+        for (offset, entry) in page.iter().enumerate() {
+            let index = entries + offset as u64;
+            if entry.log_index != Some(index) {
+                let what = match entry.log_index {
+                    Some(other) => format!(
+                        "the entry at position {index} ({}) claims index {other}: an entry was removed, inserted or moved",
+                        entry.id
+                    ),
+                    None => format!(
+                        "the entry at position {index} ({}) has no log index",
+                        entry.id
+                    ),
+                };
+                return Ok(found(index, what, entries + offset as u64, &frontier));
+            }
+            if index < head.size {
+                let leaf = leaf_hash(entry);
+                if stored.get(offset) != Some(&leaf) {
+                    let what = format!(
+                        "entry {index} ({}) does not hash to the leaf the tree holds: it was changed",
+                        entry.id
+                    );
+                    return Ok(found(index, what, entries + offset as u64, &frontier));
+                }
+                frontier.push(leaf);
+            }
+        }
+        entries += page.len() as u64;
+        match page.last() {
+            Some(last) if page.len() == PAGE => after = Some(last.id),
+            _ => break,
+        }
+    }
+    if entries < head.size {
+        let what = format!(
+            "the tree holds {} leaves but only {entries} entries are left: entries were removed",
+            head.size
+        );
+        return Ok(found(entries, what, entries, &frontier));
+    }
+    if frontier.root() != head.root {
+        let what = "the stored tree's root is not the root of its leaves: the tree was rewritten"
+            .to_owned();
+        return Ok(found(head.size, what, entries, &frontier));
+    }
+    Ok(Verification {
+        entries,
+        tree_size: head.size,
+        root: frontier.root(),
+        problem: None,
+    })
+}
+
 /// The stored indexes an operation reads: it runs once against a reader that records the request
 /// and refuses it.
 fn needed_indexes(op: impl FnOnce(&Recorder) -> Result<(), tlog_tiles::Error>) -> Vec<u64> {
@@ -214,6 +365,22 @@ mod tests {
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn the_frontier_gives_the_same_roots() {
+        let leaves: Vec<TreeHash> = (0u8..40).map(|i| tlog_tiles::record_hash(&[i]).0).collect();
+        let mut frontier = Frontier::default();
+        assert_eq!(frontier.root(), root_of(&[]));
+        for (n, leaf) in leaves.iter().enumerate() {
+            frontier.push(*leaf);
+            assert_eq!(
+                frontier.root(),
+                reference_root(&leaves[..=n]),
+                "size {}",
+                n + 1
+            );
+        }
     }
 
     #[test]

@@ -297,6 +297,14 @@ pub trait CaseRepository: Send + Sync {
     /// time its transaction commits, at its `log_index`.
     async fn audit_tree_head(&self) -> PersistenceResult<crate::legal::audit_log::TreeHead>;
 
+    /// The audit tree's stored hashes at these stored indexes, in their order (see
+    /// [`audit_log`](crate::legal::audit_log)). MUST return [`PersistenceError::NotFound`] when
+    /// one is not stored.
+    async fn read_audit_tree(
+        &self,
+        indexes: &[u64],
+    ) -> PersistenceResult<Vec<crate::legal::audit_log::TreeHash>>;
+
     /// What protects a file now: the active holds covering it (by placement order) and the later
     /// of its own and its case's retention dates. MUST return [`PersistenceError::NotFound`] for an unknown file.
     async fn protection(&self, file: FileId) -> PersistenceResult<Protection>;

@@ -696,6 +696,11 @@ async fn a_rewritten_audit_row_no_longer_matches_the_tree() {
     };
     let head = repo.audit_tree_head().await.unwrap();
     assert_eq!((head.size, head.root), (2, root_of_rows().await));
+    let clean = audit_log::verify(repo).await.unwrap();
+    assert_eq!(
+        (clean.entries, clean.tree_size, clean.problem),
+        (2, 2, None)
+    );
     let mut conn = AsyncPgConnection::establish(&f.db.url).await.unwrap();
     for sql in [
         "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_or_delete",
@@ -704,6 +709,20 @@ async fn a_rewritten_audit_row_no_longer_matches_the_tree() {
         sql_query(sql).execute(&mut conn).await.unwrap();
     }
     assert_ne!(root_of_rows().await, head.root, "an edited row is found");
+    let edited = audit_log::verify(repo).await.unwrap();
+    let (index, what) = edited.problem.expect("found");
+    assert_eq!(index, 0, "{what}");
+    assert!(what.contains("changed"), "{what}");
+    // Two rows swap places (their log indexes): found at the first.
+    for sql in [
+        "UPDATE audit_log SET log_index = -1 WHERE log_index = 0",
+        "UPDATE audit_log SET log_index = 0 WHERE log_index = 1",
+        "UPDATE audit_log SET log_index = 1 WHERE log_index = -1",
+    ] {
+        let _ = sql_query(sql).execute(&mut conn).await;
+    }
+    let swapped = audit_log::verify(repo).await.unwrap();
+    assert!(swapped.problem.is_some(), "a swap is found");
     let rewrite = sql_query("UPDATE audit_tree SET hash = hash")
         .execute(&mut conn)
         .await;

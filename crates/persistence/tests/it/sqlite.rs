@@ -337,15 +337,34 @@ async fn a_rewritten_audit_row_no_longer_matches_the_tree() {
     };
     let head = repo.audit_tree_head().await.unwrap();
     assert_eq!((head.size, head.root), (2, root_of_rows().await));
+    let clean = audit_log::verify(repo).await.unwrap();
+    assert_eq!(
+        (clean.entries, clean.tree_size, clean.problem),
+        (2, 2, None)
+    );
     let path = f._dir.path().join("casefile.db");
     let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
-    diesel::sql_query("DROP TRIGGER audit_log_no_update")
-        .execute(&mut conn)
-        .unwrap();
-    diesel::sql_query("UPDATE audit_log SET details = 'nothing happened' WHERE log_index = 0")
+    for sql in [
+        "DROP TRIGGER audit_log_no_update",
+        "DROP TRIGGER audit_log_no_delete",
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).unwrap();
+    }
+    diesel::sql_query("UPDATE audit_log SET details = 'nothing happened' WHERE log_index = 1")
         .execute(&mut conn)
         .unwrap();
     assert_ne!(root_of_rows().await, head.root, "an edited row is found");
+    let edited = audit_log::verify(repo).await.unwrap();
+    let (index, what) = edited.problem.expect("found");
+    assert_eq!(index, 1, "{what}");
+    assert!(what.contains("changed"), "{what}");
+    diesel::sql_query("DELETE FROM audit_log WHERE log_index = 1")
+        .execute(&mut conn)
+        .unwrap();
+    let removed = audit_log::verify(repo).await.unwrap();
+    let (index, what) = removed.problem.expect("found");
+    assert_eq!(index, 1, "{what}");
+    assert!(what.contains("removed"), "{what}");
     // The tree itself refuses to be rewritten to match.
     let rewrite = diesel::sql_query("UPDATE audit_tree SET hash = hash").execute(&mut conn);
     assert!(rewrite.is_err(), "the stored tree is append-only");
