@@ -21,6 +21,8 @@ GRANT USAGE ON SEQUENCE audit_log_seq_seq TO casefile_app;
 -- The audit log's Merkle tree: stored hashes are only added; the head only grows (triggers).
 GRANT SELECT, INSERT ON audit_tree TO casefile_app;
 GRANT SELECT, UPDATE ON audit_log_head TO casefile_app;
+GRANT SELECT, INSERT ON audit_checkpoints TO casefile_app;
+REVOKE UPDATE, DELETE, TRUNCATE, TRIGGER ON audit_checkpoints FROM casefile_app;
 REVOKE DELETE, TRUNCATE, TRIGGER ON audit_tree, audit_log_head FROM casefile_app;
 -- `serve` checks that the schema is current (with migrate_on_start = false).
 GRANT SELECT ON __diesel_schema_migrations TO casefile_app;

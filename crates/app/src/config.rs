@@ -29,6 +29,45 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Retention of new cases.
     pub retention: RetentionConfig,
+    /// The audit log's signed checkpoints.
+    pub audit: AuditConfig,
+}
+
+/// The audit log's signed checkpoints.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The log's name: the first line of every checkpoint and the name of its key (no spaces,
+    /// no `+`).
+    pub origin: String,
+    /// The Ed25519 seed of the signing key, 64 hex digits; generated into
+    /// `<data_dir>/audit-signing.secret` when unset.
+    pub signing_key: Option<String>,
+    /// How often `serve` signs a checkpoint when the log has grown, seconds (default 60).
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            origin: "casefile.local/audit".into(),
+            signing_key: None,
+            checkpoint_interval_secs: 60,
+        }
+    }
+}
+
+impl std::fmt::Debug for AuditConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditConfig")
+            .field("origin", &self.origin)
+            .field(
+                "signing_key",
+                &self.signing_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("checkpoint_interval_secs", &self.checkpoint_interval_secs)
+            .finish()
+    }
 }
 
 /// Retention applied to new cases.
@@ -280,6 +319,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             retention: RetentionConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -551,6 +591,9 @@ impl Config {
         let mut shown = self.clone();
         for previous in &mut shown.auth.previous_jwt_secrets {
             *previous = "<redacted>".into();
+        }
+        if shown.audit.signing_key.is_some() {
+            shown.audit.signing_key = Some("<redacted>".into());
         }
         if shown.auth.jwt_secret.is_some() {
             shown.auth.jwt_secret = Some("<redacted>".into());

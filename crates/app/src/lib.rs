@@ -56,6 +56,30 @@ pub fn tokens(config: &Config, secret: &[u8]) -> Tokens {
     Tokens::with_policy(secret, &previous, config.auth.policy())
 }
 
+/// The signer of the audit log's checkpoints: `audit.signing_key`, else the key generated into
+/// `<data_dir>/audit-signing.secret` (made on first use, private, never regenerated).
+///
+/// # Errors
+/// A malformed key or origin, or a secret file that cannot be made or read.
+pub fn checkpoint_signer(
+    config: &Config,
+) -> Result<casefile_domain::legal::audit_log::CheckpointSigner, wiring::WireError> {
+    let hex_seed = match &config.audit.signing_key {
+        Some(key) => key.clone(),
+        None => secrets::load_or_create(&config.data_dir.join("audit-signing.secret"))?.0,
+    };
+    let bytes = hex::decode(hex_seed.trim())
+        .map_err(|_| config::ConfigError("audit.signing_key must be hex".into()))?;
+    let seed: [u8; 32] = bytes
+        .get(..32)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| config::ConfigError("audit.signing_key must hold 32 bytes".into()))?;
+    Ok(
+        casefile_domain::legal::audit_log::CheckpointSigner::from_seed(&config.audit.origin, seed)
+            .map_err(|e| config::ConfigError(format!("audit.origin: {e}")))?,
+    )
+}
+
 /// How this configuration authenticates requests: the identity provider's keys when
 /// `auth.jwks_url` or `auth.jwks_file` is set, else the local secret's tokens.
 ///
@@ -79,6 +103,7 @@ pub struct Server {
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     reconciler: Option<tokio::task::JoinHandle<()>>,
+    checkpointer: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -90,6 +115,7 @@ impl Server {
         if let Some(reconciler) = &self.reconciler {
             reconciler.abort();
         }
+        self.checkpointer.abort();
         let _ = self.shutdown.send(());
         self.task.await.unwrap_or(Ok(()))
     }
@@ -131,6 +157,21 @@ async fn serve(
     let addr = listener.local_addr()?;
     // Where the store keeps its own locks, projections that failed (a cloud that was down when a
     // hold was placed or released) are retried by a periodic reconciliation.
+    // A signed checkpoint of the audit log every interval, when the log has grown.
+    let signer = std::sync::Arc::new(checkpoint_signer(config)?);
+    let checkpointer = {
+        let (service, signer) = (wired.service.clone(), signer.clone());
+        let every = std::time::Duration::from_secs(config.audit.checkpoint_interval_secs.max(1));
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            loop {
+                ticks.tick().await;
+                if let Err(e) = service.make_checkpoint(&signer).await {
+                    tracing::warn!(error = %e, "audit checkpoint failed; tried again next time");
+                }
+            }
+        })
+    };
     let reconciler = wired.storage.capabilities().legal_hold.then(|| {
         let service = wired.service.clone();
         let every = std::time::Duration::from_secs(config.retention.reconcile_interval_secs.max(1));
@@ -159,6 +200,7 @@ async fn serve(
         repository: wired.repository,
         local: wired.local,
         auth: authenticator(config)?,
+        checkpoints: signer,
         profiles: http::Profiles::default(),
         public_url: config.public_url(),
         body_idle_timeout: std::time::Duration::from_secs(config.limits.body_idle_timeout_secs),
@@ -188,6 +230,7 @@ async fn serve(
             shutdown: tx,
             task,
             reconciler,
+            checkpointer,
         },
         wired.description,
     ))

@@ -59,9 +59,17 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the audit log from its entries and compare it with the stored tree: names the
-    /// first entry that was changed, removed, inserted or moved. Exit code 1 when it finds one.
-    Verify,
+    /// Recompute the audit log from its entries and check it against the stored tree and every
+    /// signed checkpoint (kept in the database and anchored in the store): names the first entry
+    /// that was changed, removed, inserted or moved, a forged checkpoint, or a database rolled
+    /// back. Exit code 1 when it finds one.
+    Verify {
+        /// The log's verifier key (default: the key of this configuration).
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Print the verifier key of the log's checkpoints, to publish.
+    PublicKey,
 }
 
 #[derive(Subcommand)]
@@ -123,15 +131,32 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
             );
         }
         Command::Audit {
-            command: AuditCommand::Verify,
+            command: AuditCommand::PublicKey,
         } => {
+            println!(
+                "{}",
+                casefile_app::checkpoint_signer(&config)?.verifier_key()
+            );
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { public_key },
+        } => {
+            let key = match public_key {
+                Some(key) => key,
+                None => casefile_app::checkpoint_signer(&config)?.verifier_key(),
+            };
             let wired = wiring::wire(&config).await?;
+            let checks = casefile_domain::legal::audit_log::CheckpointChecks {
+                storage: wired.storage.as_ref(),
+                verifier_key: &key,
+            };
             let report =
-                casefile_domain::legal::audit_log::verify(wired.repository.as_ref()).await?;
+                casefile_domain::legal::audit_log::verify(wired.repository.as_ref(), Some(checks))
+                    .await?;
             let hex: String = report.root.iter().map(|b| format!("{b:02x}")).collect();
             println!(
-                "entries {}, in the tree {}, root {hex}",
-                report.entries, report.tree_size
+                "entries {}, in the tree {}, root {hex}, checkpoints {}",
+                report.entries, report.tree_size, report.checkpoints
             );
             if let Some((index, what)) = report.problem {
                 println!("tampered: index {index}: {what}");

@@ -655,6 +655,7 @@ async fn openapi_document_is_valid_and_lists_every_route() {
         ("POST", "/v1/holds/{hold_id}/release"),
         ("PUT", "/v1/cases/{case_id}/retention"),
         ("PUT", "/v1/files/{file_id}/retention"),
+        ("GET", "/v1/audit/checkpoint"),
     ]
     .iter()
     .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))

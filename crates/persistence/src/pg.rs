@@ -64,6 +64,13 @@ mod schema {
         }
     }
     diesel::table! {
+        audit_checkpoints (tree_size) {
+            tree_size -> BigInt,
+            note -> Text,
+            made_at -> Timestamptz,
+        }
+    }
+    diesel::table! {
         audit_tree (idx) {
             idx -> BigInt,
             hash -> Binary,

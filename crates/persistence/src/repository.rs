@@ -19,7 +19,7 @@ macro_rules! diesel_repository {
 
         use crate::error::{TxError, conflict, corrupt, not_found};
         use schema::{
-            audit_log, audit_log_head, audit_tree, case_files, case_members, cases, legal_hold_files,
+            audit_checkpoints, audit_log, audit_log_head, audit_tree, case_files, case_members, cases, legal_hold_files,
             legal_holds, users,
         };
         use casefile_domain::legal::audit_log as merkle;
@@ -1040,6 +1040,45 @@ macro_rules! diesel_repository {
                 let root = merkle::root(size, &read)
                     .ok_or_else(|| corrupt("the audit tree lacks hashes it must hold".to_owned()))?;
                 Ok(merkle::TreeHead { size, root })
+            }
+
+            async fn store_checkpoint(&self, tree_size: u64, note: &str, at: DateTime<Utc>) -> PersistenceResult<()> {
+                let size = i64::try_from(tree_size).map_err(|_| conflict("tree size over i64"))?;
+                let mut conn = self.conn().await?;
+                let kept: Option<String> = audit_checkpoints::table
+                    .find(size)
+                    .select(audit_checkpoints::note)
+                    .first(&mut conn)
+                    .await
+                    .optional()
+                    .map_err(crate::error::map_diesel)?;
+                match kept {
+                    Some(kept) if kept == note => Ok(()),
+                    Some(_) => Err(conflict("another checkpoint is kept at this size")),
+                    None => diesel::insert_into(audit_checkpoints::table)
+                        .values((
+                            audit_checkpoints::tree_size.eq(size),
+                            audit_checkpoints::note.eq(note),
+                            audit_checkpoints::made_at.eq(at),
+                        ))
+                        .execute(&mut conn)
+                        .await
+                        .map(drop)
+                        .map_err(crate::error::map_diesel),
+                }
+            }
+
+            async fn checkpoints(&self) -> PersistenceResult<Vec<(u64, String)>> {
+                let mut conn = self.conn().await?;
+                let rows: Vec<(i64, String)> = audit_checkpoints::table
+                    .order(audit_checkpoints::tree_size.asc())
+                    .select((audit_checkpoints::tree_size, audit_checkpoints::note))
+                    .load(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                rows.into_iter()
+                    .map(|(s, n)| u64::try_from(s).map(|s| (s, n)).map_err(|_| corrupt("negative tree size".to_owned())))
+                    .collect()
             }
 
             async fn read_audit_tree(&self, indexes: &[u64]) -> PersistenceResult<Vec<merkle::TreeHash>> {

@@ -18,6 +18,7 @@ struct State {
     members: BTreeMap<(CaseId, UserId), Member>,
     users: BTreeMap<UserId, UserProfile>,
     holds: BTreeMap<HoldId, LegalHold>,
+    checkpoints: BTreeMap<u64, String>,
     file_retention: BTreeMap<FileId, DateTime<Utc>>,
     audit: Vec<AuditEntry>,
 }
@@ -512,6 +513,32 @@ impl CaseRepository for InMemoryCaseRepository {
             size: leaves.len() as u64,
             root: audit_log::root_of(&leaves),
         })
+    }
+
+    async fn store_checkpoint(
+        &self,
+        tree_size: u64,
+        note: &str,
+        _at: DateTime<Utc>,
+    ) -> PersistenceResult<()> {
+        let mut state = self.lock();
+        match state.checkpoints.get(&tree_size) {
+            Some(kept) if kept == note => Ok(()),
+            Some(_) => Err(conflict("another checkpoint is kept at this size")),
+            None => {
+                state.checkpoints.insert(tree_size, note.to_owned());
+                Ok(())
+            }
+        }
+    }
+
+    async fn checkpoints(&self) -> PersistenceResult<Vec<(u64, String)>> {
+        Ok(self
+            .lock()
+            .checkpoints
+            .iter()
+            .map(|(s, n)| (*s, n.clone()))
+            .collect())
     }
 
     async fn read_audit_tree(

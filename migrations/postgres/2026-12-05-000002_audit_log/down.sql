@@ -1,3 +1,4 @@
+DROP TABLE audit_checkpoints;
 DROP TABLE audit_log_head;
 DROP FUNCTION audit_log_head_grows();
 DROP TABLE audit_tree;

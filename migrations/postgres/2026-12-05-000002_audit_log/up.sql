@@ -44,3 +44,14 @@ END;
 $$;
 CREATE TRIGGER audit_log_head_grows BEFORE UPDATE OR DELETE ON audit_log_head
     FOR EACH ROW EXECUTE FUNCTION audit_log_head_grows();
+
+-- Signed checkpoints of the log (C2SP signed notes), one per tree size; never changed.
+CREATE TABLE audit_checkpoints (
+    tree_size BIGINT PRIMARY KEY CHECK (tree_size >= 0),
+    note      TEXT NOT NULL,
+    made_at   TIMESTAMPTZ NOT NULL
+);
+CREATE TRIGGER audit_checkpoints_no_update_or_delete BEFORE UPDATE OR DELETE ON audit_checkpoints
+    FOR EACH ROW EXECUTE FUNCTION audit_tree_append_only();
+CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_tree_append_only();

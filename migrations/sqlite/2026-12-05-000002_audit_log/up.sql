@@ -40,3 +40,18 @@ CREATE TRIGGER audit_log_head_kept BEFORE DELETE ON audit_log_head
 BEGIN
     SELECT RAISE(ABORT, 'casefile: the audit tree only grows');
 END;
+
+-- Signed checkpoints of the log (C2SP signed notes), one per tree size; never changed.
+CREATE TABLE audit_checkpoints (
+    tree_size INTEGER PRIMARY KEY CHECK (tree_size >= 0),
+    note      TEXT NOT NULL,
+    made_at   TEXT NOT NULL
+);
+CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'casefile: checkpoints are never changed');
+END;
+CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'casefile: checkpoints are never changed');
+END;

@@ -2,6 +2,22 @@
 
 use super::*;
 
+/// The audit log's latest signed checkpoint (C2SP signed note: origin, tree size, base64 root,
+/// then an Ed25519 signature line), made now when the log has grown since the last one. Any
+/// signed-in user; check it offline with `casefile audit public-key`'s key.
+#[utoipa::path(get, path = "/v1/audit/checkpoint", tag = "cases", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the signed checkpoint", content_type = "text/plain"),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+    ))]
+pub(super) async fn checkpoint(
+    State(s): State<AppState>,
+    Caller(_user): Caller,
+) -> Result<Response, ApiError> {
+    let note = s.service.make_checkpoint(&s.checkpoints).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
+}
+
 /// Creates a case; the caller becomes its owner.
 #[utoipa::path(post, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
     request_body = NewCase,

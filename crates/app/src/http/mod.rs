@@ -154,6 +154,7 @@ fn routes(body_idle: std::time::Duration) -> (Router<AppState>, utoipa::openapi:
         .routes(routes!(release_hold))
         .routes(routes!(set_retention))
         .routes(routes!(set_file_retention))
+        .routes(routes!(checkpoint))
         .routes(routes!(get_file, delete_file))
         .routes(routes!(content))
         .routes(routes!(download_url))

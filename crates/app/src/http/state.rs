@@ -13,6 +13,8 @@ pub struct AppState {
     pub repository: Arc<dyn casefile_domain::legal::CaseRepository>,
     /// The local store whose presigned URLs this server honours.
     pub local: Option<crate::wiring::LocalStore>,
+    /// The signer of the audit log's checkpoints.
+    pub checkpoints: Arc<casefile_domain::legal::audit_log::CheckpointSigner>,
     /// How bearer tokens are checked.
     pub auth: Authenticator,
     /// The profiles (name, e-mail) last kept per user, so that they are written only when they

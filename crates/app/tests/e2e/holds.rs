@@ -353,3 +353,103 @@ async fn the_audit_log_verifies_and_names_an_edited_entry() {
     assert!(stdout.contains("tampered: index 1"), "{stdout}");
     app.stop().await;
 }
+
+/// Signed checkpoints: `GET /v1/audit/checkpoint` signs the log as it stands (kept in the
+/// database and anchored in the store); `casefile audit verify` checks them all with the key
+/// `casefile audit public-key` prints. An anchored checkpoint replaced by one signed with another
+/// key is named; so is a database rolled back behind an anchored checkpoint.
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpoints_are_signed_anchored_and_verified() {
+    use casefile_domain::legal::audit_log::{self, CheckpointSigner, TreeHead};
+    use casefile_domain::storage::{ObjectStorage, PutOptions};
+    use diesel::{Connection, RunQueryDsl};
+    let app = start().await;
+    let data = app._dir.path().to_path_buf();
+    let token = app.token(UserId::new());
+    new_case(&app, &token).await;
+    let cli = |args: &'static [&'static str], data: std::path::PathBuf| async move {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
+        for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
+            command.env_remove(name);
+        }
+        let out = command
+            .args(args)
+            .env("CASEFILE_DATA_DIR", &data)
+            .output()
+            .await
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let checkpoint = || async {
+        let response = reqwest::Client::new()
+            .get(format!("{}/v1/audit/checkpoint", app.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    };
+    let note = checkpoint().await;
+    assert!(note.starts_with("casefile.local/audit\n"), "{note}");
+    let (code, key) = cli(&["audit", "public-key"], data.clone()).await;
+    assert_eq!(code, Some(0));
+    let key = key.trim().to_owned();
+    let head = audit_log::open_checkpoint(&note, &key).expect("signed by the published key");
+    assert!(head.size >= 1, "the case's creation at least: {head:?}");
+    let (code, out) = cli(&["audit", "verify"], data.clone()).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("the audit log verifies"), "{out}");
+
+    // Roll-back: a consistent copy of the database now, then the log grows and is checkpointed.
+    let db = data.join("casefile.db");
+    let snapshot = data.join("snapshot.db");
+    let mut conn = diesel::SqliteConnection::establish(db.to_str().unwrap()).unwrap();
+    diesel::sql_query(format!("VACUUM INTO '{}'", snapshot.display()))
+        .execute(&mut conn)
+        .unwrap();
+    drop(conn);
+    new_case(&app, &token).await;
+    let later = audit_log::open_checkpoint(&checkpoint().await, &key).unwrap();
+    assert!(later.size > head.size);
+
+    // An anchored checkpoint replaced by one signed with another key.
+    let store = casefile_storage_local::FsStorage::new(data.join("objects")).unwrap();
+    let forger = CheckpointSigner::from_seed("casefile.local/audit", [9; 32]).unwrap();
+    let forged = forger
+        .sign(TreeHead {
+            size: head.size,
+            root: [0; 32],
+        })
+        .unwrap();
+    let anchored = audit_log::checkpoint_key(head.size);
+    let genuine = store.download(&anchored).await.expect("anchored");
+    store
+        .upload(&anchored, forged.into(), PutOptions::default())
+        .await
+        .unwrap();
+    let (code, out) = cli(&["audit", "verify"], data.clone()).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("anchored") && out.contains("not signed"),
+        "{out}"
+    );
+    store
+        .upload(&anchored, genuine, PutOptions::default())
+        .await
+        .unwrap();
+
+    // The database rolled back to the copy (the server keeps the old file open; the command
+    // opens the copy): the anchored checkpoint of the larger log says so.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(data.join(format!("casefile.db{suffix}")));
+    }
+    std::fs::rename(&snapshot, &db).unwrap();
+    let (code, out) = cli(&["audit", "verify"], data.clone()).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("rolled back"), "{out}");
+    app.stop().await;
+}

@@ -2,7 +2,7 @@
 //! commit, so that anyone holding a tree head can check that an entry is in the log and that a
 //! later log extends an earlier one. The encoding of a leaf is specified in `docs/audit-log.md`.
 
-use crate::legal::{AuditEntry, AuditQuery, CaseRepository, PersistenceResult};
+use crate::legal::{AuditEntry, AuditQuery, CaseRepository};
 
 /// The first bytes of every leaf: the encoding and its version.
 pub const LEAF_ENCODING: &[u8] = b"casefile-audit-entry/v1\n";
@@ -115,6 +115,114 @@ pub fn root_of(leaves: &[TreeHash]) -> TreeHash {
     root(size, &lookup(&stored, root_reads(size))).unwrap_or(tlog_tiles::EMPTY_HASH.0)
 }
 
+/// Signs checkpoints of the log: C2SP `tlog-checkpoint` notes (origin, tree size, base64 root)
+/// with an Ed25519 signature in the C2SP `signed-note` format. The key never leaves it (its
+/// `Debug` shows the origin only).
+pub struct CheckpointSigner {
+    origin: String,
+    key: ed25519_dalek::SigningKey,
+    id: u32,
+}
+
+impl std::fmt::Debug for CheckpointSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckpointSigner")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CheckpointSigner {
+    /// A signer for the log named `origin` (e.g. `casefile.firm.example/audit`: no spaces or
+    /// `+`), with the Ed25519 key of this 32-byte seed.
+    ///
+    /// # Errors
+    /// An origin that cannot name a signed-note key.
+    pub fn from_seed(origin: &str, seed: [u8; 32]) -> Result<Self, String> {
+        if !signed_note::is_key_name_valid(origin) {
+            return Err(format!(
+                "{origin:?} cannot name a log (no spaces, no '+', not empty)"
+            ));
+        }
+        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let mut public = vec![1u8];
+        public.extend_from_slice(key.verifying_key().as_bytes());
+        Ok(Self {
+            origin: origin.to_owned(),
+            id: signed_note::key_id(origin, &public),
+            key,
+        })
+    }
+
+    /// The log's name: the checkpoints' first line.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The verifier key to publish (`<origin>+<id>+<base64 key>`): with it, anyone checks the
+    /// checkpoints offline.
+    pub fn verifier_key(&self) -> String {
+        signed_note::new_ed25519_verifier_key(&self.origin, &self.key.verifying_key())
+    }
+
+    /// The signed checkpoint of `head`.
+    ///
+    /// # Errors
+    /// Signing failed (not expected of Ed25519).
+    pub fn sign(&self, head: TreeHead) -> Result<String, String> {
+        let checkpoint =
+            tlog_tiles::Checkpoint::new(&self.origin, head.size, tlog_tiles::Hash(head.root), "")
+                .map_err(|e| e.to_string())?;
+        let mut note =
+            signed_note::Note::new(&checkpoint.to_bytes(), &[]).map_err(|e| e.to_string())?;
+        note.add_sigs(&[self]).map_err(|e| e.to_string())?;
+        String::from_utf8(note.to_bytes()).map_err(|e| e.to_string())
+    }
+}
+
+impl signed_note::Signer for CheckpointSigner {
+    fn name(&self) -> &str {
+        &self.origin
+    }
+
+    fn key_id(&self) -> u32 {
+        self.id
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, signature::Error> {
+        use ed25519_dalek::Signer;
+        Ok(self.key.sign(msg).to_bytes().to_vec())
+    }
+}
+
+/// The tree head a signed checkpoint states, once its signature by `verifier_key` and its format
+/// are checked.
+///
+/// # Errors
+/// A malformed key, note or checkpoint, or a signature that is not the key's — said in words.
+pub fn open_checkpoint(note: &str, verifier_key: &str) -> Result<TreeHead, String> {
+    let verifier = signed_note::StandardVerifier::new(verifier_key)
+        .map_err(|e| format!("the verifier key is malformed: {e}"))?;
+    let verifiers = signed_note::VerifierList::new(vec![Box::new(verifier.clone())]);
+    let parsed = signed_note::Note::from_bytes(note.as_bytes())
+        .map_err(|e| format!("not a signed note: {e}"))?;
+    parsed
+        .verify(&verifiers)
+        .map_err(|e| format!("not signed by the log's key: {e}"))?;
+    let checkpoint = tlog_tiles::Checkpoint::from_bytes(parsed.text())
+        .map_err(|_| "not a checkpoint".to_owned())?;
+    if checkpoint.origin() != signed_note::Verifier::name(&verifier) {
+        return Err(format!(
+            "a checkpoint of another log ({})",
+            checkpoint.origin()
+        ));
+    }
+    Ok(TreeHead {
+        size: checkpoint.size(),
+        root: checkpoint.hash().0,
+    })
+}
+
 /// The stored index of leaf `index` (where its hash sits among the tree's stored hashes).
 pub fn leaf_stored_index(index: u64) -> u64 {
     tlog_tiles::stored_hash_index(0, index)
@@ -164,6 +272,16 @@ impl Frontier {
     }
 }
 
+/// The reserved prefix of the log's anchored checkpoints in the store. Case files live under
+/// generated keys (`cases/…`, `uploads/…`), so no request can ever reach these as a file.
+pub const CHECKPOINT_PREFIX: &str = "_casefile/audit/checkpoints";
+
+/// The key of the anchored checkpoint of a tree of `size` leaves (zero-padded: keys sort by size).
+pub fn checkpoint_key(size: u64) -> crate::storage::ObjectKey {
+    crate::storage::ObjectKey::new(format!("{CHECKPOINT_PREFIX}/{size:020}"))
+        .unwrap_or_else(|_| unreachable!("a constant prefix and digits make a valid key"))
+}
+
 /// What a verification of the audit log found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
@@ -173,8 +291,18 @@ pub struct Verification {
     pub tree_size: u64,
     /// The root recomputed from the entries in the tree.
     pub root: TreeHash,
+    /// Signed checkpoints checked (kept in the database and anchored in the store).
+    pub checkpoints: u64,
     /// The first thing wrong, if any: the log index concerned and what is wrong.
     pub problem: Option<(u64, String)>,
+}
+
+/// Where the signed checkpoints are, and the key that signs them, for [`verify`].
+pub struct CheckpointChecks<'a> {
+    /// The store holding the anchored checkpoints (under [`CHECKPOINT_PREFIX`]).
+    pub storage: &'a dyn crate::storage::ObjectStorage,
+    /// The log's verifier key ([`CheckpointSigner::verifier_key`]).
+    pub verifier_key: &'a str,
 }
 
 /// Recomputes the audit log from its entries, as a verifier does: every entry must sit at the
@@ -183,24 +311,73 @@ pub struct Verification {
 /// the trail a page at a time; memory stays O(log n). Entries appended but not yet in the tree
 /// (none, once every append integrates) are counted, not judged.
 ///
-/// What this proves is that the rows and the stored tree agree; that neither was rewritten
-/// together is what signed checkpoints, kept outside the database, will prove.
+/// With `checks`, every signed checkpoint — those the database keeps and those anchored in the
+/// store, where a database administrator cannot rewrite them — must carry the log's signature
+/// and state the root the recomputed log has at its size: a checkpoint larger than the log means
+/// entries were removed or the database was rolled back.
 ///
 /// # Errors
-/// Persistence failures.
-pub async fn verify(repository: &dyn CaseRepository) -> PersistenceResult<Verification> {
+/// Persistence and storage failures.
+pub async fn verify(
+    repository: &dyn CaseRepository,
+    checks: Option<CheckpointChecks<'_>>,
+) -> crate::legal::ServiceResult<Verification> {
     const PAGE: usize = 1000;
     let head = repository.audit_tree_head().await?;
+    let mut expected: std::collections::BTreeMap<u64, (TreeHash, String)> =
+        std::collections::BTreeMap::new();
+    let mut checked = 0u64;
+    let mut problem: Option<(u64, String)> = None;
+    if let Some(checks) = &checks {
+        let mut notes: Vec<(String, u64, String)> = repository
+            .checkpoints()
+            .await?
+            .into_iter()
+            .map(|(size, note)| (format!("the checkpoint kept at size {size}"), size, note))
+            .collect();
+        notes.extend(anchored_checkpoints(checks.storage).await?);
+        for (source, size, note) in notes {
+            checked += 1;
+            let stated = match open_checkpoint(&note, checks.verifier_key) {
+                Ok(head) if head.size == size => head,
+                Ok(head) => {
+                    problem.get_or_insert((size, format!("{source} states size {}", head.size)));
+                    continue;
+                }
+                Err(e) => {
+                    problem.get_or_insert((size, format!("{source}: {e}")));
+                    continue;
+                }
+            };
+            match expected.get(&size) {
+                Some((root, first)) if *root != stated.root => {
+                    problem.get_or_insert((size, format!("{source} and {first} disagree")));
+                }
+                Some(_) => {}
+                None => {
+                    expected.insert(size, (stated.root, source));
+                }
+            }
+        }
+    }
     let mut frontier = Frontier::default();
     let mut entries = 0u64;
     let mut after = None;
-    let found = |index: u64, what: String, entries: u64, frontier: &Frontier| Verification {
-        entries,
-        tree_size: head.size,
-        root: frontier.root(),
-        problem: Some((index, what)),
+    let compare = |frontier: &Frontier, problem: &mut Option<(u64, String)>| {
+        if let Some((root, source)) = expected.get(&frontier.size())
+            && *root != frontier.root()
+        {
+            problem.get_or_insert((
+                frontier.size().saturating_sub(1),
+                format!(
+                    "the log of {} entries is not the one {source} signed",
+                    frontier.size()
+                ),
+            ));
+        }
     };
-    loop {
+    compare(&frontier, &mut problem);
+    'pages: loop {
         let page = repository
             .list_audit(&AuditQuery {
                 after,
@@ -226,7 +403,9 @@ pub async fn verify(repository: &dyn CaseRepository) -> PersistenceResult<Verifi
                         entry.id
                     ),
                 };
-                return Ok(found(index, what, entries + offset as u64, &frontier));
+                problem.get_or_insert((index, what));
+                entries = index;
+                break 'pages;
             }
             if index < head.size {
                 let leaf = leaf_hash(entry);
@@ -235,9 +414,12 @@ pub async fn verify(repository: &dyn CaseRepository) -> PersistenceResult<Verifi
                         "entry {index} ({}) does not hash to the leaf the tree holds: it was changed",
                         entry.id
                     );
-                    return Ok(found(index, what, entries + offset as u64, &frontier));
+                    problem.get_or_insert((index, what));
+                    entries = index;
+                    break 'pages;
                 }
                 frontier.push(leaf);
+                compare(&frontier, &mut problem);
             }
         }
         entries += page.len() as u64;
@@ -246,24 +428,75 @@ pub async fn verify(repository: &dyn CaseRepository) -> PersistenceResult<Verifi
             _ => break,
         }
     }
-    if entries < head.size {
-        let what = format!(
-            "the tree holds {} leaves but only {entries} entries are left: entries were removed",
-            head.size
-        );
-        return Ok(found(entries, what, entries, &frontier));
+    if problem.is_none() && entries < head.size {
+        problem = Some((
+            entries,
+            format!(
+                "the tree holds {} leaves but only {entries} entries are left: entries were removed",
+                head.size
+            ),
+        ));
     }
-    if frontier.root() != head.root {
-        let what = "the stored tree's root is not the root of its leaves: the tree was rewritten"
-            .to_owned();
-        return Ok(found(head.size, what, entries, &frontier));
+    if problem.is_none() && frontier.root() != head.root {
+        problem = Some((
+            head.size,
+            "the stored tree's root is not the root of its leaves: the tree was rewritten"
+                .to_owned(),
+        ));
+    }
+    if problem.is_none()
+        && let Some((size, (_, source))) = expected.range(frontier.size() + 1..).next()
+    {
+        problem = Some((
+            frontier.size(),
+            format!(
+                "{source} covers {size} entries but the log has {}: entries were removed or the database was rolled back",
+                frontier.size()
+            ),
+        ));
     }
     Ok(Verification {
         entries,
         tree_size: head.size,
         root: frontier.root(),
-        problem: None,
+        checkpoints: checked,
+        problem,
     })
+}
+
+/// The checkpoints anchored in the store: (what to call it, its size, its note).
+async fn anchored_checkpoints(
+    storage: &dyn crate::storage::ObjectStorage,
+) -> crate::legal::ServiceResult<Vec<(String, u64, String)>> {
+    let prefix = crate::storage::ObjectKey::new(CHECKPOINT_PREFIX)
+        .unwrap_or_else(|_| unreachable!("a constant valid key"));
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let page = storage
+            .list(crate::storage::ListOptions {
+                prefix: Some(prefix.clone()),
+                max_keys: None,
+                continuation_token: token,
+            })
+            .await?;
+        for object in page.objects {
+            let name = format!("the checkpoint anchored at {}", object.key);
+            let size = object
+                .key
+                .as_str()
+                .rsplit('/')
+                .next()
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(u64::MAX);
+            let bytes = storage.download(&object.key).await?;
+            found.push((name, size, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+        match page.next_token {
+            Some(next) => token = Some(next),
+            None => return Ok(found),
+        }
+    }
 }
 
 /// The stored indexes an operation reads: it runs once against a reader that records the request
@@ -365,6 +598,31 @@ mod tests {
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn checkpoints_are_signed_notes_only_the_key_opens() {
+        let signer = CheckpointSigner::from_seed("casefile.test/audit", [7; 32]).unwrap();
+        let head = TreeHead {
+            size: 3,
+            root: root_of(&[[1; 32], [2; 32], [3; 32]]),
+        };
+        let note = signer.sign(head).unwrap();
+        assert!(note.starts_with("casefile.test/audit\n3\n"), "{note}");
+        assert!(note.contains("\n\n\u{2014} casefile.test/audit "), "{note}");
+        assert_eq!(open_checkpoint(&note, &signer.verifier_key()), Ok(head));
+        let other = CheckpointSigner::from_seed("casefile.test/audit", [8; 32]).unwrap();
+        assert!(
+            open_checkpoint(&note, &other.verifier_key()).is_err(),
+            "another key"
+        );
+        let forged = note.replacen("\n3\n", "\n4\n", 1);
+        assert!(
+            open_checkpoint(&forged, &signer.verifier_key()).is_err(),
+            "edited text"
+        );
+        assert!(open_checkpoint(&note, "not a key").is_err());
+        assert!(CheckpointSigner::from_seed("has space", [7; 32]).is_err());
     }
 
     #[test]

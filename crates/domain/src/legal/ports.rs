@@ -297,6 +297,19 @@ pub trait CaseRepository: Send + Sync {
     /// time its transaction commits, at its `log_index`.
     async fn audit_tree_head(&self) -> PersistenceResult<crate::legal::audit_log::TreeHead>;
 
+    /// Keeps a signed checkpoint of the audit log at `tree_size`. Checkpoints are never changed:
+    /// keeping the same note again is a no-op; MUST return [`PersistenceError::Conflict`] for
+    /// another note at a size already kept.
+    async fn store_checkpoint(
+        &self,
+        tree_size: u64,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> PersistenceResult<()>;
+
+    /// The kept checkpoints, by tree size.
+    async fn checkpoints(&self) -> PersistenceResult<Vec<(u64, String)>>;
+
     /// The audit tree's stored hashes at these stored indexes, in their order (see
     /// [`audit_log`](crate::legal::audit_log)). MUST return [`PersistenceError::NotFound`] when
     /// one is not stored.

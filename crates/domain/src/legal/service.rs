@@ -25,6 +25,7 @@ use crate::storage::{
 };
 
 mod cases;
+mod checkpoints;
 mod deletion;
 mod holds;
 mod members;

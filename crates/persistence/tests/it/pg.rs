@@ -696,7 +696,7 @@ async fn a_rewritten_audit_row_no_longer_matches_the_tree() {
     };
     let head = repo.audit_tree_head().await.unwrap();
     assert_eq!((head.size, head.root), (2, root_of_rows().await));
-    let clean = audit_log::verify(repo).await.unwrap();
+    let clean = audit_log::verify(repo, None).await.unwrap();
     assert_eq!(
         (clean.entries, clean.tree_size, clean.problem),
         (2, 2, None)
@@ -709,7 +709,7 @@ async fn a_rewritten_audit_row_no_longer_matches_the_tree() {
         sql_query(sql).execute(&mut conn).await.unwrap();
     }
     assert_ne!(root_of_rows().await, head.root, "an edited row is found");
-    let edited = audit_log::verify(repo).await.unwrap();
+    let edited = audit_log::verify(repo, None).await.unwrap();
     let (index, what) = edited.problem.expect("found");
     assert_eq!(index, 0, "{what}");
     assert!(what.contains("changed"), "{what}");
@@ -721,7 +721,7 @@ async fn a_rewritten_audit_row_no_longer_matches_the_tree() {
     ] {
         let _ = sql_query(sql).execute(&mut conn).await;
     }
-    let swapped = audit_log::verify(repo).await.unwrap();
+    let swapped = audit_log::verify(repo, None).await.unwrap();
     assert!(swapped.problem.is_some(), "a swap is found");
     let rewrite = sql_query("UPDATE audit_tree SET hash = hash")
         .execute(&mut conn)

@@ -337,7 +337,7 @@ async fn a_rewritten_audit_row_no_longer_matches_the_tree() {
     };
     let head = repo.audit_tree_head().await.unwrap();
     assert_eq!((head.size, head.root), (2, root_of_rows().await));
-    let clean = audit_log::verify(repo).await.unwrap();
+    let clean = audit_log::verify(repo, None).await.unwrap();
     assert_eq!(
         (clean.entries, clean.tree_size, clean.problem),
         (2, 2, None)
@@ -354,14 +354,14 @@ async fn a_rewritten_audit_row_no_longer_matches_the_tree() {
         .execute(&mut conn)
         .unwrap();
     assert_ne!(root_of_rows().await, head.root, "an edited row is found");
-    let edited = audit_log::verify(repo).await.unwrap();
+    let edited = audit_log::verify(repo, None).await.unwrap();
     let (index, what) = edited.problem.expect("found");
     assert_eq!(index, 1, "{what}");
     assert!(what.contains("changed"), "{what}");
     diesel::sql_query("DELETE FROM audit_log WHERE log_index = 1")
         .execute(&mut conn)
         .unwrap();
-    let removed = audit_log::verify(repo).await.unwrap();
+    let removed = audit_log::verify(repo, None).await.unwrap();
     let (index, what) = removed.problem.expect("found");
     assert_eq!(index, 1, "{what}");
     assert!(what.contains("removed"), "{what}");
