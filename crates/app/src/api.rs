@@ -453,6 +453,58 @@ pub struct AuditEntryView {
     pub log_index: Option<u64>,
 }
 
+/// `GET /v1/audit/entries/{index}/proof` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProofQuery {
+    /// The size of the tree to prove against (past the entry, at most the log's size); the
+    /// latest signed checkpoint when absent.
+    pub tree_size: Option<u64>,
+}
+
+/// `GET /v1/audit/consistency` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyQuery {
+    /// The earlier tree size.
+    pub from: u64,
+    /// The later tree size (at most the log's size).
+    pub to: u64,
+}
+
+/// An audit entry's proof of inclusion (hashes in lowercase hex).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InclusionProofView {
+    /// The entry.
+    pub entry: AuditEntryView,
+    /// Its leaf hash: SHA-256(0x00 ‖ canonical bytes), docs/audit-log.md.
+    pub leaf_hash: String,
+    /// The size of the tree proven against.
+    pub tree_size: u64,
+    /// That tree's root.
+    pub root: String,
+    /// The audit path, leaf to root (RFC 6962).
+    pub proof: Vec<String>,
+    /// The signed checkpoint of that tree (when no `tree_size` was asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+}
+
+/// A consistency proof between two sizes of the log (hashes in lowercase hex).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConsistencyProofView {
+    /// The earlier size.
+    pub from: u64,
+    /// Its root.
+    pub from_root: String,
+    /// The later size.
+    pub to: u64,
+    /// Its root.
+    pub to_root: String,
+    /// The proof (RFC 6962).
+    pub proof: Vec<String>,
+}
+
 impl From<&AuditEntry> for AuditEntryView {
     fn from(e: &AuditEntry) -> Self {
         Self {

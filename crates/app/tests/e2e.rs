@@ -656,6 +656,8 @@ async fn openapi_document_is_valid_and_lists_every_route() {
         ("PUT", "/v1/cases/{case_id}/retention"),
         ("PUT", "/v1/files/{file_id}/retention"),
         ("GET", "/v1/audit/checkpoint"),
+        ("GET", "/v1/audit/entries/{index}/proof"),
+        ("GET", "/v1/audit/consistency"),
     ]
     .iter()
     .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))

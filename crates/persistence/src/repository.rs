@@ -1042,6 +1042,19 @@ macro_rules! diesel_repository {
                 Ok(merkle::TreeHead { size, root })
             }
 
+            async fn audit_entry_at(&self, index: u64) -> PersistenceResult<Option<AuditEntry>> {
+                let Ok(index) = i64::try_from(index) else { return Ok(None) };
+                let mut conn = self.conn().await?;
+                let row: Option<AuditRow> = audit_log::table
+                    .filter(audit_log::log_index.eq(index))
+                    .select(AuditRow::as_select())
+                    .first(&mut conn)
+                    .await
+                    .optional()
+                    .map_err(crate::error::map_diesel)?;
+                row.map(AuditRow::into_domain).transpose()
+            }
+
             async fn store_checkpoint(&self, tree_size: u64, note: &str, at: DateTime<Utc>) -> PersistenceResult<()> {
                 let size = i64::try_from(tree_size).map_err(|_| conflict("tree size over i64"))?;
                 let mut conn = self.conn().await?;

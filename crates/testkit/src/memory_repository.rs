@@ -515,6 +515,12 @@ impl CaseRepository for InMemoryCaseRepository {
         })
     }
 
+    async fn audit_entry_at(&self, index: u64) -> PersistenceResult<Option<AuditEntry>> {
+        Ok(usize::try_from(index)
+            .ok()
+            .and_then(|i| self.lock().audit.get(i).cloned()))
+    }
+
     async fn store_checkpoint(
         &self,
         tree_size: u64,

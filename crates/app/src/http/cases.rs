@@ -18,6 +18,66 @@ pub(super) async fn checkpoint(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
 }
 
+fn hex(hash: &[u8; 32]) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The proof that an audit entry is in the log: against the latest signed checkpoint (which
+/// comes with it), or the tree of `tree_size` entries. Owners and auditors of the entry's case.
+#[utoipa::path(get, path = "/v1/audit/entries/{index}/proof", tag = "cases", security(("bearer" = [])),
+    params(("index" = u64, Path, description = "the entry's log index"), ProofQuery),
+    responses(
+        (status = 200, description = "the proof", body = InclusionProofView),
+        (status = 400, description = "an index past the end of the log, or a tree size larger than the log", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "an entry of a case whose trail the caller may not read", body = ErrorBody),
+    ))]
+pub(super) async fn entry_proof(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    Path(index): Path<String>,
+    ApiQuery(query): ApiQuery<ProofQuery>,
+) -> Result<Json<InclusionProofView>, ApiError> {
+    let index: u64 = index
+        .parse()
+        .map_err(|_| ApiError::invalid("invalid index: a log index is a number"))?;
+    let p = s
+        .service
+        .prove_entry(user, index, query.tree_size, &s.checkpoints)
+        .await?;
+    Ok(Json(InclusionProofView {
+        entry: AuditEntryView::from(&p.entry),
+        leaf_hash: hex(&p.leaf),
+        tree_size: p.tree_size,
+        root: hex(&p.root),
+        proof: p.proof.iter().map(hex).collect(),
+        checkpoint: p.checkpoint,
+    }))
+}
+
+/// The proof that the log of `to` entries extends the log of `from` entries. Any signed-in user.
+#[utoipa::path(get, path = "/v1/audit/consistency", tag = "cases", security(("bearer" = [])),
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, description = "the proof", body = ConsistencyProofView),
+        (status = 400, description = "unless from <= to <= the log's size", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+    ))]
+pub(super) async fn consistency(
+    State(s): State<AppState>,
+    Caller(_user): Caller,
+    ApiQuery(query): ApiQuery<ConsistencyQuery>,
+) -> Result<Json<ConsistencyProofView>, ApiError> {
+    let p = s.service.prove_consistency(query.from, query.to).await?;
+    Ok(Json(ConsistencyProofView {
+        from: p.from.0,
+        from_root: hex(&p.from.1),
+        to: p.to.0,
+        to_root: hex(&p.to.1),
+        proof: p.proof.iter().map(hex).collect(),
+    }))
+}
+
 /// Creates a case; the caller becomes its owner.
 #[utoipa::path(post, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
     request_body = NewCase,

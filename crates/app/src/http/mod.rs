@@ -23,10 +23,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    AuditEntryView, AuditPage, CaseList, CaseView, DirectUploadQuery, DownloadUrl, ErrorBody,
-    FileList, FileListQuery, FileView, Health, HoldList, HoldView, MemberList, MemberView, NewCase,
-    NewHoldBody, PageQuery, PutMember, ReleaseBody, RetentionBody, UploadInstructions,
-    UploadRequest, UploadStarted,
+    AuditEntryView, AuditPage, CaseList, CaseView, ConsistencyProofView, ConsistencyQuery,
+    DirectUploadQuery, DownloadUrl, ErrorBody, FileList, FileListQuery, FileView, Health, HoldList,
+    HoldView, InclusionProofView, MemberList, MemberView, NewCase, NewHoldBody, PageQuery,
+    ProofQuery, PutMember, ReleaseBody, RetentionBody, UploadInstructions, UploadRequest,
+    UploadStarted,
 };
 use crate::auth::Authenticator;
 
@@ -155,6 +156,8 @@ fn routes(body_idle: std::time::Duration) -> (Router<AppState>, utoipa::openapi:
         .routes(routes!(set_retention))
         .routes(routes!(set_file_retention))
         .routes(routes!(checkpoint))
+        .routes(routes!(entry_proof))
+        .routes(routes!(consistency))
         .routes(routes!(get_file, delete_file))
         .routes(routes!(content))
         .routes(routes!(download_url))

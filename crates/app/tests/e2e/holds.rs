@@ -453,3 +453,130 @@ async fn checkpoints_are_signed_anchored_and_verified() {
     assert!(out.contains("rolled back"), "{out}");
     app.stop().await;
 }
+
+/// Proofs over HTTP: an owner proves an entry of their case against the latest signed checkpoint
+/// and checks it offline with the published key; a later checkpoint is proven consistent with
+/// the earlier one; a stranger gets 404; indexes and sizes past the log get 400.
+#[tokio::test(flavor = "multi_thread")]
+async fn entries_are_proven_in_the_log_and_the_log_only_grows() {
+    use casefile_domain::legal::audit_log;
+    let app = start().await;
+    let owner = UserId::new();
+    let token = app.token(owner);
+    let case = new_case(&app, &token).await;
+    let (_, trail) = app
+        .call(
+            Method::GET,
+            &format!("/v1/cases/{case}/audit"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let index = trail["entries"][0]["log_index"].as_u64().unwrap();
+    let (status, proof) = app
+        .call(
+            Method::GET,
+            &format!("/v1/audit/entries/{index}/proof"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{proof}");
+    let key = casefile_app::checkpoint_signer(&casefile_app::config::Config {
+        data_dir: app._dir.path().to_path_buf(),
+        ..casefile_app::config::Config::default()
+    })
+    .unwrap()
+    .verifier_key();
+    let signed = audit_log::open_checkpoint(proof["checkpoint"].as_str().unwrap(), &key).unwrap();
+    let unhex = |v: &Value| -> [u8; 32] {
+        let s = v.as_str().unwrap();
+        let bytes: Vec<u8> = (0..64)
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect();
+        bytes.try_into().unwrap()
+    };
+    assert_eq!(proof["tree_size"].as_u64(), Some(signed.size));
+    assert_eq!(unhex(&proof["root"]), signed.root);
+    let path: Vec<[u8; 32]> = proof["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(unhex)
+        .collect();
+    assert!(audit_log::check_inclusion(
+        &path,
+        signed.size,
+        signed.root,
+        index,
+        unhex(&proof["leaf_hash"])
+    ));
+
+    // The log grows; the later checkpoint extends the earlier one.
+    new_case(&app, &token).await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/audit/checkpoint", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let later = audit_log::open_checkpoint(&response.text().await.unwrap(), &key).unwrap();
+    let (status, consistency) = app
+        .call(
+            Method::GET,
+            &format!(
+                "/v1/audit/consistency?from={}&to={}",
+                signed.size, later.size
+            ),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{consistency}");
+    let path: Vec<[u8; 32]> = consistency["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(unhex)
+        .collect();
+    assert!(audit_log::check_consistency(
+        &path,
+        later.size,
+        later.root,
+        signed.size,
+        signed.root
+    ));
+
+    // A stranger; past the end; a tree larger than the log.
+    let (status, body) = app
+        .call(
+            Method::GET,
+            &format!("/v1/audit/entries/{index}/proof"),
+            Some(&app.token(UserId::new())),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, "not_found"),
+        "{body}"
+    );
+    for path in [
+        format!("/v1/audit/entries/{}/proof", later.size + 10),
+        format!(
+            "/v1/audit/entries/{index}/proof?tree_size={}",
+            later.size + 10
+        ),
+        format!("/v1/audit/consistency?from=0&to={}", later.size + 10),
+        "/v1/audit/entries/abc/proof".to_owned(),
+    ] {
+        let (status, body) = app.call(Method::GET, &path, Some(&token), None).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_input"),
+            "{path}: {body}"
+        );
+    }
+    app.stop().await;
+}

@@ -98,6 +98,91 @@ pub fn root(size: u64, read: &[TreeHash]) -> Option<TreeHash> {
     tlog_tiles::tree_hash(size, &reader).ok().map(|h| h.0)
 }
 
+/// The stored hashes an inclusion proof of leaf `index` in a tree of `size` leaves is made of.
+pub fn inclusion_reads(size: u64, index: u64) -> Vec<u64> {
+    if index >= size {
+        return Vec::new();
+    }
+    needed_indexes(|r| tlog_tiles::prove_record(size, index, r).map(drop))
+}
+
+/// The RFC 6962 inclusion proof (audit path) of leaf `index` in the tree of `size` leaves, from
+/// the hashes [`inclusion_reads`] asked for, in its order; `None` when they do not answer it or
+/// `index` is not below `size`.
+pub fn inclusion_proof(size: u64, index: u64, read: &[TreeHash]) -> Option<Vec<TreeHash>> {
+    if index >= size {
+        return None;
+    }
+    let reader = Known::of(&inclusion_reads(size, index), read)?;
+    let proof = tlog_tiles::prove_record(size, index, &reader).ok()?;
+    Some(proof.into_iter().map(|h| h.0).collect())
+}
+
+/// Whether `proof` shows the leaf `leaf` at `index` in the tree of `size` leaves with `root`.
+pub fn check_inclusion(
+    proof: &[TreeHash],
+    size: u64,
+    root: TreeHash,
+    index: u64,
+    leaf: TreeHash,
+) -> bool {
+    let proof: Vec<tlog_tiles::Hash> = proof.iter().map(|h| tlog_tiles::Hash(*h)).collect();
+    tlog_tiles::check_record(
+        &proof,
+        size,
+        tlog_tiles::Hash(root),
+        index,
+        tlog_tiles::Hash(leaf),
+    )
+    .is_ok()
+}
+
+/// The stored hashes a consistency proof from `old` to `new` leaves is made of.
+pub fn consistency_reads(new: u64, old: u64) -> Vec<u64> {
+    if old == 0 || old > new {
+        return Vec::new();
+    }
+    needed_indexes(|r| tlog_tiles::prove_tree(new, old, r).map(drop))
+}
+
+/// The RFC 6962 consistency proof that the tree of `new` leaves extends the tree of its first
+/// `old` leaves, from the hashes [`consistency_reads`] asked for; `None` when they do not answer
+/// it or `old > new`.
+pub fn consistency_proof(new: u64, old: u64, read: &[TreeHash]) -> Option<Vec<TreeHash>> {
+    if old > new {
+        return None;
+    }
+    if old == 0 {
+        // Every tree extends the empty one.
+        return Some(Vec::new());
+    }
+    let reader = Known::of(&consistency_reads(new, old), read)?;
+    let proof = tlog_tiles::prove_tree(new, old, &reader).ok()?;
+    Some(proof.into_iter().map(|h| h.0).collect())
+}
+
+/// Whether `proof` shows that the tree (`new`, `new_root`) extends the tree (`old`, `old_root`).
+pub fn check_consistency(
+    proof: &[TreeHash],
+    new: u64,
+    new_root: TreeHash,
+    old: u64,
+    old_root: TreeHash,
+) -> bool {
+    if old == 0 {
+        return proof.is_empty() && old_root == tlog_tiles::EMPTY_HASH.0 && new >= old;
+    }
+    let proof: Vec<tlog_tiles::Hash> = proof.iter().map(|h| tlog_tiles::Hash(*h)).collect();
+    tlog_tiles::check_tree(
+        &proof,
+        new,
+        tlog_tiles::Hash(new_root),
+        old,
+        tlog_tiles::Hash(old_root),
+    )
+    .is_ok()
+}
+
 /// The root over these leaves, computed from scratch (what a verifier does with the rows).
 pub fn root_of(leaves: &[TreeHash]) -> TreeHash {
     let mut stored = std::collections::HashMap::new();
@@ -623,6 +708,55 @@ mod tests {
         );
         assert!(open_checkpoint(&note, "not a key").is_err());
         assert!(CheckpointSigner::from_seed("has space", [7; 32]).is_err());
+    }
+
+    #[test]
+    fn proofs_check_and_fail_when_forged() {
+        let leaves: Vec<TreeHash> = (0u8..13).map(|i| tlog_tiles::record_hash(&[i]).0).collect();
+        let mut stored = std::collections::HashMap::new();
+        let lookup = |stored: &std::collections::HashMap<u64, TreeHash>, reads: Vec<u64>| {
+            reads.iter().map(|i| stored[i]).collect::<Vec<_>>()
+        };
+        for (index, leaf) in (0u64..).zip(&leaves) {
+            let read = lookup(&stored, append_reads(index));
+            stored.extend(append_hashes(index, *leaf, &read).unwrap());
+        }
+        for size in 1..=13u64 {
+            let root = root_of(&leaves[..size as usize]);
+            for index in 0..size {
+                let proof =
+                    inclusion_proof(size, index, &lookup(&stored, inclusion_reads(size, index)))
+                        .unwrap();
+                assert!(check_inclusion(
+                    &proof,
+                    size,
+                    root,
+                    index,
+                    leaves[index as usize]
+                ));
+                assert!(
+                    !check_inclusion(&proof, size, root, index, [0; 32]),
+                    "another leaf"
+                );
+            }
+            for old in 0..=size {
+                let proof =
+                    consistency_proof(size, old, &lookup(&stored, consistency_reads(size, old)))
+                        .unwrap();
+                let old_root = root_of(&leaves[..old as usize]);
+                assert!(
+                    check_consistency(&proof, size, root, old, old_root),
+                    "{old} -> {size}"
+                );
+                if old > 0 && old < size {
+                    assert!(
+                        !check_consistency(&proof, size, root, old, [0; 32]),
+                        "forked"
+                    );
+                }
+            }
+        }
+        assert!(inclusion_proof(3, 3, &[]).is_none());
     }
 
     #[test]

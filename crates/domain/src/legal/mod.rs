@@ -34,7 +34,8 @@ pub use ports::{
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockCaseRepository, MockClock};
 pub use service::{
-    AuditTrailPage, AuditTrailQuery, CasePage, DEFAULT_FILE_PAGE, FileDownload, FilePage,
-    InitiatedUpload, LegalFileService, ListCases, ListFiles, MAX_FILE_PAGE, MAX_TITLE_CHARS,
-    NewUpload, PurgeReport, ReconcileReport, mime_contradicts, settled_mime_type,
+    AuditTrailPage, AuditTrailQuery, CasePage, ConsistencyProof, DEFAULT_FILE_PAGE, FileDownload,
+    FilePage, InclusionProof, InitiatedUpload, LegalFileService, ListCases, ListFiles,
+    MAX_FILE_PAGE, MAX_TITLE_CHARS, NewUpload, PurgeReport, ReconcileReport, mime_contradicts,
+    settled_mime_type,
 };

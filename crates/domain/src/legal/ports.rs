@@ -297,6 +297,9 @@ pub trait CaseRepository: Send + Sync {
     /// time its transaction commits, at its `log_index`.
     async fn audit_tree_head(&self) -> PersistenceResult<crate::legal::audit_log::TreeHead>;
 
+    /// The audit entry at this log index, or `None`.
+    async fn audit_entry_at(&self, index: u64) -> PersistenceResult<Option<AuditEntry>>;
+
     /// Keeps a signed checkpoint of the audit log at `tree_size`. Checkpoints are never changed:
     /// keeping the same note again is a no-op; MUST return [`PersistenceError::Conflict`] for
     /// another note at a size already kept.

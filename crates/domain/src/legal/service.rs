@@ -31,6 +31,7 @@ mod holds;
 mod members;
 mod reading;
 
+pub use checkpoints::{ConsistencyProof, InclusionProof};
 pub use holds::ReconcileReport;
 
 /// The longest case title, in characters.
