@@ -80,6 +80,82 @@ pub fn checkpoint_signer(
     )
 }
 
+/// Why an exported proof does not verify.
+#[derive(Debug)]
+pub enum EntryCheck {
+    /// The file or the key is not what it should be (exit code 2).
+    Malformed(String),
+    /// It is well formed and does not verify (exit code 1).
+    Fails(String),
+}
+
+/// Checks an entry exported from `GET /v1/audit/entries/{index}/proof` offline, with the log's
+/// verifier key only: the checkpoint's signature, that the entry hashes to the leaf, and that
+/// the audit path leads from the leaf to the signed root. Returns the entry's log index.
+///
+/// # Errors
+/// [`EntryCheck`].
+pub fn verify_exported_entry(
+    exported: &api::InclusionProofView,
+    verifier_key: &str,
+) -> Result<u64, EntryCheck> {
+    use casefile_domain::legal::audit_log;
+    use casefile_domain::legal::{
+        AuditAction, AuditEntry, AuditId, AuditOutcome, CaseId, FileId, UserId,
+    };
+    let malformed = |why: &str| EntryCheck::Malformed(why.to_owned());
+    if !audit_log::is_verifier_key(verifier_key) {
+        return Err(malformed("the verifier key is malformed"));
+    }
+    let unhex = |s: &str| -> Result<[u8; 32], EntryCheck> {
+        hex::decode(s)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+            .ok_or_else(|| malformed("a hash is not 64 hex digits"))
+    };
+    let note = exported.checkpoint.as_deref().ok_or_else(|| {
+        malformed("the proof carries no checkpoint (export it without tree_size)")
+    })?;
+    let signed = audit_log::open_checkpoint(note, verifier_key).map_err(EntryCheck::Fails)?;
+    let e = &exported.entry;
+    let index = e
+        .log_index
+        .ok_or_else(|| malformed("the entry has no log index"))?;
+    let entry = AuditEntry {
+        id: AuditId(e.id),
+        at: e.at,
+        actor: e.actor.map(UserId),
+        case_id: e.case_id.map(CaseId),
+        file_id: e.file_id.map(FileId),
+        action: AuditAction::parse(&e.action).ok_or_else(|| malformed("an unknown action"))?,
+        outcome: AuditOutcome::parse(&e.outcome).ok_or_else(|| malformed("an unknown outcome"))?,
+        details: e.details.clone(),
+        log_index: Some(index),
+    };
+    let path = exported
+        .proof
+        .iter()
+        .map(|h| unhex(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    if exported.tree_size != signed.size || unhex(&exported.root)? != signed.root {
+        return Err(EntryCheck::Fails(
+            "the proof is against another tree than the checkpoint signs".into(),
+        ));
+    }
+    let leaf = audit_log::leaf_hash(&entry);
+    if leaf != unhex(&exported.leaf_hash)? {
+        return Err(EntryCheck::Fails(format!(
+            "entry {index} does not hash to its leaf: it was edited"
+        )));
+    }
+    if !audit_log::check_inclusion(&path, signed.size, signed.root, index, leaf) {
+        return Err(EntryCheck::Fails(format!(
+            "the audit path does not lead from entry {index} to the signed root"
+        )));
+    }
+    Ok(index)
+}
+
 /// How this configuration authenticates requests: the identity provider's keys when
 /// `auth.jwks_url` or `auth.jwks_file` is set, else the local secret's tokens.
 ///

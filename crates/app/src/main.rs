@@ -70,6 +70,15 @@ enum AuditCommand {
     },
     /// Print the verifier key of the log's checkpoints, to publish.
     PublicKey,
+    /// Check one entry exported from `GET /v1/audit/entries/{index}/proof` offline, with the
+    /// verifier key only. Exit code 1 when it does not verify, 2 for a malformed file or key.
+    VerifyEntry {
+        /// The exported proof (JSON).
+        file: PathBuf,
+        /// The log's verifier key (default: the key of this configuration).
+        #[arg(long)]
+        public_key: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -96,9 +105,29 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("casefile: {e}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<Malformed>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// Input that is not what it should be (exit code 2, not 1).
+#[derive(Debug)]
+struct Malformed(String);
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Malformed {}
+
+fn malformed(why: String) -> wiring::WireError {
+    Box::new(Malformed(why))
 }
 
 async fn run(cli: Cli) -> Result<(), wiring::WireError> {
@@ -131,6 +160,31 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
             );
         }
         Command::Audit {
+            command: AuditCommand::VerifyEntry { file, public_key },
+        } => {
+            let key = match public_key {
+                Some(key) => key,
+                None => casefile_app::checkpoint_signer(&config)?.verifier_key(),
+            };
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| malformed(format!("{}: {e}", file.display())))?;
+            let exported: casefile_app::api::InclusionProofView = serde_json::from_str(&text)
+                .map_err(|e| {
+                    malformed(format!(
+                        "{}: not a proof from GET /v1/audit/entries/{{index}}/proof: {e}",
+                        file.display()
+                    ))
+                })?;
+            match casefile_app::verify_exported_entry(&exported, &key) {
+                Ok(index) => println!("entry {index} is in the log the checkpoint signs"),
+                Err(casefile_app::EntryCheck::Malformed(why)) => return Err(malformed(why)),
+                Err(casefile_app::EntryCheck::Fails(why)) => {
+                    println!("does not verify: {why}");
+                    return Err(why.into());
+                }
+            }
+        }
+        Command::Audit {
             command: AuditCommand::PublicKey,
         } => {
             println!(
@@ -145,6 +199,9 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
                 Some(key) => key,
                 None => casefile_app::checkpoint_signer(&config)?.verifier_key(),
             };
+            if !casefile_domain::legal::audit_log::is_verifier_key(&key) {
+                return Err(malformed(format!("the verifier key {key:?} is malformed")));
+            }
             let wired = wiring::wire(&config).await?;
             let checks = casefile_domain::legal::audit_log::CheckpointChecks {
                 storage: wired.storage.as_ref(),

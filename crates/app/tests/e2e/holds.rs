@@ -403,6 +403,12 @@ async fn checkpoints_are_signed_anchored_and_verified() {
     let (code, out) = cli(&["audit", "verify"], data.clone()).await;
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("the audit log verifies"), "{out}");
+    let (code, _) = cli(
+        &["audit", "verify", "--public-key", "not-a-key"],
+        data.clone(),
+    )
+    .await;
+    assert_eq!(code, Some(2), "a malformed key is exit code 2");
 
     // Roll-back: a consistent copy of the database now, then the log grows and is checkpointed.
     let db = data.join("casefile.db");
@@ -547,6 +553,52 @@ async fn entries_are_proven_in_the_log_and_the_log_only_grows() {
         signed.size,
         signed.root
     ));
+
+    // Exported and checked offline: as it is, edited, malformed, and with another key.
+    let verify_entry = |json: String, key: Option<String>| {
+        let dir = app._dir.path().to_path_buf();
+        async move {
+            let file = dir.join(format!("proof-{}.json", uuid::Uuid::new_v4().simple()));
+            std::fs::write(&file, json).unwrap();
+            let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
+            for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
+                command.env_remove(name);
+            }
+            command
+                .args(["audit", "verify-entry"])
+                .arg(&file)
+                .env("CASEFILE_DATA_DIR", &dir);
+            if let Some(key) = key {
+                command.args(["--public-key", &key]);
+            }
+            let out = command.output().await.unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        }
+    };
+    let (exit, out) = verify_entry(proof.to_string(), None).await;
+    assert_eq!(exit, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("entry {index} is in the log")),
+        "{out}"
+    );
+    let mut edited = proof.clone();
+    edited["entry"]["details"] = json!("never happened");
+    let (exit, out) = verify_entry(edited.to_string(), None).await;
+    assert_eq!(exit, Some(1), "{out}");
+    assert!(out.contains("edited"), "{out}");
+    let (exit, _) = verify_entry("{not json".into(), None).await;
+    assert_eq!(exit, Some(2), "malformed");
+    let other = casefile_domain::legal::audit_log::CheckpointSigner::from_seed(
+        "casefile.local/audit",
+        [5; 32],
+    )
+    .unwrap()
+    .verifier_key();
+    let (exit, out) = verify_entry(proof.to_string(), Some(other)).await;
+    assert_eq!(exit, Some(1), "another key: {out}");
 
     // A stranger; past the end; a tree larger than the log.
     let (status, body) = app

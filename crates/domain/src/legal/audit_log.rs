@@ -280,6 +280,11 @@ impl signed_note::Signer for CheckpointSigner {
     }
 }
 
+/// Whether `key` is a verifier key (`<origin>+<id>+<base64 key>`).
+pub fn is_verifier_key(key: &str) -> bool {
+    signed_note::StandardVerifier::new(key).is_ok()
+}
+
 /// The tree head a signed checkpoint states, once its signature by `verifier_key` and its format
 /// are checked.
 ///
