@@ -464,7 +464,38 @@ async fn route_role_matrix(app: &Running) {
 async fn every_route_by_every_role_on_sqlite() {
     let app = start().await;
     route_role_matrix(&app).await;
+    // The log the whole matrix wrote verifies, checkpoints included.
+    let (exit, out) = audit_verify(&app, None).await;
+    assert_eq!(exit, Some(0), "{out}");
     app.stop().await;
+}
+
+/// `casefile audit verify` on the data directory (and database) of `app`, after a checkpoint.
+async fn audit_verify(app: &Running, database: Option<&str>) -> (Option<i32>, String) {
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/audit/checkpoint", app.base))
+        .bearer_auth(app.token(UserId::new()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
+        command.env_remove(name);
+    }
+    command
+        .args(["audit", "verify"])
+        .env("CASEFILE_DATA_DIR", app._dir.path());
+    if let Some(url) = database {
+        command.env("CASEFILE_DATABASE_URL", url);
+    }
+    let out = command.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        stdout.contains("checkpoints ") && !stdout.contains("checkpoints 0,"),
+        "{stdout}"
+    );
+    (out.status.code(), stdout)
 }
 
 #[cfg(feature = "postgres")]
@@ -502,12 +533,32 @@ mod on_postgres {
     #[tokio::test(flavor = "multi_thread")]
     async fn every_route_by_every_role_on_postgres() {
         let (url, name) = fresh_database().await;
-        let app = start_with(|c| {
-            c.database.url = Some(url);
-            c.database.migrate_on_start = true;
+        let app = start_with({
+            let url = url.clone();
+            |c| {
+                c.database.url = Some(url);
+                c.database.migrate_on_start = true;
+            }
         })
         .await;
         route_role_matrix(&app).await;
+        // The log the whole matrix wrote verifies on PostgreSQL too; then someone with the
+        // database rewrites an entry, and the verifier names it.
+        let (exit, out) = audit_verify(&app, Some(&url)).await;
+        assert_eq!(exit, Some(0), "{out}");
+        {
+            use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+            let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+            for sql in [
+                "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_or_delete",
+                "UPDATE audit_log SET details = 'rewritten' WHERE log_index = 3",
+            ] {
+                diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+            }
+        }
+        let (exit, out) = audit_verify(&app, Some(&url)).await;
+        assert_eq!(exit, Some(1), "{out}");
+        assert!(out.contains("tampered: index 3"), "{out}");
         app.stop().await;
         drop_database(&name).await;
     }
