@@ -1105,29 +1105,39 @@ async fn cli_migrate_purge_and_config() {
 }
 
 /// Runs the `casefile` binary in `cwd` with only `CASEFILE_DATA_DIR` and `extra` of the
-/// `CASEFILE_*` variables; its standard output, once it has succeeded.
-async fn run_cli(
-    cwd: std::path::PathBuf,
-    data: std::path::PathBuf,
+/// `CASEFILE_*` variables: its exit code, standard output and standard error.
+async fn casefile_cli(
+    cwd: &std::path::Path,
+    data: &std::path::Path,
     args: &[&str],
     extra: Vec<(&str, String)>,
-) -> String {
+) -> (Option<i32>, String, String) {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
     for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
         command.env_remove(name);
     }
     command
         .args(args)
-        .env("CASEFILE_DATA_DIR", &data)
+        .env("CASEFILE_DATA_DIR", data)
         .envs(extra)
         .current_dir(cwd);
     let out = command.output().await.unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// [`casefile_cli`], which must succeed: its standard output.
+async fn run_cli(
+    cwd: std::path::PathBuf,
+    data: std::path::PathBuf,
+    args: &[&str],
+    extra: Vec<(&str, String)>,
+) -> String {
+    let (code, stdout, stderr) = casefile_cli(&cwd, &data, args, extra).await;
+    assert_eq!(code, Some(0), "{args:?}: {stdout}{stderr}");
     stdout
 }
 

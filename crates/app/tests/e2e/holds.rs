@@ -322,20 +322,11 @@ async fn the_audit_log_verifies_and_names_an_edited_entry() {
     // The server keeps running (SQLite in WAL mode takes a reader and a writer beside it).
     let data = app._dir.path().to_path_buf();
     let verify = |data: std::path::PathBuf| async move {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
-        for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
-            command.env_remove(name);
-        }
-        command
-            .args(["audit", "verify"])
-            .env("CASEFILE_DATA_DIR", &data)
-            .output()
-            .await
-            .unwrap()
+        let (code, stdout, _) = casefile_cli(&data, &data, &["audit", "verify"], Vec::new()).await;
+        (code, stdout)
     };
-    let out = verify(data.clone()).await;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{stdout}");
+    let (code, stdout) = verify(data.clone()).await;
+    assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("entries 2, in the tree 2"), "{stdout}");
     assert!(stdout.contains("the audit log verifies"), "{stdout}");
 
@@ -347,9 +338,8 @@ async fn the_audit_log_verifies_and_names_an_edited_entry() {
     ] {
         diesel::sql_query(sql).execute(&mut conn).unwrap();
     }
-    let out = verify(data).await;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let (code, stdout) = verify(data).await;
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("tampered: index 1"), "{stdout}");
     app.stop().await;
 }
@@ -368,20 +358,8 @@ async fn checkpoints_are_signed_anchored_and_verified() {
     let token = app.token(UserId::new());
     new_case(&app, &token).await;
     let cli = |args: &'static [&'static str], data: std::path::PathBuf| async move {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
-        for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
-            command.env_remove(name);
-        }
-        let out = command
-            .args(args)
-            .env("CASEFILE_DATA_DIR", &data)
-            .output()
-            .await
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        let (code, stdout, _) = casefile_cli(&data, &data, args, Vec::new()).await;
+        (code, stdout)
     };
     let checkpoint = || async {
         let response = reqwest::Client::new()
@@ -560,22 +538,13 @@ async fn entries_are_proven_in_the_log_and_the_log_only_grows() {
         async move {
             let file = dir.join(format!("proof-{}.json", uuid::Uuid::new_v4().simple()));
             std::fs::write(&file, json).unwrap();
-            let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
-            for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
-                command.env_remove(name);
+            let file = file.to_string_lossy().into_owned();
+            let mut args = vec!["audit", "verify-entry", file.as_str()];
+            if let Some(key) = &key {
+                args.extend(["--public-key", key.as_str()]);
             }
-            command
-                .args(["audit", "verify-entry"])
-                .arg(&file)
-                .env("CASEFILE_DATA_DIR", &dir);
-            if let Some(key) = key {
-                command.args(["--public-key", &key]);
-            }
-            let out = command.output().await.unwrap();
-            (
-                out.status.code(),
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-            )
+            let (code, stdout, _) = casefile_cli(&dir, &dir, &args, Vec::new()).await;
+            (code, stdout)
         }
     };
     let (exit, out) = verify_entry(proof.to_string(), None).await;

@@ -309,15 +309,15 @@ async fn local_tokens_are_not_minted_under_a_provider() {
         ),
     )
     .unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"))
-        .arg("--config")
-        .arg(&config)
-        .arg("token")
-        .output()
-        .await
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let config = config.to_string_lossy().into_owned();
+    let (code, _, stderr) = casefile_cli(
+        dir.path(),
+        &dir.path().join("data"),
+        &["--config", &config, "token"],
+        Vec::new(),
+    )
+    .await;
+    assert_ne!(code, Some(0));
     assert!(stderr.contains("identity provider"), "{stderr}");
 }
 

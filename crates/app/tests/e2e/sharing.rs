@@ -479,23 +479,16 @@ async fn audit_verify(app: &Running, database: Option<&str>) -> (Option<i32>, St
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
-    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
-        command.env_remove(name);
-    }
-    command
-        .args(["audit", "verify"])
-        .env("CASEFILE_DATA_DIR", app._dir.path());
-    if let Some(url) = database {
-        command.env("CASEFILE_DATABASE_URL", url);
-    }
-    let out = command.output().await.unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let extra = database
+        .map(|url| vec![("CASEFILE_DATABASE_URL", url.to_owned())])
+        .unwrap_or_default();
+    let data = app._dir.path();
+    let (code, stdout, _) = casefile_cli(data, data, &["audit", "verify"], extra).await;
     assert!(
         stdout.contains("checkpoints ") && !stdout.contains("checkpoints 0,"),
         "{stdout}"
     );
-    (out.status.code(), stdout)
+    (code, stdout)
 }
 
 #[cfg(feature = "postgres")]
