@@ -24,6 +24,9 @@ GRANT SELECT, UPDATE ON audit_log_head TO casefile_app;
 GRANT SELECT, INSERT ON audit_checkpoints TO casefile_app;
 REVOKE UPDATE, DELETE, TRUNCATE, TRIGGER ON audit_checkpoints FROM casefile_app;
 REVOKE DELETE, TRUNCATE, TRIGGER ON audit_tree, audit_log_head FROM casefile_app;
+-- Fixity scrubs: runs are started, beat and finished; each file's last verification replaced.
+GRANT SELECT, INSERT, UPDATE ON scrub_runs, file_fixity TO casefile_app;
+REVOKE DELETE, TRUNCATE ON scrub_runs, file_fixity FROM casefile_app;
 -- `serve` checks that the schema is current (with migrate_on_start = false).
 GRANT SELECT ON __diesel_schema_migrations TO casefile_app;
 REVOKE DELETE, TRUNCATE ON cases, case_files FROM casefile_app;

@@ -121,6 +121,26 @@ mod schema {
             file_id -> Uuid,
         }
     }
+    diesel::table! {
+        scrub_runs (id) {
+            id -> Uuid,
+            case_id -> Nullable<Uuid>,
+            started_at -> Timestamptz,
+            heartbeat_at -> Timestamptz,
+            finished_at -> Nullable<Timestamptz>,
+            checked -> BigInt,
+            failed -> BigInt,
+            bytes -> BigInt,
+        }
+    }
+    diesel::table! {
+        file_fixity (file_id) {
+            file_id -> Uuid,
+            run_id -> Uuid,
+            verified_at -> Timestamptz,
+            outcome -> Text,
+        }
+    }
     diesel::joinable!(case_members -> cases (case_id));
     diesel::allow_tables_to_appear_in_same_query!(
         cases,
@@ -129,7 +149,9 @@ mod schema {
         case_members,
         users,
         legal_holds,
-        legal_hold_files
+        legal_hold_files,
+        scrub_runs,
+        file_fixity
     );
 }
 

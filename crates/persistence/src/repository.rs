@@ -20,7 +20,10 @@ macro_rules! diesel_repository {
         use crate::error::{TxError, conflict, corrupt, not_found};
         use schema::{
             audit_checkpoints, audit_log, audit_log_head, audit_tree, case_files, case_members, cases, legal_hold_files,
-            legal_holds, users,
+            legal_holds, users, scrub_runs, file_fixity,
+        };
+        use casefile_domain::legal::fixity::{
+            FixityOutcome, FixityRecord, ScrubBacklog, ScrubClaim, ScrubRun, ScrubRunId,
         };
         use casefile_domain::legal::audit_log as merkle;
 
@@ -853,6 +856,152 @@ macro_rules! diesel_repository {
             Ok(Transition::Applied(file(row)?))
         }
 
+        #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+        #[diesel(table_name = scrub_runs)]
+        struct ScrubRunRow {
+            id: Id,
+            case_id: Option<Id>,
+            started_at: DateTime<Utc>,
+            heartbeat_at: DateTime<Utc>,
+            finished_at: Option<DateTime<Utc>>,
+            checked: i64,
+            failed: i64,
+            bytes: i64,
+        }
+
+        impl ScrubRunRow {
+            fn into_domain(self) -> PersistenceResult<ScrubRun> {
+                Ok(ScrubRun {
+                    id: ScrubRunId(from_id(&self.id)?),
+                    case_id: self.case_id.as_ref().map(from_id).transpose()?.map(CaseId),
+                    started_at: self.started_at,
+                    heartbeat_at: self.heartbeat_at,
+                    finished_at: self.finished_at,
+                    checked: size_from_db(self.checked)?,
+                    failed: size_from_db(self.failed)?,
+                    bytes: size_from_db(self.bytes)?,
+                })
+            }
+        }
+
+        #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+        #[diesel(table_name = file_fixity)]
+        struct FixityRow {
+            file_id: Id,
+            run_id: Id,
+            verified_at: DateTime<Utc>,
+            outcome: String,
+        }
+
+        async fn begin_scrub_tx(
+            conn: &mut Conn,
+            case: Option<Id>,
+            new: &ScrubRunRow,
+            stale_before: Option<DateTime<Utc>>,
+        ) -> Result<ScrubClaim, TxError> {
+            let mut q = scrub_runs::table.filter(scrub_runs::finished_at.is_null()).into_boxed();
+            q = match case {
+                Some(case) => q.filter(scrub_runs::case_id.eq(case)),
+                None => q.filter(scrub_runs::case_id.is_null()),
+            };
+            let open: Option<ScrubRunRow> = q.select(ScrubRunRow::as_select()).first(conn).await.optional()?;
+            let Some(mut run) = open else {
+                diesel::insert_into(scrub_runs::table).values(new).execute(conn).await?;
+                return Ok(ScrubClaim::Claimed { run: new.clone().into_domain()?, resumed: false });
+            };
+            if let Some(stale) = stale_before
+                && run.heartbeat_at >= stale
+            {
+                return Ok(ScrubClaim::Busy(run.into_domain()?));
+            }
+            // A compare-and-set on the heartbeat: of two scrubbers resuming at once, one wins.
+            let n = diesel::update(
+                scrub_runs::table
+                    .filter(scrub_runs::id.eq(&run.id))
+                    .filter(scrub_runs::heartbeat_at.eq(run.heartbeat_at)),
+            )
+            .set(scrub_runs::heartbeat_at.eq(new.started_at))
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                return Ok(ScrubClaim::Busy(run.into_domain()?));
+            }
+            run.heartbeat_at = new.started_at;
+            Ok(ScrubClaim::Claimed { run: run.into_domain()?, resumed: true })
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        async fn record_fixity_tx(
+            conn: &mut Conn,
+            run: &Id,
+            row: &FixityRow,
+            since: DateTime<Utc>,
+            failed: bool,
+            bytes: i64,
+            audit: Option<&AuditRow>,
+        ) -> Result<bool, TxError> {
+            // Replaced only when older than `since`; inserted only when absent: either way a
+            // compare-and-set, so a file is recorded (and audited) once per run.
+            let replaced = diesel::update(
+                file_fixity::table
+                    .filter(file_fixity::file_id.eq(&row.file_id))
+                    .filter(file_fixity::verified_at.lt(since)),
+            )
+            .set((
+                file_fixity::run_id.eq(&row.run_id),
+                file_fixity::verified_at.eq(row.verified_at),
+                file_fixity::outcome.eq(&row.outcome),
+            ))
+            .execute(conn)
+            .await?;
+            if replaced == 0 {
+                let inserted = diesel::insert_into(file_fixity::table)
+                    .values(row)
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+                if inserted == 0 {
+                    return Ok(false);
+                }
+            }
+            let n = diesel::update(scrub_runs::table.filter(scrub_runs::id.eq(run)))
+                .set((
+                    scrub_runs::checked.eq(scrub_runs::checked + 1),
+                    scrub_runs::failed.eq(scrub_runs::failed + i64::from(failed)),
+                    scrub_runs::bytes.eq(scrub_runs::bytes + bytes),
+                    scrub_runs::heartbeat_at.eq(row.verified_at),
+                ))
+                .execute(conn)
+                .await?;
+            if n == 0 {
+                return Err(TxError::Domain(not_found("scrub run")));
+            }
+            if let Some(audit) = audit {
+                insert_audit(conn, audit).await?;
+            }
+            Ok(true)
+        }
+
+        async fn finish_scrub_tx(conn: &mut Conn, id: &Id, at: DateTime<Utc>, audit: &AuditRow) -> Result<bool, TxError> {
+            let n = diesel::update(
+                scrub_runs::table
+                    .filter(scrub_runs::id.eq(id))
+                    .filter(scrub_runs::finished_at.is_null()),
+            )
+            .set(scrub_runs::finished_at.eq(Some(at)))
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                let exists: Option<Id> = scrub_runs::table.find(id).select(scrub_runs::id).first(conn).await.optional()?;
+                return match exists {
+                    Some(_) => Ok(false),
+                    None => Err(TxError::Domain(not_found("scrub run"))),
+                };
+            }
+            insert_audit(conn, audit).await?;
+            Ok(true)
+        }
+
         #[async_trait::async_trait]
         impl CaseRepository for $repo {
             async fn create_case(&self, case: &Case, audit: &AuditEntry) -> PersistenceResult<()> {
@@ -1303,6 +1452,172 @@ macro_rules! diesel_repository {
             async fn mark_purged(&self, id: FileId, at: DateTime<Utc>, audit: &AuditEntry) -> PersistenceResult<Transition> {
                 let (id, audit) = (to_id(id.0), AuditRow::new(audit));
                 in_tx!(self, conn => purge_tx(conn, &id, at, &audit).await)
+            }
+
+            async fn begin_scrub(
+                &self,
+                case: Option<CaseId>,
+                new_id: ScrubRunId,
+                at: DateTime<Utc>,
+                stale_before: Option<DateTime<Utc>>,
+            ) -> PersistenceResult<ScrubClaim> {
+                let case = case.map(|c| to_id(c.0));
+                let new = ScrubRunRow {
+                    id: to_id(new_id.0),
+                    case_id: case.clone(),
+                    started_at: at,
+                    heartbeat_at: at,
+                    finished_at: None,
+                    checked: 0,
+                    failed: 0,
+                    bytes: 0,
+                };
+                in_tx!(self, conn => begin_scrub_tx(conn, case.clone(), &new, stale_before).await)
+            }
+
+            async fn scrub_run(&self, id: ScrubRunId) -> PersistenceResult<Option<ScrubRun>> {
+                let mut conn = self.conn().await?;
+                let row: Option<ScrubRunRow> = scrub_runs::table
+                    .find(to_id(id.0))
+                    .select(ScrubRunRow::as_select())
+                    .first(&mut conn)
+                    .await
+                    .optional()
+                    .map_err(crate::error::map_diesel)?;
+                row.map(ScrubRunRow::into_domain).transpose()
+            }
+
+            async fn scrub_candidates(
+                &self,
+                case: Option<CaseId>,
+                verified_before: DateTime<Utc>,
+                after: Option<FileId>,
+                limit: usize,
+            ) -> PersistenceResult<Vec<CaseFile>> {
+                let mut conn = self.conn().await?;
+                let verified = file_fixity::table
+                    .filter(file_fixity::verified_at.ge(verified_before))
+                    .select(file_fixity::file_id);
+                let mut q = case_files::table
+                    .filter(case_files::status.eq(FileStatus::Completed.as_str()))
+                    .filter(case_files::id.ne_all(verified))
+                    .into_boxed();
+                if let Some(case) = case {
+                    q = q.filter(case_files::case_id.eq(to_id(case.0)));
+                }
+                if let Some(after) = after {
+                    q = q.filter(case_files::id.gt(to_id(after.0)));
+                }
+                let rows = q
+                    .order(case_files::id.asc())
+                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .select(FileRow::as_select())
+                    .load(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                rows.into_iter().map(FileRow::into_domain).collect()
+            }
+
+            async fn scrub_backlog(
+                &self,
+                case: Option<CaseId>,
+                verified_before: DateTime<Utc>,
+            ) -> PersistenceResult<ScrubBacklog> {
+                let mut conn = self.conn().await?;
+                let verified = file_fixity::table
+                    .filter(file_fixity::verified_at.ge(verified_before))
+                    .select(file_fixity::file_id);
+                let mut q = case_files::table
+                    .filter(case_files::status.eq(FileStatus::Completed.as_str()))
+                    .filter(case_files::id.ne_all(verified))
+                    .into_boxed();
+                if let Some(case) = case {
+                    q = q.filter(case_files::case_id.eq(to_id(case.0)));
+                }
+                let sizes: Vec<Option<i64>> = q
+                    .select(case_files::actual_size)
+                    .load(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                let mut backlog = ScrubBacklog::default();
+                for size in sizes {
+                    backlog.files += 1;
+                    backlog.bytes += size_from_db(size.unwrap_or(0))?;
+                }
+                Ok(backlog)
+            }
+
+            async fn record_fixity(
+                &self,
+                run: ScrubRunId,
+                file: FileId,
+                since: DateTime<Utc>,
+                outcome: FixityOutcome,
+                bytes: u64,
+                at: DateTime<Utc>,
+                audit: Option<AuditEntry>,
+            ) -> PersistenceResult<bool> {
+                let run = to_id(run.0);
+                let row = FixityRow {
+                    file_id: to_id(file.0),
+                    run_id: run.clone(),
+                    verified_at: at,
+                    outcome: outcome.as_str().to_owned(),
+                };
+                let bytes = size_to_db(bytes)?;
+                let audit = audit.as_ref().map(AuditRow::new);
+                let failed = outcome != FixityOutcome::Ok;
+                in_tx!(self, conn => record_fixity_tx(conn, &run, &row, since, failed, bytes, audit.as_ref()).await)
+            }
+
+            async fn finish_scrub(&self, id: ScrubRunId, at: DateTime<Utc>, audit: &AuditEntry) -> PersistenceResult<bool> {
+                let (id, audit) = (to_id(id.0), AuditRow::new(audit));
+                in_tx!(self, conn => finish_scrub_tx(conn, &id, at, &audit).await)
+            }
+
+            async fn fixity_of(&self, file: FileId) -> PersistenceResult<Option<FixityRecord>> {
+                let mut conn = self.conn().await?;
+                let row: Option<FixityRow> = file_fixity::table
+                    .find(to_id(file.0))
+                    .select(FixityRow::as_select())
+                    .first(&mut conn)
+                    .await
+                    .optional()
+                    .map_err(crate::error::map_diesel)?;
+                row.map(|row| {
+                    Ok(FixityRecord {
+                        verified_at: row.verified_at,
+                        outcome: FixityOutcome::parse(&row.outcome)
+                            .ok_or_else(|| corrupt(format!("unknown fixity outcome {}", row.outcome)))?,
+                        run: ScrubRunId(from_id(&row.run_id)?),
+                    })
+                })
+                .transpose()
+            }
+
+            async fn files_in_key_order(
+                &self,
+                after: Option<(CaseId, FileId)>,
+                limit: usize,
+            ) -> PersistenceResult<Vec<CaseFile>> {
+                let mut conn = self.conn().await?;
+                let mut q = case_files::table.into_boxed();
+                if let Some((case, file)) = after {
+                    let (case, file) = (to_id(case.0), to_id(file.0));
+                    q = q.filter(
+                        case_files::case_id
+                            .gt(case.clone())
+                            .or(case_files::case_id.eq(case).and(case_files::id.gt(file))),
+                    );
+                }
+                let rows = q
+                    .order((case_files::case_id.asc(), case_files::id.asc()))
+                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .select(FileRow::as_select())
+                    .load(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                rows.into_iter().map(FileRow::into_domain).collect()
             }
 
             async fn append_audit(&self, entry: &AuditEntry) -> PersistenceResult<()> {

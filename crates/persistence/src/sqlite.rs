@@ -127,6 +127,26 @@ mod schema {
             file_id -> Text,
         }
     }
+    diesel::table! {
+        scrub_runs (id) {
+            id -> Text,
+            case_id -> Nullable<Text>,
+            started_at -> TimestamptzSqlite,
+            heartbeat_at -> TimestamptzSqlite,
+            finished_at -> Nullable<TimestamptzSqlite>,
+            checked -> BigInt,
+            failed -> BigInt,
+            bytes -> BigInt,
+        }
+    }
+    diesel::table! {
+        file_fixity (file_id) {
+            file_id -> Text,
+            run_id -> Text,
+            verified_at -> TimestamptzSqlite,
+            outcome -> Text,
+        }
+    }
     diesel::joinable!(case_members -> cases (case_id));
     diesel::allow_tables_to_appear_in_same_query!(
         cases,
@@ -135,7 +155,9 @@ mod schema {
         case_members,
         users,
         legal_holds,
-        legal_hold_files
+        legal_hold_files,
+        scrub_runs,
+        file_fixity
     );
 }
 

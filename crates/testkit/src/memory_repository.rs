@@ -9,6 +9,9 @@ use casefile_domain::legal::{
     HoldId, HoldRelease, HoldScope, LegalHold, Member, MemberCase, MemberChange, OpenUploads,
     PersistenceError, PersistenceResult, Protection, Role, Transition, UserId, UserProfile,
 };
+use casefile_domain::legal::fixity::{
+    FixityOutcome, FixityRecord, ScrubBacklog, ScrubClaim, ScrubRun, ScrubRunId,
+};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Default)]
@@ -20,6 +23,8 @@ struct State {
     holds: BTreeMap<HoldId, LegalHold>,
     checkpoints: BTreeMap<u64, String>,
     file_retention: BTreeMap<FileId, DateTime<Utc>>,
+    scrub_runs: BTreeMap<ScrubRunId, ScrubRun>,
+    fixity: BTreeMap<FileId, FixityRecord>,
     audit: Vec<AuditEntry>,
 }
 
@@ -58,6 +63,19 @@ impl State {
         let mut entry = entry.clone();
         entry.log_index = Some(self.audit.len() as u64);
         self.audit.push(entry);
+    }
+
+    /// Completed files of `case` not verified at or after `before`, by id.
+    fn scrub_candidates(
+        &self,
+        case: Option<CaseId>,
+        before: DateTime<Utc>,
+    ) -> impl Iterator<Item = &CaseFile> {
+        self.files.values().filter(move |f| {
+            f.status == FileStatus::Completed
+                && case.is_none_or(|c| f.case_id == c)
+                && self.fixity.get(&f.id).is_none_or(|r| r.verified_at < before)
+        })
     }
 
     fn file_mut(&mut self, id: FileId) -> PersistenceResult<&mut CaseFile> {
@@ -707,6 +725,155 @@ impl CaseRepository for InMemoryCaseRepository {
         let purged = file.clone();
         state.log(audit);
         Ok(Transition::Applied(purged))
+    }
+
+    async fn begin_scrub(
+        &self,
+        case: Option<CaseId>,
+        new_id: ScrubRunId,
+        at: DateTime<Utc>,
+        stale_before: Option<DateTime<Utc>>,
+    ) -> PersistenceResult<ScrubClaim> {
+        let mut state = self.lock();
+        let open = state
+            .scrub_runs
+            .values_mut()
+            .find(|r| r.case_id == case && r.finished_at.is_none());
+        if let Some(run) = open {
+            if stale_before.is_some_and(|stale| run.heartbeat_at >= stale) {
+                return Ok(ScrubClaim::Busy(run.clone()));
+            }
+            run.heartbeat_at = at;
+            return Ok(ScrubClaim::Claimed {
+                run: run.clone(),
+                resumed: true,
+            });
+        }
+        let run = ScrubRun {
+            id: new_id,
+            case_id: case,
+            started_at: at,
+            heartbeat_at: at,
+            finished_at: None,
+            checked: 0,
+            failed: 0,
+            bytes: 0,
+        };
+        state.scrub_runs.insert(new_id, run.clone());
+        Ok(ScrubClaim::Claimed {
+            run,
+            resumed: false,
+        })
+    }
+
+    async fn scrub_run(&self, id: ScrubRunId) -> PersistenceResult<Option<ScrubRun>> {
+        Ok(self.lock().scrub_runs.get(&id).cloned())
+    }
+
+    async fn scrub_candidates(
+        &self,
+        case: Option<CaseId>,
+        verified_before: DateTime<Utc>,
+        after: Option<FileId>,
+        limit: usize,
+    ) -> PersistenceResult<Vec<CaseFile>> {
+        let state = self.lock();
+        Ok(state
+            .scrub_candidates(case, verified_before)
+            .filter(|f| after.is_none_or(|a| f.id > a))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn scrub_backlog(
+        &self,
+        case: Option<CaseId>,
+        verified_before: DateTime<Utc>,
+    ) -> PersistenceResult<ScrubBacklog> {
+        let state = self.lock();
+        Ok(state
+            .scrub_candidates(case, verified_before)
+            .fold(ScrubBacklog::default(), |b, f| ScrubBacklog {
+                files: b.files + 1,
+                bytes: b.bytes + f.actual_size.unwrap_or(0),
+            }))
+    }
+
+    async fn record_fixity(
+        &self,
+        run: ScrubRunId,
+        file: FileId,
+        since: DateTime<Utc>,
+        outcome: FixityOutcome,
+        bytes: u64,
+        at: DateTime<Utc>,
+        audit: Option<AuditEntry>,
+    ) -> PersistenceResult<bool> {
+        let mut state = self.lock();
+        if state.fixity.get(&file).is_some_and(|r| r.verified_at >= since) {
+            return Ok(false);
+        }
+        let counters = state
+            .scrub_runs
+            .get_mut(&run)
+            .ok_or_else(|| not_found("scrub run"))?;
+        counters.checked += 1;
+        counters.failed += u64::from(outcome != FixityOutcome::Ok);
+        counters.bytes += bytes;
+        counters.heartbeat_at = at;
+        state.fixity.insert(
+            file,
+            FixityRecord {
+                verified_at: at,
+                outcome,
+                run,
+            },
+        );
+        if let Some(audit) = audit {
+            state.log(&audit);
+        }
+        Ok(true)
+    }
+
+    async fn finish_scrub(
+        &self,
+        id: ScrubRunId,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<bool> {
+        let mut state = self.lock();
+        let run = state
+            .scrub_runs
+            .get_mut(&id)
+            .ok_or_else(|| not_found("scrub run"))?;
+        if run.finished_at.is_some() {
+            return Ok(false);
+        }
+        run.finished_at = Some(at);
+        state.log(audit);
+        Ok(true)
+    }
+
+    async fn fixity_of(&self, file: FileId) -> PersistenceResult<Option<FixityRecord>> {
+        Ok(self.lock().fixity.get(&file).copied())
+    }
+
+    async fn files_in_key_order(
+        &self,
+        after: Option<(CaseId, FileId)>,
+        limit: usize,
+    ) -> PersistenceResult<Vec<CaseFile>> {
+        let state = self.lock();
+        let mut files: Vec<CaseFile> = state
+            .files
+            .values()
+            .filter(|f| after.is_none_or(|a| (f.case_id, f.id) > a))
+            .cloned()
+            .collect();
+        files.sort_by_key(|f| (f.case_id, f.id));
+        files.truncate(limit);
+        Ok(files)
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> PersistenceResult<()> {

@@ -5,6 +5,7 @@ pub mod audit_log;
 mod body;
 mod config;
 mod error;
+pub mod fixity;
 mod holds;
 mod model;
 mod names;
@@ -34,8 +35,8 @@ pub use ports::{
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockCaseRepository, MockClock};
 pub use service::{
-    AuditTrailPage, AuditTrailQuery, CasePage, ConsistencyProof, DEFAULT_FILE_PAGE, FileDownload,
+    AuditTrailPage, AuditTrailQuery, CaseExport, CasePage, EXPORT_PAGE, ConsistencyProof, DEFAULT_FILE_PAGE, FileDownload,
     FilePage, InclusionProof, InitiatedUpload, LegalFileService, ListCases, ListFiles,
-    MAX_FILE_PAGE, MAX_TITLE_CHARS, NewUpload, PurgeReport, ReconcileReport, mime_contradicts,
-    settled_mime_type,
+    MAX_FILE_PAGE, MAX_TITLE_CHARS, NewUpload, PurgeReport, ReconcileReport, ScrubEvent,
+    mime_contradicts, settled_mime_type, GarbageKind, MissingObject, ObjectFinding, StorageReconcileReport,
 };

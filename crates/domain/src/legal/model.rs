@@ -394,6 +394,13 @@ pub enum AuditAction {
     RetentionSet,
     /// A delete was refused because the file is held or retained (details: the holds or date).
     DeleteRefused,
+    /// A fixity scrub run ended (details: the run, files checked and failed, bytes read).
+    ScrubCompleted,
+    /// The store was reconciled with the records and garbage removed (details: what was
+    /// removed).
+    StorageReconciled,
+    /// A case was exported as a production set (details: files, bytes, and the destination).
+    CaseExported,
 }
 
 impl AuditAction {
@@ -425,11 +432,14 @@ impl AuditAction {
             Self::HoldsListed => "holds_listed",
             Self::RetentionSet => "retention_set",
             Self::DeleteRefused => "delete_refused",
+            Self::ScrubCompleted => "scrub_completed",
+            Self::StorageReconciled => "storage_reconciled",
+            Self::CaseExported => "case_exported",
         }
     }
 
     /// Every action.
-    pub const ALL: [Self; 25] = [
+    pub const ALL: [Self; 28] = [
         Self::CaseCreated,
         Self::CaseViewed,
         Self::CasesListed,
@@ -455,6 +465,9 @@ impl AuditAction {
         Self::HoldsListed,
         Self::RetentionSet,
         Self::DeleteRefused,
+        Self::ScrubCompleted,
+        Self::StorageReconciled,
+        Self::CaseExported,
     ];
 
     /// Parses [`AuditAction::as_str`].

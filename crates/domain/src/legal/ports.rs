@@ -8,6 +8,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::BoxError;
+use crate::legal::fixity::{
+    FixityOutcome, FixityRecord, ScrubBacklog, ScrubClaim, ScrubRun, ScrubRunId,
+};
 use crate::legal::{
     AuditEntry, AuditId, Case, CaseFile, CaseId, FileId, HoldId, HoldRelease, LegalHold,
     LogicalPath, Member, MemberCase, Protection, Role, UserId, UserProfile,
@@ -375,6 +378,77 @@ pub trait CaseRepository: Send + Sync {
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> PersistenceResult<Transition>;
+
+    /// Claims the scrub of `case` (`None`: every case). An unfinished run of that scope is
+    /// resumed — always when `stale_before` is `None`, else only when its heartbeat is before
+    /// `stale_before` (its scrubber stopped) — and its heartbeat set to `at`; while it is fresh
+    /// the answer is [`ScrubClaim::Busy`]. Without an unfinished run, a run `new_id` starts at
+    /// `at`. Atomic: two scrubbers never both claim one run as new.
+    async fn begin_scrub(
+        &self,
+        case: Option<CaseId>,
+        new_id: ScrubRunId,
+        at: DateTime<Utc>,
+        stale_before: Option<DateTime<Utc>>,
+    ) -> PersistenceResult<ScrubClaim>;
+
+    /// The scrub run with this id, or `None`.
+    async fn scrub_run(&self, id: ScrubRunId) -> PersistenceResult<Option<ScrubRun>>;
+
+    /// Completed files of `case` (`None`: every case) not verified at or after
+    /// `verified_before`, by id, after `after`, at most `limit`.
+    async fn scrub_candidates(
+        &self,
+        case: Option<CaseId>,
+        verified_before: DateTime<Utc>,
+        after: Option<FileId>,
+        limit: usize,
+    ) -> PersistenceResult<Vec<CaseFile>>;
+
+    /// How many files [`scrub_candidates`](Self::scrub_candidates) would return in all, and
+    /// their recorded bytes.
+    async fn scrub_backlog(
+        &self,
+        case: Option<CaseId>,
+        verified_before: DateTime<Utc>,
+    ) -> PersistenceResult<ScrubBacklog>;
+
+    /// Records that run `run` read `file` at `at` and found `outcome` (`bytes` read), unless
+    /// the file was verified at or after `since` already: then nothing is written and the answer
+    /// is `false`. Otherwise, atomically: the file's [`FixityRecord`] is replaced, the run's
+    /// counters grow and its heartbeat is set to `at`, and `audit` (if any) is appended.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_fixity(
+        &self,
+        run: ScrubRunId,
+        file: FileId,
+        since: DateTime<Utc>,
+        outcome: FixityOutcome,
+        bytes: u64,
+        at: DateTime<Utc>,
+        audit: Option<AuditEntry>,
+    ) -> PersistenceResult<bool>;
+
+    /// Finishes run `id` at `at` and appends `audit`, atomically; `false` (nothing written)
+    /// when it was finished already. [`PersistenceError::NotFound`] for an unknown run.
+    async fn finish_scrub(
+        &self,
+        id: ScrubRunId,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> PersistenceResult<bool>;
+
+    /// The last recorded verification of `file`, or `None` when it was never scrubbed.
+    async fn fixity_of(&self, file: FileId) -> PersistenceResult<Option<FixityRecord>>;
+
+    /// Every file (in any status) by storage-key order — case id, then file id, as the hex of
+    /// [`storage_key`](crate::legal::LegalFileService::storage_key) sorts — after `after`, at
+    /// most `limit`: a merge join with the store's listing.
+    async fn files_in_key_order(
+        &self,
+        after: Option<(CaseId, FileId)>,
+        limit: usize,
+    ) -> PersistenceResult<Vec<CaseFile>>;
 
     /// Appends one entry to the audit trail (for actions that change nothing else).
     async fn append_audit(&self, entry: &AuditEntry) -> PersistenceResult<()>;

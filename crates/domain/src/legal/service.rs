@@ -27,12 +27,18 @@ use crate::storage::{
 mod cases;
 mod checkpoints;
 mod deletion;
+mod export;
+mod fixity;
 mod holds;
 mod members;
 mod reading;
+mod reconcile;
 
 pub use checkpoints::{ConsistencyProof, InclusionProof};
+pub use export::{CaseExport, EXPORT_PAGE};
+pub use fixity::ScrubEvent;
 pub use holds::ReconcileReport;
+pub use reconcile::{GarbageKind, MissingObject, ObjectFinding, StorageReconcileReport};
 
 /// The longest case title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;

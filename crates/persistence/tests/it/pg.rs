@@ -131,7 +131,7 @@ async fn a_schema_behind_the_migrations_is_a_clear_error() {
         casefile_persistence::run_pg_migrations(&db.url, true)
             .await
             .unwrap(),
-        5,
+        6,
         "every migration applies"
     );
     assert_eq!(

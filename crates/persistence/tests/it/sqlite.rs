@@ -84,7 +84,7 @@ async fn a_schema_behind_the_migrations_is_a_clear_error() {
         casefile_persistence::run_sqlite_migrations(path, true)
             .await
             .unwrap(),
-        5,
+        6,
         "every migration applies"
     );
     assert_eq!(

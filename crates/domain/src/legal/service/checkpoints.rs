@@ -115,6 +115,21 @@ impl LegalFileService {
                 (signed.size, Some(note))
             }
         };
+        let mut proof = self.inclusion_proof(entry, index, size).await?;
+        proof.checkpoint = checkpoint;
+        Ok(proof)
+    }
+
+    /// The audit path of `entry` (at `index`) in the tree of `size` leaves, without a checkpoint.
+    pub(super) async fn inclusion_proof(
+        &self,
+        entry: AuditEntry,
+        index: u64,
+        size: u64,
+    ) -> ServiceResult<InclusionProof> {
+        if index >= size {
+            return Err(ServiceError::invalid("index", "not in the tree"));
+        }
         let root = self.tree_root(size).await?;
         let read = self
             .repository
@@ -128,7 +143,7 @@ impl LegalFileService {
             tree_size: size,
             root,
             proof,
-            checkpoint,
+            checkpoint: None,
         })
     }
 
