@@ -1204,6 +1204,160 @@ pub async fn audit_log_is_a_merkle_tree(repo: &dyn CaseRepository) {
     );
 }
 
+/// Fixity: a scrub run of a case is claimed once (resumed while unfinished, busy while its
+/// heartbeat is fresh); each file is recorded — and its failure audited — once per run, however
+/// often or concurrently it is recorded; the run's counters add up; a finished run is not
+/// finished again, and the next run starts afresh.
+pub async fn fixity_is_recorded_once_per_run(repo: &dyn CaseRepository) {
+    use casefile_domain::legal::fixity::{FixityOutcome, ScrubClaim, ScrubRunId};
+    let owner = UserId::new();
+    let case = new_case(repo, owner).await;
+    let a = completed_file(repo, &case, "a.bin", 10).await;
+    let b = completed_file(repo, &case, "b.bin", 20).await;
+    let pending = pending_file(&case, "c.bin", 5, now());
+    insert(repo, &pending).await.expect("insert pending");
+
+    let t0 = now();
+    let ScrubClaim::Claimed { run, resumed } = repo
+        .begin_scrub(Some(case.id), ScrubRunId(uuid::Uuid::new_v4()), t0, None)
+        .await
+        .expect("begin")
+    else {
+        panic!("a first scrub is claimed")
+    };
+    assert!(!resumed);
+    let backlog = repo.scrub_backlog(Some(case.id), t0).await.expect("backlog");
+    assert_eq!((backlog.files, backlog.bytes), (2, 30), "completed files only");
+    // Another scrubber, with a lease, finds the fresh run busy; an operator resumes it.
+    let busy = repo
+        .begin_scrub(
+            Some(case.id),
+            ScrubRunId(uuid::Uuid::new_v4()),
+            t0,
+            Some(t0 - Duration::minutes(5)),
+        )
+        .await
+        .expect("begin again");
+    assert!(matches!(busy, ScrubClaim::Busy(ref r) if r.id == run.id), "{busy:?}");
+    let ScrubClaim::Claimed { run: again, resumed } = repo
+        .begin_scrub(Some(case.id), ScrubRunId(uuid::Uuid::new_v4()), t0, None)
+        .await
+        .expect("resume")
+    else {
+        panic!("the operator resumes")
+    };
+    assert!(resumed);
+    assert_eq!(again.id, run.id);
+
+    let candidates = repo
+        .scrub_candidates(Some(case.id), t0, None, 10)
+        .await
+        .expect("candidates");
+    let mut ids: Vec<FileId> = vec![a.id, b.id];
+    ids.sort();
+    assert_eq!(candidates.iter().map(|f| f.id).collect::<Vec<_>>(), ids);
+    let page = repo
+        .scrub_candidates(Some(case.id), t0, Some(ids[0]), 10)
+        .await
+        .expect("after");
+    assert_eq!(page.iter().map(|f| f.id).collect::<Vec<_>>(), vec![ids[1]]);
+
+    let failure = audit(None, AuditAction::FixityFailed).case(case.id).file(b.id);
+    let at = now();
+    // Four concurrent records of b's mismatch: one applies, one audit entry.
+    let records = futures::future::join_all((0..4).map(|_| {
+        repo.record_fixity(run.id, b.id, t0, FixityOutcome::Mismatch, 20, at, Some(failure.clone()))
+    }))
+    .await;
+    let applied = records.into_iter().filter(|r| *r.as_ref().expect("record")).count();
+    assert_eq!(applied, 1, "recorded once");
+    assert!(
+        repo.record_fixity(run.id, a.id, t0, FixityOutcome::Ok, 10, at, None)
+            .await
+            .expect("record a")
+    );
+    let record = repo.fixity_of(b.id).await.expect("fixity").expect("recorded");
+    assert_eq!((record.outcome, record.run), (FixityOutcome::Mismatch, run.id));
+    assert!(repo.fixity_of(pending.id).await.expect("fixity").is_none());
+    assert!(
+        repo.scrub_candidates(Some(case.id), t0, None, 10)
+            .await
+            .expect("candidates")
+            .is_empty(),
+        "both verified in this run"
+    );
+    let counted = repo.scrub_run(run.id).await.expect("run").expect("exists");
+    assert_eq!((counted.checked, counted.failed, counted.bytes), (2, 1, 30));
+    let failures = audit_of(repo, case.id)
+        .await
+        .into_iter()
+        .filter(|e| e.action == AuditAction::FixityFailed)
+        .count();
+    assert_eq!(failures, 1);
+
+    let summary = audit(None, AuditAction::ScrubCompleted).case(case.id);
+    assert!(repo.finish_scrub(run.id, now(), &summary).await.expect("finish"));
+    assert!(!repo.finish_scrub(run.id, now(), &summary).await.expect("finish again"));
+    assert!(matches!(
+        repo.finish_scrub(ScrubRunId(uuid::Uuid::new_v4()), now(), &summary).await,
+        Err(PersistenceError::NotFound { .. })
+    ));
+    let t1 = now();
+    let ScrubClaim::Claimed { run: next, resumed } = repo
+        .begin_scrub(Some(case.id), ScrubRunId(uuid::Uuid::new_v4()), t1, None)
+        .await
+        .expect("next run")
+    else {
+        panic!("a new run after the finished one")
+    };
+    assert!(!resumed);
+    assert_ne!(next.id, run.id);
+    assert_eq!(
+        repo.scrub_candidates(Some(case.id), t1, None, 10)
+            .await
+            .expect("candidates")
+            .len(),
+        2,
+        "a new run verifies everything again"
+    );
+}
+
+/// Files by storage-key order (case id, then file id), every status, paged by `after`: the order
+/// a store lists `cases/<case>/files/<file>` in.
+pub async fn files_in_key_order(repo: &dyn CaseRepository) {
+    let owner = UserId::new();
+    let one = new_case(repo, owner).await;
+    let two = new_case(repo, owner).await;
+    let mut made = Vec::new();
+    for (i, case) in [&one, &two, &one, &two, &one].into_iter().enumerate() {
+        made.push(completed_file(repo, case, &format!("f{i}.bin"), 1).await);
+    }
+    let pending = pending_file(&two, "p.bin", 1, now());
+    insert(repo, &pending).await.expect("insert pending");
+    made.push(pending);
+    let mut expected: Vec<(CaseId, FileId)> = made.iter().map(|f| (f.case_id, f.id)).collect();
+    expected.sort();
+    let keys: Vec<String> = {
+        let mut k: Vec<String> = made.iter().map(|f| f.storage_key.to_string()).collect();
+        k.sort();
+        k
+    };
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = repo.files_in_key_order(after, 2).await.expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some((last.case_id, last.id));
+        seen.extend(page.into_iter().filter(|f| f.case_id == one.id || f.case_id == two.id));
+    }
+    assert_eq!(seen.iter().map(|f| (f.case_id, f.id)).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        seen.iter().map(|f| f.storage_key.to_string()).collect::<Vec<_>>(),
+        keys,
+        "the same order as the storage keys"
+    );
+}
+
 /// Generates one `#[tokio::test]` per repository conformance case, in a module
 /// `repository_conformance`. `$fixture` is an async expression yielding a value whose
 /// `as_ref()` is a `&dyn CaseRepository` (e.g. `Arc<dyn CaseRepository>`).
@@ -1220,7 +1374,8 @@ macro_rules! repository_conformance_tests {
                 delete_and_purge, unknown_files, list_files_by_prefix_and_cursor,
                 audit_trail_order_and_filters, audit_cursor_belongs_to_its_case,
                 open_uploads_are_counted, members_round_trip, holds_and_retention,
-                audit_log_is_a_merkle_tree);
+                audit_log_is_a_merkle_tree, fixity_is_recorded_once_per_run,
+                files_in_key_order);
         }
     };
     (@cases $fixture:expr; $($case:ident),* $(,)?) => {
