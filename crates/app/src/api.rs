@@ -505,6 +505,20 @@ pub struct ConsistencyProofView {
     pub proof: Vec<String>,
 }
 
+impl From<casefile_domain::legal::InclusionProof> for InclusionProofView {
+    fn from(p: casefile_domain::legal::InclusionProof) -> Self {
+        let hex = |h: &[u8; 32]| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        Self {
+            entry: AuditEntryView::from(&p.entry),
+            leaf_hash: hex(&p.leaf),
+            tree_size: p.tree_size,
+            root: hex(&p.root),
+            proof: p.proof.iter().map(hex).collect(),
+            checkpoint: p.checkpoint,
+        }
+    }
+}
+
 impl From<&AuditEntry> for AuditEntryView {
     fn from(e: &AuditEntry) -> Self {
         Self {

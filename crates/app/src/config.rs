@@ -31,6 +31,39 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// The audit log's signed checkpoints.
     pub audit: AuditConfig,
+    /// The scheduled fixity scrub.
+    pub scrub: ScrubConfig,
+}
+
+/// The fixity scrub `serve` runs on a schedule (`casefile scrub` runs one by hand).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScrubConfig {
+    /// Seconds between scheduled scrubs; 0 (the default) schedules none.
+    pub interval_secs: u64,
+    /// Read at most this many bytes per second (0: no limit).
+    pub rate_bytes_per_sec: u64,
+    /// Files read at once.
+    pub jobs: usize,
+    /// A scheduled scrub reads only files not verified within this many seconds (default: the
+    /// interval).
+    pub older_than_secs: Option<u64>,
+    /// An instance leaves a run to the one whose heartbeat is younger than this, seconds: one
+    /// instance scrubs at a time when several share a database, and another takes over when it
+    /// stops.
+    pub lease_secs: u64,
+}
+
+impl Default for ScrubConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 0,
+            rate_bytes_per_sec: 0,
+            jobs: 2,
+            older_than_secs: None,
+            lease_secs: 300,
+        }
+    }
 }
 
 /// The audit log's signed checkpoints.
@@ -320,6 +353,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             retention: RetentionConfig::default(),
             audit: AuditConfig::default(),
+            scrub: ScrubConfig::default(),
         }
     }
 }
@@ -448,6 +482,15 @@ impl Config {
         }
         if let Some(v) = var("CASEFILE_MAX_TOKEN_LIFETIME_SECS") {
             self.auth.max_token_lifetime_secs = parse("CASEFILE_MAX_TOKEN_LIFETIME_SECS", v)?;
+        }
+        if let Some(v) = var("CASEFILE_SCRUB_INTERVAL_SECS") {
+            self.scrub.interval_secs = parse("CASEFILE_SCRUB_INTERVAL_SECS", v)?;
+        }
+        if let Some(v) = var("CASEFILE_SCRUB_RATE_BYTES_PER_SEC") {
+            self.scrub.rate_bytes_per_sec = parse("CASEFILE_SCRUB_RATE_BYTES_PER_SEC", v)?;
+        }
+        if let Some(v) = var("CASEFILE_SCRUB_LEASE_SECS") {
+            self.scrub.lease_secs = parse("CASEFILE_SCRUB_LEASE_SECS", v)?;
         }
         if let Some(v) = var("CASEFILE_RETENTION_DEFAULT_DAYS") {
             self.retention.default_days = v.parse().map_err(|_| {

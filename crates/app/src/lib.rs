@@ -13,12 +13,15 @@ compile_error!("casefile-app needs a database: enable the feature sqlite or post
 
 pub mod api;
 pub mod auth;
+pub mod cli;
 #[cfg(feature = "fs")]
 mod blobs;
 pub mod config;
+pub mod export;
 pub mod http;
 pub mod limits;
 pub mod oidc;
+pub mod progress;
 pub mod secrets;
 mod serve;
 pub mod wiring;
@@ -180,6 +183,7 @@ pub struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     reconciler: Option<tokio::task::JoinHandle<()>>,
     checkpointer: tokio::task::JoinHandle<()>,
+    scrubber: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -192,6 +196,9 @@ impl Server {
             reconciler.abort();
         }
         self.checkpointer.abort();
+        if let Some(scrubber) = &self.scrubber {
+            scrubber.abort();
+        }
         let _ = self.shutdown.send(());
         self.task.await.unwrap_or(Ok(()))
     }
@@ -270,6 +277,38 @@ async fn serve(
             }
         })
     });
+    let scrubber = (config.scrub.interval_secs > 0).then(|| {
+        let service = wired.service.clone();
+        let scrub = config.scrub.clone();
+        tokio::spawn(async move {
+            let every = std::time::Duration::from_secs(scrub.interval_secs);
+            let older_than = scrub.older_than_secs.unwrap_or(scrub.interval_secs);
+            let options = casefile_domain::legal::fixity::ScrubOptions {
+                case_id: None,
+                rate_bytes_per_sec: (scrub.rate_bytes_per_sec > 0).then_some(scrub.rate_bytes_per_sec),
+                jobs: scrub.jobs.max(1),
+                older_than: chrono::Duration::try_seconds(i64::try_from(older_than).unwrap_or(i64::MAX)),
+                lease: chrono::Duration::try_seconds(i64::try_from(scrub.lease_secs).unwrap_or(i64::MAX)),
+            };
+            let mut ticks = tokio::time::interval(every);
+            loop {
+                ticks.tick().await;
+                match service.scrub(options.clone(), &|_| {}).await {
+                    Ok(r) if r.busy => tracing::debug!(run = %r.run, "scrub runs on another instance"),
+                    Ok(r) if !r.clean() => tracing::error!(
+                        run = %r.run,
+                        checked = r.checked,
+                        failed = r.failed,
+                        unreadable = r.errors,
+                        files = ?r.failures.iter().map(|f| f.file_id.to_string()).collect::<Vec<_>>(),
+                        "fixity scrub found files that do not match their records"
+                    ),
+                    Ok(r) => tracing::info!(run = %r.run, checked = r.checked, bytes = r.bytes, "fixity scrub"),
+                    Err(e) => tracing::warn!(error = %e, "fixity scrub failed; tried again next time"),
+                }
+            }
+        })
+    });
     let state = AppState {
         service: wired.service,
         storage: wired.storage,
@@ -307,6 +346,7 @@ async fn serve(
             task,
             reconciler,
             checkpointer,
+            scrubber,
         },
         wired.description,
     ))

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use casefile_app::config::Config;
-use casefile_app::{jwt_secret, tokens, wiring};
+use casefile_app::{cli, jwt_secret, tokens, wiring};
 use casefile_domain::legal::UserId;
 use clap::{Parser, Subcommand};
 
@@ -49,6 +49,40 @@ enum Command {
         #[command(subcommand)]
         command: HoldsCommand,
     },
+    /// Re-read every completed file and compare its size and SHA-256 with the record; names and
+    /// audits every file that differs or is missing. Exit code 1 when any did. Resumes a scrub
+    /// that was interrupted.
+    Scrub {
+        /// Only this case.
+        #[arg(long = "case")]
+        case_id: Option<uuid::Uuid>,
+        /// Read at most this many MiB per second (all jobs together).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Files read at once.
+        #[arg(long, default_value_t = 4)]
+        jobs: usize,
+        /// Only files not verified within this long (e.g. 30d, 12h, 90m, 45s).
+        #[arg(long, value_parser = parse_age)]
+        older_than: Option<chrono::Duration>,
+        /// A JSON report on standard output instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare the store with the records: objects without a record, completed files whose
+    /// object is missing, garbage, expired pending uploads. Exit code 1 when they disagree.
+    Reconcile {
+        /// Remove what is provably garbage (never an unrecorded object, never a completed
+        /// file's object).
+        #[arg(long)]
+        fix: bool,
+        /// A JSON report on standard output instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export a case as a production set (natives, DAT and CSV load files, manifest, audit
+    /// trail with proofs), or verify one offline.
+    Export(ExportArgs),
     /// Remove the objects of deleted and failed files still in storage.
     Purge {
         /// At most this many.
@@ -79,6 +113,55 @@ enum AuditCommand {
         #[arg(long)]
         public_key: Option<String>,
     },
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct ExportArgs {
+    #[command(subcommand)]
+    command: Option<ExportCommand>,
+    /// The case to export.
+    #[arg(long = "case")]
+    case_id: Option<uuid::Uuid>,
+    /// Into this folder (new, or empty, or left by an interrupted export).
+    #[arg(long, conflicts_with = "zip")]
+    out: Option<PathBuf>,
+    /// Into this ZIP file.
+    #[arg(long)]
+    zip: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Check an export offline: every native against the manifest, the load files, and the
+    /// audit checkpoint and proofs. Exit code 1 when anything differs, 2 when it cannot be read.
+    Verify {
+        /// The export: a folder or a ZIP.
+        path: PathBuf,
+        /// The audit log's verifier key (default: the one the export names).
+        #[arg(long)]
+        public_key: Option<String>,
+        /// A JSON report on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `30d`, `12h`, `90m`, `45s`.
+fn parse_age(s: &str) -> Result<chrono::Duration, String> {
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: a number and a unit (d, h, m, s), e.g. 30d"))?;
+    let d = match unit {
+        "d" => chrono::Duration::try_days(n),
+        "h" => chrono::Duration::try_hours(n),
+        "m" => chrono::Duration::try_minutes(n),
+        "s" => chrono::Duration::try_seconds(n),
+        _ => None,
+    };
+    d.filter(|d| *d >= chrono::Duration::zero())
+        .ok_or_else(|| format!("{s:?}: a number and a unit (d, h, m, s), e.g. 30d"))
 }
 
 #[derive(Subcommand)]
@@ -249,6 +332,83 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
             if report.drifted.len() > report.fixed || !report.failed.is_empty() {
                 return Err("the store's locks do not match the registry".into());
             }
+        }
+        Command::Scrub {
+            case_id,
+            rate,
+            jobs,
+            older_than,
+            json,
+        } => {
+            let wired = wiring::wire(&config).await?;
+            let rate = match rate {
+                Some(r) if r.is_finite() && r > 0.0 => {
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    Some((r * 1024.0 * 1024.0) as u64)
+                }
+                Some(r) => return Err(malformed(format!("--rate {r}: must be above 0"))),
+                None => None,
+            };
+            let report = cli::scrub(
+                &wired.service,
+                casefile_domain::legal::fixity::ScrubOptions {
+                    case_id: case_id.map(casefile_domain::legal::CaseId),
+                    rate_bytes_per_sec: rate,
+                    jobs: jobs.max(1),
+                    older_than,
+                    lease: None,
+                },
+                json,
+            )
+            .await?;
+            if !report.clean() {
+                return Err(format!(
+                    "{} files failed verification, {} could not be read",
+                    report.failures.len() as u64 - report.errors,
+                    report.errors
+                )
+                .into());
+            }
+        }
+        Command::Reconcile { fix, json } => {
+            let wired = wiring::wire(&config).await?;
+            let report = wired.service.reconcile_storage(fix).await?;
+            cli::print_reconcile(&report, json)?;
+            if !report.consistent(fix) {
+                return Err("the store and the records disagree".into());
+            }
+        }
+        Command::Export(ExportArgs {
+            command: Some(ExportCommand::Verify {
+                path,
+                public_key,
+                json,
+            }),
+            ..
+        }) => {
+            let report = cli::verify_export(&path, public_key.as_deref(), json)
+                .await
+                .map_err(|e| malformed(e.0))?;
+            if !report.problems.is_empty() {
+                return Err(format!("the export does not verify: {} problems", report.problems.len()).into());
+            }
+        }
+        Command::Export(ExportArgs {
+            command: None,
+            case_id,
+            out,
+            zip,
+        }) => {
+            let case_id = case_id.ok_or_else(|| malformed("--case ID is required".into()))?;
+            let target = match (out, zip) {
+                (Some(dir), None) => cli::ExportTarget::Dir(dir),
+                (None, Some(file)) => cli::ExportTarget::Zip(file),
+                _ => return Err(malformed("give --out DIR or --zip FILE".into())),
+            };
+            let wired = wiring::wire(&config).await?;
+            let signer = casefile_app::checkpoint_signer(&config)?;
+            cli::export(&wired.service, &signer, casefile_domain::legal::CaseId(case_id), target)
+                .await?;
         }
         Command::Purge { limit } => {
             let wired = wiring::wire(&config).await?;

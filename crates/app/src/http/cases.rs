@@ -45,14 +45,7 @@ pub(super) async fn entry_proof(
         .service
         .prove_entry(user, index, query.tree_size, &s.checkpoints)
         .await?;
-    Ok(Json(InclusionProofView {
-        entry: AuditEntryView::from(&p.entry),
-        leaf_hash: hex(&p.leaf),
-        tree_size: p.tree_size,
-        root: hex(&p.root),
-        proof: p.proof.iter().map(hex).collect(),
-        checkpoint: p.checkpoint,
-    }))
+    Ok(Json(InclusionProofView::from(p)))
 }
 
 /// The proof that the log of `to` entries extends the log of `from` entries. Any signed-in user.
@@ -176,4 +169,56 @@ pub(super) async fn audit(
         entries: page.entries.iter().map(AuditEntryView::from).collect(),
         next_cursor: page.next_cursor,
     }))
+}
+
+/// The case as a production set, streamed as a ZIP (entries stored): natives under their
+/// logical paths, Concordance DAT and CSV load files, `manifest.json`, and — for owners — the
+/// case's audit entries with a signed checkpoint and an inclusion proof each (docs/export.md).
+/// Every native is verified against its SHA-256 as it streams: on a mismatch the archive is cut
+/// off before its central directory (an unreadable ZIP), and the failure is audited. Members who
+/// may read content; check the result with `casefile export verify`.
+#[utoipa::path(get, path = "/v1/cases/{case_id}/export.zip", tag = "cases", security(("bearer" = [])),
+    params(("case_id" = Uuid, Path, description = CASE_ID)),
+    responses(
+        (status = 200, description = "the ZIP, streamed", content_type = "application/zip"),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 403, description = "an auditor: auditors never read content (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such case, or the caller is not a member", body = ErrorBody),
+        (status = 503, description = "every streaming slot is taken (`Retry-After`)", body = ErrorBody),
+    ))]
+pub(super) async fn export_zip(
+    State(s): State<AppState>,
+    Caller(user): Caller,
+    CasePath(case): CasePath,
+) -> Result<Response, ApiError> {
+    let slot = s.streams.acquire()?;
+    let export = s
+        .service
+        .begin_export(Some(user), case, "a ZIP streamed over HTTP")
+        .await?;
+    // The archive is written into one end of a pipe while the response reads the other: no
+    // temporary file, memory bounded by the pipe and one chunk.
+    let (reader, writer) = tokio::io::duplex(256 * 1024);
+    let service = s.service.clone();
+    let signer = Arc::clone(&s.checkpoints);
+    tokio::spawn(async move {
+        let sink = crate::export::Sink::zip(writer);
+        if let Err(e) =
+            crate::export::write_export(&service, &export, &signer, sink, &|_| {}, &|_| {}).await
+        {
+            // Dropping the writer ends the body short: the client gets no central directory.
+            tracing::error!(case = %export.case.id, error = %e, "export over HTTP stopped");
+        }
+    });
+    let body = crate::limits::holding(tokio_util::io::ReaderStream::new(reader), slot);
+    let disposition = format!("attachment; filename=\"case-{}.zip\"", case.0.simple());
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
 }

@@ -147,6 +147,7 @@ fn routes(body_idle: std::time::Duration) -> (Router<AppState>, utoipa::openapi:
     let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(create_case, list_cases))
         .routes(routes!(get_case))
+        .routes(routes!(export_zip))
         .routes(routes!(init_upload))
         .routes(routes!(audit))
         .routes(routes!(list_members))
