@@ -36,7 +36,7 @@ pub async fn scrub(
                 backlog.files, backlog.bytes
             );
             if !json {
-                bar.println(&line);
+                emit(bar, &line);
             }
         }
         ScrubEvent::Read(n) => {
@@ -64,10 +64,8 @@ pub async fn scrub(
                 None => format!("{status} {} {}", result.file_id, result.logical_path),
             };
             // Failures always print; successes only as plain lines (the bar shows them).
-            if result.outcome != Some(FixityOutcome::Ok) {
-                bar.println(&line);
-            } else if !bar.is_bar() {
-                println!("{line}");
+            if result.outcome != Some(FixityOutcome::Ok) || !bar.is_bar() {
+                emit(bar, &line);
             }
         }
     };
@@ -102,6 +100,15 @@ pub async fn scrub(
         );
     }
     Ok(report)
+}
+
+/// A line above the bar on a terminal, else on standard output.
+fn emit(bar: &Progress, line: &str) {
+    if bar.is_bar() {
+        bar.println(line);
+    } else {
+        println!("{line}");
+    }
 }
 
 /// Prints a reconciliation report.

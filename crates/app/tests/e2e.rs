@@ -116,6 +116,8 @@ impl Running {
 
 #[path = "e2e/holds.rs"]
 mod holds;
+#[path = "e2e/integrity.rs"]
+mod integrity;
 #[path = "e2e/oidc.rs"]
 mod oidc;
 #[path = "e2e/sharing.rs"]

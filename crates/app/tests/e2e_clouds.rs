@@ -456,3 +456,193 @@ async fn s3_object_overwritten_behind_casefile_is_never_served_whole() {
     );
     app.stop().await;
 }
+
+/// `casefile` (the binary) on the S3 bucket and PostgreSQL database of a running test.
+async fn cli_on_s3(
+    data: &std::path::Path,
+    bucket: &str,
+    database: &str,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
+    for (name, _) in std::env::vars()
+        .filter(|(n, _)| n.starts_with("CASEFILE_") || n.starts_with("AWS_"))
+    {
+        command.env_remove(name);
+    }
+    let (_, url) = database.split_once('|').unwrap();
+    let out = command
+        .args(args)
+        .env("CASEFILE_DATA_DIR", data)
+        .env("CASEFILE_DATABASE_URL", url)
+        .env("CASEFILE_STORAGE", "s3")
+        .env("CASEFILE_S3_BUCKET", bucket)
+        .env("CASEFILE_S3_FORCE_PATH_STYLE", "true")
+        .env("AWS_ENDPOINT_URL_S3", env("CASEFILE_TEST_S3_ENDPOINT"))
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "casefile-test-access")
+        .env("AWS_SECRET_ACCESS_KEY", "casefile-test-secret-key-0123456789")
+        .current_dir(data)
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrub_reconcile_and_export_on_s3_with_postgres() {
+    // #17 on S3: an object overwritten through the SDK and one deleted are named by the scrub
+    // (exit 1, audited); an object PUT behind casefile's back is reported unrecorded and kept by
+    // `reconcile --fix`; an export of the intact files verifies offline, and one whose native
+    // was overwritten stops naming it.
+    let (storage, admin, bucket) = s3_with_admin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (database, url) = fresh_database().await;
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database: DatabaseConfig {
+            url: Some(url.clone()),
+            ..DatabaseConfig::default()
+        },
+        ..Config::default()
+    };
+    let (server, _) = casefile_app::start_with_storage(&config, storage).await.unwrap();
+    let base = format!("http://{}", server.addr);
+    let (secret, _) = casefile_app::jwt_secret(&config).unwrap();
+    let token = Tokens::new(&secret).mint(UserId::new(), 600).unwrap();
+    let client = reqwest::Client::new();
+    let db = format!("{database}|{url}");
+    let cli = |args: Vec<String>| {
+        let (data, bucket, db) = (dir.path().to_path_buf(), bucket.clone(), db.clone());
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            cli_on_s3(&data, &bucket, &db, &args).await
+        }
+    };
+    let case: Value = client
+        .post(format!("{base}/v1/cases"))
+        .bearer_auth(&token)
+        .json(&json!({"title": "Production"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let case_id = case["id"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for (i, path) in ["a/one.bin", "a/two.bin", "b/three.bin"].iter().enumerate() {
+        let content: Vec<u8> = (0..200_000u32 + i as u32).map(|n| (n % 241) as u8).collect();
+        let file: Value = client
+            .put(format!("{base}/v1/cases/{case_id}/files?logical_path={path}"))
+            .bearer_auth(&token)
+            .body(content)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(file["id"].as_str().unwrap().to_owned());
+    }
+    let key_of = |id: &str| {
+        format!("cases/{}/files/{}", case_id.replace('-', ""), id.replace('-', ""))
+    };
+    // A clean export first, and its offline check.
+    let out = dir.path().join("production");
+    let (code, stdout, stderr) = cli(vec![
+        "export".into(),
+        "--case".into(),
+        case_id.clone(),
+        "--out".into(),
+        out.to_str().unwrap().into(),
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let (code, stdout, _) = cli(vec!["export".into(), "verify".into(), out.to_str().unwrap().into()]).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("natives verified 3"), "{stdout}");
+
+    let (code, stdout, _) = cli(vec!["scrub".into(), "--case".into(), case_id.clone()]).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    // Behind casefile's back, through the SDK.
+    let mut forged: Vec<u8> = (0..200_001u32).map(|n| (n % 241) as u8).collect();
+    forged[7] ^= 0x10;
+    admin
+        .put_object()
+        .bucket(&bucket)
+        .key(key_of(&ids[1]))
+        .body(forged.into())
+        .send()
+        .await
+        .unwrap();
+    admin
+        .delete_object()
+        .bucket(&bucket)
+        .key(key_of(&ids[2]))
+        .send()
+        .await
+        .unwrap();
+    admin
+        .put_object()
+        .bucket(&bucket)
+        .key("cases/stray.bin")
+        .body(b"stray".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let (code, stdout, _) = cli(vec!["scrub".into(), "--case".into(), case_id.clone()]).await;
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains(&format!("MISMATCH {} a/two.bin", ids[1])), "{stdout}");
+    assert!(stdout.contains(&format!("MISSING {} b/three.bin", ids[2])), "{stdout}");
+    let audit: Value = client
+        .get(format!("{base}/v1/cases/{case_id}/audit"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let failures = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "fixity_failed")
+        .count();
+    assert_eq!(failures, 2, "{audit}");
+
+    let (code, stdout, _) = cli(vec!["reconcile".into(), "--fix".into(), "--json".into()]).await;
+    assert_eq!(code, Some(1), "{stdout}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["unrecorded"][0]["key"], "cases/stray.bin", "{report}");
+    assert_eq!(report["missing"][0]["file_id"], ids[2].as_str(), "{report}");
+    let kept = admin
+        .head_object()
+        .bucket(&bucket)
+        .key("cases/stray.bin")
+        .send()
+        .await;
+    assert!(kept.is_ok(), "an unrecorded object is never removed");
+
+    // An export now stops at the overwritten native, naming it.
+    let broken = dir.path().join("broken.zip");
+    let (code, _, stderr) = cli(vec![
+        "export".into(),
+        "--case".into(),
+        case_id.clone(),
+        "--zip".into(),
+        broken.to_str().unwrap().into(),
+    ])
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("a/two.bin"), "{stderr}");
+    assert!(!broken.exists(), "no ZIP under the final name");
+    server.stop().await.unwrap();
+    drop_database(&database).await;
+}

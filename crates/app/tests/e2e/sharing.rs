@@ -492,11 +492,11 @@ async fn audit_verify(app: &Running, database: Option<&str>) -> (Option<i32>, St
 }
 
 #[cfg(feature = "postgres")]
-mod on_postgres {
+pub(super) mod on_postgres {
     use super::*;
 
     /// A fresh database on the test server: its URL, and its name to drop.
-    pub(super) async fn fresh_database() -> (String, String) {
+    pub(crate) async fn fresh_database() -> (String, String) {
         use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
         let server = std::env::var("CASEFILE_TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
@@ -512,7 +512,7 @@ mod on_postgres {
         (format!("{base}/{name}"), name)
     }
 
-    pub(super) async fn drop_database(name: &str) {
+    pub(crate) async fn drop_database(name: &str) {
         use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
         let server = std::env::var("CASEFILE_TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
