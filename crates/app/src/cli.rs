@@ -184,10 +184,7 @@ pub async fn export(
         export::prepare_dir(dir)?;
     }
     let started = service.begin_export(None, case, &destination).await?;
-    let progress = Progress::new(
-        Some(u64::try_from(started.case.total_size_bytes).unwrap_or(0)),
-        false,
-    );
+    let progress = Progress::new(Some(started.case.total_size_bytes), false);
     let on_file = |f: &export::ExportedFile| {
         progress.message(f.logical_path.clone());
         if !progress.is_bar() {
@@ -222,9 +219,8 @@ pub async fn export(
         }
     };
     progress.finish();
-    let summary = result.map_err(|e: ExportError| -> WireError {
-        format!("the export stopped: {e}").into()
-    })?;
+    let summary = result
+        .map_err(|e: ExportError| -> WireError { format!("the export stopped: {e}").into() })?;
     println!(
         "exported case {}: {} files, {} bytes, {} audit entries with proofs, to {destination}",
         case.0, summary.files, summary.bytes, summary.audit_entries

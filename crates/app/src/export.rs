@@ -173,9 +173,7 @@ impl<W: tokio::io::AsyncWrite + Unpin> Sink<W> {
                     tokio::fs::create_dir_all(parent).await.map_err(write_err)?;
                 }
                 let partial = partial_name(&target);
-                let mut file = tokio::fs::File::create(&partial)
-                    .await
-                    .map_err(write_err)?;
+                let mut file = tokio::fs::File::create(&partial).await.map_err(write_err)?;
                 while let Some(chunk) = body.next().await {
                     match chunk {
                         Ok(chunk) => {
@@ -304,7 +302,9 @@ pub fn csv_load_file(files: &[ExportedFile]) -> Result<Vec<u8>, ExportError> {
         .from_writer(Vec::new());
     writer.write_record(LOAD_FILE_FIELDS).map_err(write_err)?;
     for file in files {
-        writer.write_record(file.load_file_row()).map_err(write_err)?;
+        writer
+            .write_record(file.load_file_row())
+            .map_err(write_err)?;
     }
     writer.into_inner().map_err(write_err)
 }
@@ -389,8 +389,8 @@ pub async fn write_export<W: tokio::io::AsyncWrite + Unpin>(
                     serde_json::to_vec(&AuditEntryView::from(&entry)).map_err(write_err)?;
                 line.push(b'\n');
                 entries.extend_from_slice(&line);
-                let mut line = serde_json::to_vec(&InclusionProofView::from(proof))
-                    .map_err(write_err)?;
+                let mut line =
+                    serde_json::to_vec(&InclusionProofView::from(proof)).map_err(write_err)?;
                 line.push(b'\n');
                 proofs.extend_from_slice(&line);
                 summary.audit_entries += 1;
@@ -458,8 +458,11 @@ pub fn prepare_dir(dir: &Path) -> Result<(), String> {
         }
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    std::fs::write(&marker, b"an export by casefile; incomplete without manifest.json\n")
-        .map_err(|e| format!("{}: {e}", marker.display()))
+    std::fs::write(
+        &marker,
+        b"an export by casefile; incomplete without manifest.json\n",
+    )
+    .map_err(|e| format!("{}: {e}", marker.display()))
 }
 
 // ----- verification -----
@@ -480,7 +483,10 @@ pub struct VerifyReport {
 /// The export to verify: a folder or a ZIP.
 enum Source {
     Dir(PathBuf),
-    Zip(async_zip::tokio::read::fs::ZipFileReader, BTreeMap<String, usize>),
+    Zip(
+        async_zip::tokio::read::fs::ZipFileReader,
+        BTreeMap<String, usize>,
+    ),
 }
 
 impl Source {
@@ -540,7 +546,10 @@ impl Source {
                     Err(e) => return Err(format!("{name}: {e}")),
                 };
                 loop {
-                    let n = file.read(&mut buf).await.map_err(|e| format!("{name}: {e}"))?;
+                    let n = file
+                        .read(&mut buf)
+                        .await
+                        .map_err(|e| format!("{name}: {e}"))?;
                     if n == 0 {
                         return Ok(Some(()));
                     }
@@ -599,7 +608,9 @@ pub async fn verify_export(
         .read_all("manifest.json")
         .await
         .map_err(Unreadable)?
-        .ok_or_else(|| Unreadable("no manifest.json: not an export, or an incomplete one".into()))?;
+        .ok_or_else(|| {
+            Unreadable("no manifest.json: not an export, or an incomplete one".into())
+        })?;
     let manifest: Manifest = serde_json::from_slice(&manifest)
         .map_err(|e| Unreadable(format!("manifest.json is malformed: {e}")))?;
     if manifest.format != FORMAT {
@@ -730,9 +741,10 @@ fn compare_rows(
     report: &mut VerifyReport,
 ) {
     if rows.first().map(Vec::as_slice) != Some(header.as_slice()) {
-        report
-            .problems
-            .push(format!("{name}: the header line is not {}", header.join(",")));
+        report.problems.push(format!(
+            "{name}: the header line is not {}",
+            header.join(",")
+        ));
     }
     let body = rows.get(1..).unwrap_or_default();
     if body.len() != expected.len() {
@@ -765,7 +777,11 @@ async fn check_audit(
         return Err(Unreadable(format!("the verifier key {key:?} is malformed")));
     }
     report.verifier_key = Some(key.clone());
-    let Some(note) = source.read_all(&audit.checkpoint).await.map_err(Unreadable)? else {
+    let Some(note) = source
+        .read_all(&audit.checkpoint)
+        .await
+        .map_err(Unreadable)?
+    else {
         report
             .problems
             .push(format!("{} is missing", audit.checkpoint));
@@ -773,9 +789,7 @@ async fn check_audit(
     };
     let note = String::from_utf8_lossy(&note).into_owned();
     match casefile_domain::legal::audit_log::open_checkpoint(&note, &key) {
-        Err(e) => report
-            .problems
-            .push(format!("{}: {e}", audit.checkpoint)),
+        Err(e) => report.problems.push(format!("{}: {e}", audit.checkpoint)),
         Ok(signed) if signed.size != audit.tree_size => report.problems.push(format!(
             "{}: signs a tree of {} entries, the manifest says {}",
             audit.checkpoint, signed.size, audit.tree_size

@@ -13,9 +13,9 @@ compile_error!("casefile-app needs a database: enable the feature sqlite or post
 
 pub mod api;
 pub mod auth;
-pub mod cli;
 #[cfg(feature = "fs")]
 mod blobs;
+pub mod cli;
 pub mod config;
 pub mod export;
 pub mod http;

@@ -342,7 +342,8 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
         } => {
             let wired = wiring::wire(&config).await?;
             let rate = match rate {
-                Some(r) if r.is_finite() && r > 0.0 => {
+                Some(r) if r.is_finite() && r > 0.0 =>
+                {
                     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                     Some((r * 1024.0 * 1024.0) as u64)
                 }
@@ -379,18 +380,23 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
             }
         }
         Command::Export(ExportArgs {
-            command: Some(ExportCommand::Verify {
-                path,
-                public_key,
-                json,
-            }),
+            command:
+                Some(ExportCommand::Verify {
+                    path,
+                    public_key,
+                    json,
+                }),
             ..
         }) => {
             let report = cli::verify_export(&path, public_key.as_deref(), json)
                 .await
                 .map_err(|e| malformed(e.0))?;
             if !report.problems.is_empty() {
-                return Err(format!("the export does not verify: {} problems", report.problems.len()).into());
+                return Err(format!(
+                    "the export does not verify: {} problems",
+                    report.problems.len()
+                )
+                .into());
             }
         }
         Command::Export(ExportArgs {
@@ -407,8 +413,13 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
             };
             let wired = wiring::wire(&config).await?;
             let signer = casefile_app::checkpoint_signer(&config)?;
-            cli::export(&wired.service, &signer, casefile_domain::legal::CaseId(case_id), target)
-                .await?;
+            cli::export(
+                &wired.service,
+                &signer,
+                casefile_domain::legal::CaseId(case_id),
+                target,
+            )
+            .await?;
         }
         Command::Purge { limit } => {
             let wired = wiring::wire(&config).await?;

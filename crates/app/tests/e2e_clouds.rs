@@ -465,8 +465,8 @@ async fn cli_on_s3(
     args: &[&str],
 ) -> (Option<i32>, String, String) {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
-    for (name, _) in std::env::vars()
-        .filter(|(n, _)| n.starts_with("CASEFILE_") || n.starts_with("AWS_"))
+    for (name, _) in
+        std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_") || n.starts_with("AWS_"))
     {
         command.env_remove(name);
     }
@@ -481,7 +481,10 @@ async fn cli_on_s3(
         .env("AWS_ENDPOINT_URL_S3", env("CASEFILE_TEST_S3_ENDPOINT"))
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "casefile-test-access")
-        .env("AWS_SECRET_ACCESS_KEY", "casefile-test-secret-key-0123456789")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "casefile-test-secret-key-0123456789",
+        )
         .current_dir(data)
         .output()
         .await
@@ -511,7 +514,9 @@ async fn scrub_reconcile_and_export_on_s3_with_postgres() {
         },
         ..Config::default()
     };
-    let (server, _) = casefile_app::start_with_storage(&config, storage).await.unwrap();
+    let (server, _) = casefile_app::start_with_storage(&config, storage)
+        .await
+        .unwrap();
     let base = format!("http://{}", server.addr);
     let (secret, _) = casefile_app::jwt_secret(&config).unwrap();
     let token = Tokens::new(&secret).mint(UserId::new(), 600).unwrap();
@@ -537,9 +542,13 @@ async fn scrub_reconcile_and_export_on_s3_with_postgres() {
     let case_id = case["id"].as_str().unwrap().to_owned();
     let mut ids = Vec::new();
     for (i, path) in ["a/one.bin", "a/two.bin", "b/three.bin"].iter().enumerate() {
-        let content: Vec<u8> = (0..200_000u32 + i as u32).map(|n| (n % 241) as u8).collect();
+        let content: Vec<u8> = (0..200_000u32 + i as u32)
+            .map(|n| (n % 241) as u8)
+            .collect();
         let file: Value = client
-            .put(format!("{base}/v1/cases/{case_id}/files?logical_path={path}"))
+            .put(format!(
+                "{base}/v1/cases/{case_id}/files?logical_path={path}"
+            ))
             .bearer_auth(&token)
             .body(content)
             .send()
@@ -551,7 +560,11 @@ async fn scrub_reconcile_and_export_on_s3_with_postgres() {
         ids.push(file["id"].as_str().unwrap().to_owned());
     }
     let key_of = |id: &str| {
-        format!("cases/{}/files/{}", case_id.replace('-', ""), id.replace('-', ""))
+        format!(
+            "cases/{}/files/{}",
+            case_id.replace('-', ""),
+            id.replace('-', "")
+        )
     };
     // A clean export first, and its offline check.
     let out = dir.path().join("production");
@@ -564,7 +577,12 @@ async fn scrub_reconcile_and_export_on_s3_with_postgres() {
     ])
     .await;
     assert_eq!(code, Some(0), "{stdout}{stderr}");
-    let (code, stdout, _) = cli(vec!["export".into(), "verify".into(), out.to_str().unwrap().into()]).await;
+    let (code, stdout, _) = cli(vec![
+        "export".into(),
+        "verify".into(),
+        out.to_str().unwrap().into(),
+    ])
+    .await;
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("natives verified 3"), "{stdout}");
 
@@ -598,8 +616,14 @@ async fn scrub_reconcile_and_export_on_s3_with_postgres() {
         .unwrap();
     let (code, stdout, _) = cli(vec!["scrub".into(), "--case".into(), case_id.clone()]).await;
     assert_eq!(code, Some(1), "{stdout}");
-    assert!(stdout.contains(&format!("MISMATCH {} a/two.bin", ids[1])), "{stdout}");
-    assert!(stdout.contains(&format!("MISSING {} b/three.bin", ids[2])), "{stdout}");
+    assert!(
+        stdout.contains(&format!("MISMATCH {} a/two.bin", ids[1])),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("MISSING {} b/three.bin", ids[2])),
+        "{stdout}"
+    );
     let audit: Value = client
         .get(format!("{base}/v1/cases/{case_id}/audit"))
         .bearer_auth(&token)
@@ -620,7 +644,10 @@ async fn scrub_reconcile_and_export_on_s3_with_postgres() {
     let (code, stdout, _) = cli(vec!["reconcile".into(), "--fix".into(), "--json".into()]).await;
     assert_eq!(code, Some(1), "{stdout}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(report["unrecorded"][0]["key"], "cases/stray.bin", "{report}");
+    assert_eq!(
+        report["unrecorded"][0]["key"], "cases/stray.bin",
+        "{report}"
+    );
     assert_eq!(report["missing"][0]["file_id"], ids[2].as_str(), "{report}");
     let kept = admin
         .head_object()

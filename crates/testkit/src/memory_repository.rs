@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
+use casefile_domain::legal::fixity::{
+    FixityOutcome, FixityRecord, ScrubBacklog, ScrubClaim, ScrubRun, ScrubRunId,
+};
 use casefile_domain::legal::{
     AuditEntry, AuditQuery, Case, CaseFile, CaseId, CaseRepository, FileId, FileQuery, FileStatus,
     HoldId, HoldRelease, HoldScope, LegalHold, Member, MemberCase, MemberChange, OpenUploads,
     PersistenceError, PersistenceResult, Protection, Role, Transition, UserId, UserProfile,
-};
-use casefile_domain::legal::fixity::{
-    FixityOutcome, FixityRecord, ScrubBacklog, ScrubClaim, ScrubRun, ScrubRunId,
 };
 use chrono::{DateTime, Utc};
 
@@ -74,7 +74,10 @@ impl State {
         self.files.values().filter(move |f| {
             f.status == FileStatus::Completed
                 && case.is_none_or(|c| f.case_id == c)
-                && self.fixity.get(&f.id).is_none_or(|r| r.verified_at < before)
+                && self
+                    .fixity
+                    .get(&f.id)
+                    .is_none_or(|r| r.verified_at < before)
         })
     }
 
@@ -811,7 +814,11 @@ impl CaseRepository for InMemoryCaseRepository {
         audit: Option<AuditEntry>,
     ) -> PersistenceResult<bool> {
         let mut state = self.lock();
-        if state.fixity.get(&file).is_some_and(|r| r.verified_at >= since) {
+        if state
+            .fixity
+            .get(&file)
+            .is_some_and(|r| r.verified_at >= since)
+        {
             return Ok(false);
         }
         let counters = state

@@ -1226,8 +1226,15 @@ pub async fn fixity_is_recorded_once_per_run(repo: &dyn CaseRepository) {
         panic!("a first scrub is claimed")
     };
     assert!(!resumed);
-    let backlog = repo.scrub_backlog(Some(case.id), t0).await.expect("backlog");
-    assert_eq!((backlog.files, backlog.bytes), (2, 30), "completed files only");
+    let backlog = repo
+        .scrub_backlog(Some(case.id), t0)
+        .await
+        .expect("backlog");
+    assert_eq!(
+        (backlog.files, backlog.bytes),
+        (2, 30),
+        "completed files only"
+    );
     // Another scrubber, with a lease, finds the fresh run busy; an operator resumes it.
     let busy = repo
         .begin_scrub(
@@ -1238,8 +1245,14 @@ pub async fn fixity_is_recorded_once_per_run(repo: &dyn CaseRepository) {
         )
         .await
         .expect("begin again");
-    assert!(matches!(busy, ScrubClaim::Busy(ref r) if r.id == run.id), "{busy:?}");
-    let ScrubClaim::Claimed { run: again, resumed } = repo
+    assert!(
+        matches!(busy, ScrubClaim::Busy(ref r) if r.id == run.id),
+        "{busy:?}"
+    );
+    let ScrubClaim::Claimed {
+        run: again,
+        resumed,
+    } = repo
         .begin_scrub(Some(case.id), ScrubRunId(uuid::Uuid::new_v4()), t0, None)
         .await
         .expect("resume")
@@ -1262,22 +1275,42 @@ pub async fn fixity_is_recorded_once_per_run(repo: &dyn CaseRepository) {
         .expect("after");
     assert_eq!(page.iter().map(|f| f.id).collect::<Vec<_>>(), vec![ids[1]]);
 
-    let failure = audit(None, AuditAction::FixityFailed).case(case.id).file(b.id);
+    let failure = audit(None, AuditAction::FixityFailed)
+        .case(case.id)
+        .file(b.id);
     let at = now();
     // Four concurrent records of b's mismatch: one applies, one audit entry.
     let records = futures::future::join_all((0..4).map(|_| {
-        repo.record_fixity(run.id, b.id, t0, FixityOutcome::Mismatch, 20, at, Some(failure.clone()))
+        repo.record_fixity(
+            run.id,
+            b.id,
+            t0,
+            FixityOutcome::Mismatch,
+            20,
+            at,
+            Some(failure.clone()),
+        )
     }))
     .await;
-    let applied = records.into_iter().filter(|r| *r.as_ref().expect("record")).count();
+    let applied = records
+        .into_iter()
+        .filter(|r| *r.as_ref().expect("record"))
+        .count();
     assert_eq!(applied, 1, "recorded once");
     assert!(
         repo.record_fixity(run.id, a.id, t0, FixityOutcome::Ok, 10, at, None)
             .await
             .expect("record a")
     );
-    let record = repo.fixity_of(b.id).await.expect("fixity").expect("recorded");
-    assert_eq!((record.outcome, record.run), (FixityOutcome::Mismatch, run.id));
+    let record = repo
+        .fixity_of(b.id)
+        .await
+        .expect("fixity")
+        .expect("recorded");
+    assert_eq!(
+        (record.outcome, record.run),
+        (FixityOutcome::Mismatch, run.id)
+    );
     assert!(repo.fixity_of(pending.id).await.expect("fixity").is_none());
     assert!(
         repo.scrub_candidates(Some(case.id), t0, None, 10)
@@ -1296,10 +1329,20 @@ pub async fn fixity_is_recorded_once_per_run(repo: &dyn CaseRepository) {
     assert_eq!(failures, 1);
 
     let summary = audit(None, AuditAction::ScrubCompleted).case(case.id);
-    assert!(repo.finish_scrub(run.id, now(), &summary).await.expect("finish"));
-    assert!(!repo.finish_scrub(run.id, now(), &summary).await.expect("finish again"));
+    assert!(
+        repo.finish_scrub(run.id, now(), &summary)
+            .await
+            .expect("finish")
+    );
+    assert!(
+        !repo
+            .finish_scrub(run.id, now(), &summary)
+            .await
+            .expect("finish again")
+    );
     assert!(matches!(
-        repo.finish_scrub(ScrubRunId(uuid::Uuid::new_v4()), now(), &summary).await,
+        repo.finish_scrub(ScrubRunId(uuid::Uuid::new_v4()), now(), &summary)
+            .await,
         Err(PersistenceError::NotFound { .. })
     ));
     let t1 = now();
@@ -1348,11 +1391,19 @@ pub async fn files_in_key_order(repo: &dyn CaseRepository) {
         let page = repo.files_in_key_order(after, 2).await.expect("page");
         let Some(last) = page.last() else { break };
         after = Some((last.case_id, last.id));
-        seen.extend(page.into_iter().filter(|f| f.case_id == one.id || f.case_id == two.id));
+        seen.extend(
+            page.into_iter()
+                .filter(|f| f.case_id == one.id || f.case_id == two.id),
+        );
     }
-    assert_eq!(seen.iter().map(|f| (f.case_id, f.id)).collect::<Vec<_>>(), expected);
     assert_eq!(
-        seen.iter().map(|f| f.storage_key.to_string()).collect::<Vec<_>>(),
+        seen.iter().map(|f| (f.case_id, f.id)).collect::<Vec<_>>(),
+        expected
+    );
+    assert_eq!(
+        seen.iter()
+            .map(|f| f.storage_key.to_string())
+            .collect::<Vec<_>>(),
         keys,
         "the same order as the storage keys"
     );

@@ -2014,7 +2014,8 @@ pub async fn holds_preserve_files(env: &ServiceEnv) {
 /// run once), reconcile finds the missing object and a stray one, and an export's natives are
 /// verified as they stream (the replaced one fails before its end).
 pub async fn scrub_reconcile_and_export_through_the_port(env: &ServiceEnv) {
-    let count = |actions: Vec<AuditAction>, a: AuditAction| actions.into_iter().filter(|x| *x == a).count();
+    let count =
+        |actions: Vec<AuditAction>, a: AuditAction| actions.into_iter().filter(|x| *x == a).count();
     use casefile_domain::legal::fixity::{FixityOutcome, ScrubOptions};
     let user = UserId::new();
     let case = env.service.create_case(user, "Matter").await.expect("case");
@@ -2040,33 +2041,75 @@ pub async fn scrub_reconcile_and_export_through_the_port(env: &ServiceEnv) {
         jobs: 2,
         ..ScrubOptions::default()
     };
-    let clean = env.service.scrub(options.clone(), &|_| {}).await.expect("scrub");
+    let clean = env
+        .service
+        .scrub(options.clone(), &|_| {})
+        .await
+        .expect("scrub");
     assert!(clean.clean(), "{clean:?}");
-    assert_eq!((clean.checked, clean.bytes), (3, files.iter().map(|(_, c)| c.len() as u64).sum()));
+    assert_eq!(
+        (clean.checked, clean.bytes),
+        (3, files.iter().map(|(_, c)| c.len() as u64).sum())
+    );
 
     let mut altered = files[1].1.to_vec();
     altered[500] ^= 1;
     env.tamper_stored(&files[1].0, &Bytes::from(altered)).await;
-    env.storage.delete(&files[2].0.storage_key).await.expect("delete behind our back");
+    env.storage
+        .delete(&files[2].0.storage_key)
+        .await
+        .expect("delete behind our back");
     env.clock.advance(Duration::from_secs(1));
     let found = env.service.scrub(options, &|_| {}).await.expect("scrub");
-    assert_eq!((found.checked, found.failed, found.errors), (3, 2, 0), "{found:?}");
-    let outcome = |id: FileId| found.failures.iter().find(|f| f.file_id == id).and_then(|f| f.outcome);
+    assert_eq!(
+        (found.checked, found.failed, found.errors),
+        (3, 2, 0),
+        "{found:?}"
+    );
+    let outcome = |id: FileId| {
+        found
+            .failures
+            .iter()
+            .find(|f| f.file_id == id)
+            .and_then(|f| f.outcome)
+    };
     assert_eq!(outcome(files[1].0.id), Some(FixityOutcome::Mismatch));
     assert_eq!(outcome(files[2].0.id), Some(FixityOutcome::Missing));
-    let record = env.repository.fixity_of(files[0].0.id).await.expect("fixity").expect("kept");
+    let record = env
+        .repository
+        .fixity_of(files[0].0.id)
+        .await
+        .expect("fixity")
+        .expect("kept");
     assert_eq!(record.outcome, FixityOutcome::Ok);
-    assert_eq!(count(env.actions(user, case.id).await, AuditAction::FixityFailed), 2);
-    assert_eq!(count(env.actions(user, case.id).await, AuditAction::ScrubCompleted), 2);
+    assert_eq!(
+        count(env.actions(user, case.id).await, AuditAction::FixityFailed),
+        2
+    );
+    assert_eq!(
+        count(
+            env.actions(user, case.id).await,
+            AuditAction::ScrubCompleted
+        ),
+        2
+    );
 
     let stray = casefile_domain::storage::ObjectKey::new("cases/stray.bin").expect("key");
     env.storage
         .upload(&stray, Bytes::from_static(b"stray"), PutOptions::default())
         .await
         .expect("stray");
-    let report = env.service.reconcile_storage(false).await.expect("reconcile");
+    let report = env
+        .service
+        .reconcile_storage(false)
+        .await
+        .expect("reconcile");
     assert_eq!(
-        report.unrecorded.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(),
+        report
+            .unrecorded
+            .iter()
+            .map(|o| o.key.as_str())
+            .collect::<Vec<_>>(),
         vec!["cases/stray.bin"],
         "{report:?}"
     );
@@ -2082,8 +2125,15 @@ pub async fn scrub_reconcile_and_export_through_the_port(env: &ServiceEnv) {
         .begin_export(Some(user), case.id, "a test")
         .await
         .expect("export");
-    assert!(export.include_audit, "the owner's export carries the audit trail");
-    let listed = env.service.export_files(&export, None).await.expect("files");
+    assert!(
+        export.include_audit,
+        "the owner's export carries the audit trail"
+    );
+    let listed = env
+        .service
+        .export_files(&export, None)
+        .await
+        .expect("files");
     assert_eq!(listed.len(), 3);
     let intact: Vec<Bytes> = env
         .service
@@ -2101,9 +2151,19 @@ pub async fn scrub_reconcile_and_export_through_the_port(env: &ServiceEnv) {
         .expect("native")
         .try_collect()
         .await;
-    assert!(matches!(replaced, Err(StorageError::ChecksumMismatch { .. })), "{replaced:?}");
-    assert_eq!(count(env.actions(user, case.id).await, AuditAction::FixityFailed), 3, "the export's too");
-    assert_eq!(count(env.actions(user, case.id).await, AuditAction::CaseExported), 1);
+    assert!(
+        matches!(replaced, Err(StorageError::ChecksumMismatch { .. })),
+        "{replaced:?}"
+    );
+    assert_eq!(
+        count(env.actions(user, case.id).await, AuditAction::FixityFailed),
+        3,
+        "the export's too"
+    );
+    assert_eq!(
+        count(env.actions(user, case.id).await, AuditAction::CaseExported),
+        1
+    );
 }
 
 /// Generates one `#[tokio::test]` per service case. `$env` is an async expression yielding a

@@ -17,7 +17,11 @@ fn cli_env(database: Option<&str>) -> Vec<(&'static str, String)> {
     extra
 }
 
-async fn cli(app: &Running, database: Option<&str>, args: &[&str]) -> (Option<i32>, String, String) {
+async fn cli(
+    app: &Running,
+    database: Option<&str>,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
     let data = app._dir.path();
     casefile_cli(data, data, args, cli_env(database)).await
 }
@@ -98,7 +102,10 @@ async fn scrub_scenario(app: &Running, database: Option<&str>) {
 
     let (code, report) = json_cli(app, database, &["scrub", "--case", &case, "--json"]).await;
     assert_eq!(code, Some(0), "{report}");
-    assert_eq!((report["checked"].as_u64(), report["failed"].as_u64()), (Some(3), Some(0)));
+    assert_eq!(
+        (report["checked"].as_u64(), report["failed"].as_u64()),
+        (Some(3), Some(0))
+    );
 
     // Behind casefile's back: one byte of b flipped, c's object removed.
     let blob = blob_of_size(app._dir.path(), 100_002);
@@ -109,9 +116,18 @@ async fn scrub_scenario(app: &Running, database: Option<&str>) {
 
     let (code, stdout, _) = cli(app, database, &["scrub", "--case", &case]).await;
     assert_eq!(code, Some(1), "{stdout}");
-    assert!(stdout.contains(&format!("MISMATCH {b} evidence/b.bin")), "{stdout}");
-    assert!(stdout.contains(&format!("MISSING {c} evidence/c.bin")), "{stdout}");
-    assert!(stdout.contains(&format!("ok {a} pleadings/a.bin")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("MISMATCH {b} evidence/b.bin")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("MISSING {c} evidence/c.bin")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("ok {a} pleadings/a.bin")),
+        "{stdout}"
+    );
     assert!(stdout.contains("checked 3, failed 2"), "{stdout}");
     let entries = audit_actions(app, &owner, &case).await;
     assert_eq!(count(&entries, "fixity_failed", Some(&b)), 1);
@@ -145,7 +161,16 @@ async fn scrub_scenario(app: &Running, database: Option<&str>) {
     let slow = new_case(app, &owner).await;
     let mut ids = Vec::new();
     for i in 0..10u8 {
-        ids.push(put(app, &owner, &slow, &format!("f{i}.bin"), bytes(10 + i, 300_000 + usize::from(i))).await);
+        ids.push(
+            put(
+                app,
+                &owner,
+                &slow,
+                &format!("f{i}.bin"),
+                bytes(10 + i, 300_000 + usize::from(i)),
+            )
+            .await,
+        );
     }
     remove_object(app, &slow, &ids[4]);
     let data = app._dir.path();
@@ -179,11 +204,22 @@ async fn scrub_scenario(app: &Running, database: Option<&str>) {
     child.kill().await.unwrap();
     let (code, stdout, _) = cli(app, database, &["scrub", "--case", &slow]).await;
     assert_eq!(code, Some(1), "{stdout}");
-    assert!(stdout.contains("(resumed): checked 10, failed 1"), "{stdout}");
+    assert!(
+        stdout.contains("(resumed): checked 10, failed 1"),
+        "{stdout}"
+    );
     let entries = audit_actions(app, &owner, &slow).await;
-    assert_eq!(count(&entries, "fixity_failed", Some(&ids[4])), 1, "audited once");
+    assert_eq!(
+        count(&entries, "fixity_failed", Some(&ids[4])),
+        1,
+        "audited once"
+    );
     assert_eq!(count(&entries, "fixity_failed", None), 1);
-    assert_eq!(count(&entries, "scrub_completed", None), 1, "one summary per run");
+    assert_eq!(
+        count(&entries, "scrub_completed", None),
+        1,
+        "one summary per run"
+    );
 }
 
 /// Reconcile: an unrecorded object, a missing one, an expired upload and its staging bytes;
@@ -201,8 +237,10 @@ async fn reconcile_scenario(app: &Running, database: Option<&str>) {
             Method::POST,
             &format!("/v1/cases/{case}/uploads"),
             Some(&owner),
-            Some(json!({"logical_path": "never.bin", "file_size": content.len(),
-                        "content_hash": Sha256::digest(&content).to_hex()})),
+            Some(
+                json!({"logical_path": "never.bin", "file_size": content.len(),
+                        "content_hash": Sha256::digest(&content).to_hex()}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{started}");
@@ -220,7 +258,11 @@ async fn reconcile_scenario(app: &Running, database: Option<&str>) {
     use casefile_domain::storage::{ObjectKey, ObjectStorage, PutOptions};
     let stray = ObjectKey::new("cases/stray/evidence.bin").unwrap();
     store
-        .upload(&stray, bytes::Bytes::from_static(b"stray"), PutOptions::default())
+        .upload(
+            &stray,
+            bytes::Bytes::from_static(b"stray"),
+            PutOptions::default(),
+        )
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
@@ -235,41 +277,79 @@ async fn reconcile_scenario(app: &Running, database: Option<&str>) {
             .map(|o| o["key"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(keys("unrecorded"), vec!["cases/stray/evidence.bin"], "{report}");
+    assert_eq!(
+        keys("unrecorded"),
+        vec!["cases/stray/evidence.bin"],
+        "{report}"
+    );
     assert!(
-        report["missing"].as_array().unwrap().iter().any(|m| m["file_id"] == lost.as_str()),
+        report["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["file_id"] == lost.as_str()),
         "{report}"
     );
     let pending_simple = pending.replace('-', "");
     assert!(
-        keys("garbage").iter().any(|k| k.starts_with("uploads/") && k.ends_with(&pending_simple)),
+        keys("garbage")
+            .iter()
+            .any(|k| k.starts_with("uploads/") && k.ends_with(&pending_simple)),
         "{report}"
     );
     assert!(
-        report["expired_pending"].as_array().unwrap().iter().any(|f| f == pending.as_str()),
+        report["expired_pending"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == pending.as_str()),
         "{report}"
     );
 
     let (code, report) = json_cli(app, database, &["reconcile", "--fix", "--json"]).await;
-    assert_eq!(code, Some(1), "the unrecorded and the missing remain: {report}");
+    assert_eq!(
+        code,
+        Some(1),
+        "the unrecorded and the missing remain: {report}"
+    );
     assert!(report["removed"].as_u64().unwrap() >= 1, "{report}");
     assert!(report["expired_failed"].as_u64().unwrap() >= 1, "{report}");
     // The fix never touches the completed file, nor the unrecorded object.
     assert!(store.head(&stray).await.unwrap().is_some());
     let (status, _) = app
-        .call(Method::GET, &format!("/v1/files/{kept}"), Some(&owner), None)
+        .call(
+            Method::GET,
+            &format!("/v1/files/{kept}"),
+            Some(&owner),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(blob_of_size(app._dir.path(), 200_040).metadata().unwrap().len(), 200_040);
+    assert_eq!(
+        blob_of_size(app._dir.path(), 200_040)
+            .metadata()
+            .unwrap()
+            .len(),
+        200_040
+    );
     let (_, report) = json_cli(app, database, &["reconcile", "--json"]).await;
     assert_eq!(report["garbage"].as_array().unwrap().len(), 0, "{report}");
-    assert_eq!(report["expired_pending"].as_array().unwrap().len(), 0, "{report}");
+    assert_eq!(
+        report["expired_pending"].as_array().unwrap().len(),
+        0,
+        "{report}"
+    );
     let entries = audit_actions(app, &owner, &case).await;
     assert_eq!(count(&entries, "upload_expired", Some(&pending)), 1);
     // Leave the store consistent for the scenarios that follow.
     store.delete(&stray).await.unwrap();
     let (status, _) = app
-        .call(Method::DELETE, &format!("/v1/files/{lost}"), Some(&owner), None)
+        .call(
+            Method::DELETE,
+            &format!("/v1/files/{lost}"),
+            Some(&owner),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
@@ -308,7 +388,10 @@ async fn export_scenario(app: &Running, database: Option<&str>) {
         ("pleadings/complaint.pdf", b"%PDF-1.7\ncomplaint".to_vec()),
         ("evidence/photos/scène été.bin", bytes(50, 120_050)),
         ("evidence/empty.txt", Vec::new()),
-        ("correspondence/ünïcödé — letter.txt", "a letter, þ and all".as_bytes().to_vec()),
+        (
+            "correspondence/ünïcödé — letter.txt",
+            "a letter, þ and all".as_bytes().to_vec(),
+        ),
     ];
     for (path, content) in &files {
         let encoded: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
@@ -317,17 +400,28 @@ async fn export_scenario(app: &Running, database: Option<&str>) {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("production");
     let out_s = out.to_str().unwrap().to_owned();
-    let (code, stdout, stderr) = cli(app, database, &["export", "--case", &case, "--out", &out_s]).await;
+    let (code, stdout, stderr) =
+        cli(app, database, &["export", "--case", &case, "--out", &out_s]).await;
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("4 files"), "{stdout}");
     for (path, content) in &files {
-        assert_eq!(&std::fs::read(out.join("natives").join(path)).unwrap(), content, "{path}");
+        assert_eq!(
+            &std::fs::read(out.join("natives").join(path)).unwrap(),
+            content,
+            "{path}"
+        );
     }
     let manifest = read_manifest(&out);
     assert_eq!(manifest["files"].as_array().unwrap().len(), 4);
-    assert!(manifest["audit"]["count"].as_u64().unwrap() >= 5, "{manifest}");
+    assert!(
+        manifest["audit"]["count"].as_u64().unwrap() >= 5,
+        "{manifest}"
+    );
     let dat = std::fs::read(out.join("loadfile.dat")).unwrap();
-    assert!(dat.starts_with(b"\xef\xbb\xbf\xc3\xbeDOCID\xc3\xbe\x14\xc3\xbeFILENAME"), "BOM, þ and DC4");
+    assert!(
+        dat.starts_with(b"\xef\xbb\xbf\xc3\xbeDOCID\xc3\xbe\x14\xc3\xbeFILENAME"),
+        "BOM, þ and DC4"
+    );
     let csv = std::fs::read_to_string(out.join("loadfile.csv")).unwrap();
     assert!(csv.starts_with("DOCID,FILENAME,LOGICAL_PATH,FILESIZE,SHA256,MIMETYPE,UPLOADED_BY,UPLOADED_AT,NATIVE\r\n"), "{csv}");
     let (code, said) = verify(app, database, &out).await;
@@ -337,7 +431,12 @@ async fn export_scenario(app: &Running, database: Option<&str>) {
     let proofs = std::fs::read_to_string(out.join("audit/proofs.jsonl")).unwrap();
     let one = work.path().join("one-proof.json");
     std::fs::write(&one, proofs.lines().next().unwrap()).unwrap();
-    let (code, stdout, _) = cli(app, database, &["audit", "verify-entry", one.to_str().unwrap()]).await;
+    let (code, stdout, _) = cli(
+        app,
+        database,
+        &["audit", "verify-entry", one.to_str().unwrap()],
+    )
+    .await;
     assert_eq!(code, Some(0), "{stdout}");
 
     // Tampering, each on its own copy, each named.
@@ -353,12 +452,18 @@ async fn export_scenario(app: &Running, database: Option<&str>) {
     std::fs::write(&photo, photo_bytes).unwrap();
     let (code, said) = verify(app, database, &dir).await;
     assert_eq!(code, Some(1), "{said}");
-    assert!(said.contains("evidence/photos/scène été.bin): the native does not match"), "{said}");
+    assert!(
+        said.contains("evidence/photos/scène été.bin): the native does not match"),
+        "{said}"
+    );
     let dir = tampered("missing");
     std::fs::remove_file(dir.join("natives/pleadings/complaint.pdf")).unwrap();
     let (code, said) = verify(app, database, &dir).await;
     assert_eq!(code, Some(1), "{said}");
-    assert!(said.contains("pleadings/complaint.pdf is missing"), "{said}");
+    assert!(
+        said.contains("pleadings/complaint.pdf is missing"),
+        "{said}"
+    );
     let dir = tampered("manifest");
     let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
     let sha = manifest["files"][0]["sha256"].as_str().unwrap();
@@ -366,14 +471,27 @@ async fn export_scenario(app: &Running, database: Option<&str>) {
     std::fs::write(dir.join("manifest.json"), text.replacen(sha, &forged, 1)).unwrap();
     let (code, said) = verify(app, database, &dir).await;
     assert_eq!(code, Some(1), "{said}");
-    assert!(said.contains("CF000001") && said.contains("does not match the manifest"), "{said}");
-    assert!(said.contains("loadfile.csv: row 2 (CF000001) does not agree"), "{said}");
+    assert!(
+        said.contains("CF000001") && said.contains("does not match the manifest"),
+        "{said}"
+    );
+    assert!(
+        said.contains("loadfile.csv: row 2 (CF000001) does not agree"),
+        "{said}"
+    );
     let dir = tampered("loadfile");
     let dat_text = String::from_utf8(std::fs::read(dir.join("loadfile.dat")).unwrap()).unwrap();
-    std::fs::write(dir.join("loadfile.dat"), dat_text.replacen("CF000002", "CF000009", 1)).unwrap();
+    std::fs::write(
+        dir.join("loadfile.dat"),
+        dat_text.replacen("CF000002", "CF000009", 1),
+    )
+    .unwrap();
     let (code, said) = verify(app, database, &dir).await;
     assert_eq!(code, Some(1), "{said}");
-    assert!(said.contains("loadfile.dat: row 3 (CF000002) does not agree"), "{said}");
+    assert!(
+        said.contains("loadfile.dat: row 3 (CF000002) does not agree"),
+        "{said}"
+    );
     let dir = tampered("audit");
     let entries = std::fs::read_to_string(dir.join("audit/entries.jsonl")).unwrap();
     let first = entries.lines().next().unwrap();
@@ -386,7 +504,10 @@ async fn export_scenario(app: &Running, database: Option<&str>) {
     .unwrap();
     let (code, said) = verify(app, database, &dir).await;
     assert_eq!(code, Some(1), "{said}");
-    assert!(said.contains("differs from the entry its proof covers"), "{said}");
+    assert!(
+        said.contains("differs from the entry its proof covers"),
+        "{said}"
+    );
     let (code, said) = verify(app, database, &work.path().join("nothing-here")).await;
     assert_eq!(code, Some(2), "{said}");
 
@@ -464,13 +585,20 @@ async fn export_scenario(app: &Running, database: Option<&str>) {
     std::fs::write(&viewer_zip, response.bytes().await.unwrap()).unwrap();
     let (code, said) = verify(app, database, &viewer_zip).await;
     assert_eq!(code, Some(0), "{said}");
-    assert!(!said.contains("audit checked"), "a viewer's export carries no audit trail: {said}");
+    assert!(
+        !said.contains("audit checked"),
+        "a viewer's export carries no audit trail: {said}"
+    );
     let response = fetch(app.token(auditor_id)).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let response = fetch(app.token(UserId::new())).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let entries = audit_actions(app, &owner, &case).await;
-    assert_eq!(count(&entries, "case_exported", None), 5, "three CLI exports and two over HTTP");
+    assert_eq!(
+        count(&entries, "case_exported", None),
+        5,
+        "three CLI exports and two over HTTP"
+    );
 
     // A native altered in the store stops the export, names the file, and is audited.
     let blob = blob_of_size(app._dir.path(), 120_050);
@@ -486,7 +614,10 @@ async fn export_scenario(app: &Running, database: Option<&str>) {
     .await;
     assert_eq!(code, Some(1), "{stdout}{stderr}");
     assert!(stderr.contains("evidence/photos/scène été.bin"), "{stderr}");
-    assert!(!broken.join("manifest.json").exists(), "an aborted export has no manifest");
+    assert!(
+        !broken.join("manifest.json").exists(),
+        "an aborted export has no manifest"
+    );
     let entries = audit_actions(app, &owner, &case).await;
     assert_eq!(count(&entries, "fixity_failed", None), 1, "{entries:?}");
 }

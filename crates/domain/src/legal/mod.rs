@@ -35,8 +35,9 @@ pub use ports::{
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockCaseRepository, MockClock};
 pub use service::{
-    AuditTrailPage, AuditTrailQuery, CaseExport, CasePage, EXPORT_PAGE, ConsistencyProof, DEFAULT_FILE_PAGE, FileDownload,
-    FilePage, InclusionProof, InitiatedUpload, LegalFileService, ListCases, ListFiles,
-    MAX_FILE_PAGE, MAX_TITLE_CHARS, NewUpload, PurgeReport, ReconcileReport, ScrubEvent,
-    mime_contradicts, settled_mime_type, GarbageKind, MissingObject, ObjectFinding, StorageReconcileReport,
+    AuditTrailPage, AuditTrailQuery, CaseExport, CasePage, ConsistencyProof, DEFAULT_FILE_PAGE,
+    EXPORT_PAGE, FileDownload, FilePage, GarbageKind, InclusionProof, InitiatedUpload,
+    LegalFileService, ListCases, ListFiles, MAX_FILE_PAGE, MAX_TITLE_CHARS, MissingObject,
+    NewUpload, ObjectFinding, PurgeReport, ReconcileReport, ScrubEvent, StorageReconcileReport,
+    mime_contradicts, settled_mime_type,
 };

@@ -191,7 +191,9 @@ impl LegalFileService {
         let index = entry
             .log_index
             .ok_or_else(|| ServiceError::invalid("index", "the entry has no log index"))?;
-        let mut proof = self.inclusion_proof(entry.clone(), index, tree_size).await?;
+        let mut proof = self
+            .inclusion_proof(entry.clone(), index, tree_size)
+            .await?;
         proof.checkpoint = Some(checkpoint.to_owned());
         Ok(proof)
     }

@@ -158,11 +158,13 @@ impl LegalFileService {
         } else {
             AuditOutcome::Failure
         };
-        let mut audit = AuditEntry::new(self.clock.now(), None, AuditAction::ScrubCompleted, outcome)
-            .details(format!(
-                "run {}: checked {}, failed {}, bytes {}",
-                run.id, run.checked, run.failed, run.bytes
-            ));
+        let mut audit =
+            AuditEntry::new(self.clock.now(), None, AuditAction::ScrubCompleted, outcome).details(
+                format!(
+                    "run {}: checked {}, failed {}, bytes {}",
+                    run.id, run.checked, run.failed, run.bytes
+                ),
+            );
         if let Some(case) = run.case_id {
             audit = audit.case(case);
         }
@@ -200,53 +202,53 @@ impl LegalFileService {
             detail: None,
             actual_sha256: None,
         };
-        let (outcome, read, detail) = match self.storage.download_stream(&file.storage_key, None).await
-        {
-            Err(StorageError::NotFound { .. }) => (
-                FixityOutcome::Missing,
-                0,
-                "no object at the file's storage key".to_owned(),
-            ),
-            Err(e) => {
-                result.detail = Some(format!("the store could not be read: {e}"));
-                return Ok(result);
-            }
-            Ok(found) => {
-                let mut body = found.body;
-                let mut hasher = ContentHasher::new();
-                while let Some(chunk) = body.next().await {
-                    match chunk {
-                        Ok(chunk) => {
-                            hasher.update(&chunk);
-                            let n = chunk.len() as u64;
-                            progress(ScrubEvent::Read(n));
-                            pacer.take(n).await;
-                        }
-                        Err(e) => {
-                            result.detail = Some(format!("the store could not be read: {e}"));
-                            return Ok(result);
+        let (outcome, read, detail) =
+            match self.storage.download_stream(&file.storage_key, None).await {
+                Err(StorageError::NotFound { .. }) => (
+                    FixityOutcome::Missing,
+                    0,
+                    "no object at the file's storage key".to_owned(),
+                ),
+                Err(e) => {
+                    result.detail = Some(format!("the store could not be read: {e}"));
+                    return Ok(result);
+                }
+                Ok(found) => {
+                    let mut body = found.body;
+                    let mut hasher = ContentHasher::new();
+                    while let Some(chunk) = body.next().await {
+                        match chunk {
+                            Ok(chunk) => {
+                                hasher.update(&chunk);
+                                let n = chunk.len() as u64;
+                                progress(ScrubEvent::Read(n));
+                                pacer.take(n).await;
+                            }
+                            Err(e) => {
+                                result.detail = Some(format!("the store could not be read: {e}"));
+                                return Ok(result);
+                            }
                         }
                     }
+                    let (sha, read) = hasher.finish();
+                    result.actual_sha256 = Some(sha);
+                    if read != size {
+                        (
+                            FixityOutcome::Mismatch,
+                            read,
+                            format!("size {read} bytes, recorded {size}"),
+                        )
+                    } else if sha != file.sha256 {
+                        (
+                            FixityOutcome::Mismatch,
+                            read,
+                            format!("SHA-256 {sha}, recorded {}", file.sha256),
+                        )
+                    } else {
+                        (FixityOutcome::Ok, read, String::new())
+                    }
                 }
-                let (sha, read) = hasher.finish();
-                result.actual_sha256 = Some(sha);
-                if read != size {
-                    (
-                        FixityOutcome::Mismatch,
-                        read,
-                        format!("size {read} bytes, recorded {size}"),
-                    )
-                } else if sha != file.sha256 {
-                    (
-                        FixityOutcome::Mismatch,
-                        read,
-                        format!("SHA-256 {sha}, recorded {}", file.sha256),
-                    )
-                } else {
-                    (FixityOutcome::Ok, read, String::new())
-                }
-            }
-        };
+            };
         let audit = (outcome != FixityOutcome::Ok).then(|| {
             AuditEntry::new(
                 self.clock.now(),
@@ -256,7 +258,11 @@ impl LegalFileService {
             )
             .case(file.case_id)
             .file(file.id)
-            .details(format!("scrub run {}: {}: {detail}", run.id, outcome.as_str()))
+            .details(format!(
+                "scrub run {}: {}: {detail}",
+                run.id,
+                outcome.as_str()
+            ))
         });
         self.repository
             .record_fixity(

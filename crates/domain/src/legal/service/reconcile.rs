@@ -258,7 +258,8 @@ impl LegalFileService {
                 report.records += 1;
             }
             let garbage = if staging {
-                let open = record.status == FileStatus::Pending && record.created_at >= expired_before;
+                let open =
+                    record.status == FileStatus::Pending && record.created_at >= expired_before;
                 (!open).then_some(GarbageKind::Staging)
             } else {
                 match (record.status, record.purged_at) {
@@ -267,7 +268,9 @@ impl LegalFileService {
                     (_, Some(_)) => Some(GarbageKind::PurgedButPresent),
                 }
             };
-            if !staging && record.status == FileStatus::Pending && record.created_at < expired_before
+            if !staging
+                && record.status == FileStatus::Pending
+                && record.created_at < expired_before
             {
                 report.expired_pending.push(record.id);
             }
