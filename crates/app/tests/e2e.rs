@@ -642,6 +642,7 @@ async fn openapi_document_is_valid_and_lists_every_route() {
         ("PUT", "/v1/cases/{case_id}/files"),
         ("GET", "/v1/cases/{case_id}/files"),
         ("GET", "/v1/cases/{case_id}/audit"),
+        ("GET", "/v1/cases/{case_id}/export.zip"),
         ("GET", "/v1/files/{file_id}"),
         ("DELETE", "/v1/files/{file_id}"),
         ("POST", "/v1/files/{file_id}/complete"),

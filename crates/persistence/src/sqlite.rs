@@ -272,6 +272,12 @@ pub async fn run_migrations(path: &str, apply: bool) -> Result<usize, Persistenc
     tokio::task::spawn_blocking(move || {
         let mut conn = SqliteConnection::establish(&path)
             .map_err(|e| unavailable(format!("cannot open the SQLite database {path}"), e))?;
+        // Another process (a second instance, a command) may hold the write lock for a moment.
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut conn,
+            &format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"),
+        )
+        .map_err(|e| unavailable("cannot set the SQLite busy timeout", e))?;
         let pending = conn
             .pending_migrations(MIGRATIONS)
             .map_err(|e| migration("cannot read the applied migrations", e))?

@@ -647,3 +647,71 @@ async fn scrub_reconcile_and_export_on_postgres() {
     app.stop().await;
     super::sharing::on_postgres::drop_database(&name).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_scrub_audits_each_failure_once_across_instances() {
+    // Bytes altered while casefile was down; two instances of `serve` on one database and store
+    // then scrub every second: the file is named once in the audit trail, not once per instance
+    // or per tick.
+    let app = start().await;
+    let owner_id = UserId::new();
+    let owner = app.token(owner_id);
+    let case = new_case(&app, &owner).await;
+    let file = put(&app, &owner, &case, "evidence/tape.bin", bytes(7, 150_007)).await;
+    let data = app._dir.path().to_path_buf();
+    let base = app.base.clone();
+    let server = {
+        let mut app = app;
+        let server = app.server.take();
+        server.unwrap().stop().await.unwrap();
+        app
+    };
+    let blob = blob_of_size(&data, 150_007);
+    let mut altered = std::fs::read(&blob).unwrap();
+    altered[3] ^= 0x04;
+    std::fs::write(&blob, &altered).unwrap();
+
+    let config = Config {
+        data_dir: data.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        scrub: casefile_app::config::ScrubConfig {
+            interval_secs: 1,
+            older_than_secs: Some(3600),
+            ..casefile_app::config::ScrubConfig::default()
+        },
+        ..Config::default()
+    };
+    let (one, _) = casefile_app::start(&config).await.unwrap();
+    let (two, _) = casefile_app::start(&config).await.unwrap();
+    let running = Running {
+        base: format!("http://{}", one.addr),
+        tokens: server.tokens.clone(),
+        secret: server.secret.clone(),
+        server: Some(one),
+        _dir: server._dir,
+    };
+    assert_ne!(running.base, base);
+    let mut entries = Vec::new();
+    for _ in 0..100 {
+        entries = audit_actions(&running, &owner, &case).await;
+        if count(&entries, "fixity_failed", Some(&file)) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // A few more ticks on both instances.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let entries_after = audit_actions(&running, &owner, &case).await;
+    assert_eq!(
+        count(&entries, "fixity_failed", Some(&file)),
+        1,
+        "{entries:?}"
+    );
+    assert_eq!(
+        count(&entries_after, "fixity_failed", Some(&file)),
+        1,
+        "{entries_after:?}"
+    );
+    two.stop().await.unwrap();
+    running.stop().await;
+}

@@ -76,12 +76,13 @@ async fn route_role_matrix(app: &Running) {
     let hash = Sha256::digest(&content).to_hex();
 
     // owner, editor, viewer, auditor, stranger
-    let table: [(&str, [Got; 5]); 19] = [
+    let table: [(&str, [Got; 5]); 20] = [
         ("GET case", [A, A, A, A, N]),
         ("GET files", [A, A, A, A, N]),
         ("GET file", [A, A, A, A, N]),
         ("GET content", [A, A, A, F, N]),
         ("GET download-url", [A, A, A, F, N]),
+        ("GET export", [A, A, A, F, N]),
         ("POST uploads", [A, A, F, F, N]),
         ("PUT files", [A, A, F, F, N]),
         ("POST complete", [A, A, F, F, N]),
@@ -154,6 +155,22 @@ async fn route_role_matrix(app: &Running) {
                         A
                     } else {
                         judged(s, &serde_json::from_str(&text).unwrap(), &what)
+                    }
+                }
+                "GET export" => {
+                    let response = reqwest::Client::new()
+                        .get(format!("{}/v1/cases/{case}/export.zip", app.base))
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .unwrap();
+                    let s = response.status();
+                    let body = response.bytes().await.unwrap();
+                    if s.is_success() {
+                        assert!(body.starts_with(b"PK\x03\x04"), "{what}: a ZIP");
+                        A
+                    } else {
+                        judged(s, &serde_json::from_slice(&body).unwrap(), &what)
                     }
                 }
                 "GET download-url" => {
