@@ -33,6 +33,40 @@ pub struct Config {
     pub audit: AuditConfig,
     /// The scheduled fixity scrub.
     pub scrub: ScrubConfig,
+    /// The HTTP server's own settings.
+    pub server: ServerConfig,
+}
+
+/// The HTTP server's own settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// On SIGTERM or SIGINT, how long requests in flight (streaming uploads included) may take to
+    /// finish before the process exits, seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// A boolean setting: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off` (any case); anything else
+/// is an error naming the variable.
+///
+/// # Errors
+/// [`ConfigError`] naming `name`.
+pub fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError(format!(
+            "{name} must be true or false (1/0, yes/no, on/off), not {value:?}"
+        ))),
+    }
 }
 
 /// The fixity scrub `serve` runs on a schedule (`casefile scrub` runs one by hand).
@@ -354,6 +388,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             audit: AuditConfig::default(),
             scrub: ScrubConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -460,7 +495,7 @@ impl Config {
             self.database.url = Some(v);
         }
         if let Some(v) = var("CASEFILE_MIGRATE_ON_START") {
-            self.database.migrate_on_start = v == "true";
+            self.database.migrate_on_start = parse_bool("CASEFILE_MIGRATE_ON_START", &v)?;
         }
         if let Some(v) = var("CASEFILE_JWT_SECRET") {
             self.auth.jwt_secret = Some(v);
@@ -482,6 +517,9 @@ impl Config {
         }
         if let Some(v) = var("CASEFILE_MAX_TOKEN_LIFETIME_SECS") {
             self.auth.max_token_lifetime_secs = parse("CASEFILE_MAX_TOKEN_LIFETIME_SECS", v)?;
+        }
+        if let Some(v) = var("CASEFILE_SHUTDOWN_GRACE_SECS") {
+            self.server.shutdown_grace_secs = parse("CASEFILE_SHUTDOWN_GRACE_SECS", v)?;
         }
         if let Some(v) = var("CASEFILE_SCRUB_INTERVAL_SECS") {
             self.scrub.interval_secs = parse("CASEFILE_SCRUB_INTERVAL_SECS", v)?;
@@ -692,6 +730,34 @@ mod tests {
         unknown.storage.backend = "ftp".into();
         assert!(unknown.validate().is_err());
         assert!(toml::from_str::<Config>("nonsense = 1").is_err());
+    }
+
+    #[test]
+    fn booleans_are_read_strictly() {
+        for (value, expected) in [("1", true), ("yes", true), ("TRUE", true), ("on", true)]
+            .into_iter()
+            .chain([
+                ("0", false),
+                ("no", false),
+                ("false", false),
+                ("Off", false),
+            ])
+        {
+            let mut c = Config::default();
+            c.database.migrate_on_start = !expected;
+            c.apply_env(|n| (n == "CASEFILE_MIGRATE_ON_START").then(|| value.into()))
+                .unwrap();
+            assert_eq!(c.database.migrate_on_start, expected, "{value}");
+        }
+        let mut c = Config::default();
+        let err = c
+            .apply_env(|n| (n == "CASEFILE_MIGRATE_ON_START").then(|| "maybe".into()))
+            .unwrap_err();
+        assert!(err.0.contains("CASEFILE_MIGRATE_ON_START"), "{}", err.0);
+        let mut c = Config::default();
+        c.apply_env(|n| (n == "CASEFILE_SHUTDOWN_GRACE_SECS").then(|| "5".into()))
+            .unwrap();
+        assert_eq!(c.server.shutdown_grace_secs, 5);
     }
 
     #[test]

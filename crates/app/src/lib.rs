@@ -329,7 +329,7 @@ async fn serve(
     };
     let connection_limits = serve::ConnectionLimits {
         header_read_timeout: std::time::Duration::from_secs(config.limits.header_read_timeout_secs),
-        grace: std::time::Duration::from_secs(30),
+        grace: std::time::Duration::from_secs(config.server.shutdown_grace_secs),
     };
     let app = http::router(state);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -197,6 +197,26 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Waits for SIGTERM (a service manager, an orchestrator's rolling restart) or SIGINT (Ctrl-C):
+/// which one came.
+async fn shutdown_signal() -> std::io::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            _ = term.recv() => Ok("SIGTERM"),
+            _ = int.recv() => Ok("SIGINT"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await?;
+        Ok("Ctrl-C")
+    }
+}
+
 /// Input that is not what it should be (exit code 2, not 1).
 #[derive(Debug)]
 struct Malformed(String);
@@ -440,9 +460,13 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
                     config.data_dir.join("jwt.secret").display()
                 );
             }
-            tokio::signal::ctrl_c().await?;
-            println!("shutting down");
+            let signal = shutdown_signal().await?;
+            println!(
+                "{signal}: shutting down (requests in flight have {} s to finish)",
+                config.server.shutdown_grace_secs
+            );
             server.stop().await?;
+            println!("stopped");
         }
     }
     Ok(())

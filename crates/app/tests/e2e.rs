@@ -122,6 +122,8 @@ mod integrity;
 mod oidc;
 #[path = "e2e/sharing.rs"]
 mod sharing;
+#[path = "e2e/shutdown.rs"]
+mod shutdown;
 
 fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<none>")
