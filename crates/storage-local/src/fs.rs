@@ -251,7 +251,7 @@ impl FsStorage {
             metadata: options.metadata,
             sha256,
         };
-        self.commit(key, &manifest).await?;
+        self.commit(key, &manifest, !limits.if_absent).await?;
         blob.keep();
         Ok(manifest.to_object(key))
     }
@@ -268,7 +268,14 @@ impl FsStorage {
     }
 
     /// Makes `manifest` the object at `key` (the commit point), then drops the blob it replaced.
-    async fn commit(&self, key: &ObjectKey, manifest: &Manifest) -> StorageResult<()> {
+    /// Without `replace`, only when no object is there: a hard link, which the filesystem
+    /// refuses atomically when the name exists (whatever process holds it).
+    async fn commit(
+        &self,
+        key: &ObjectKey,
+        manifest: &Manifest,
+        replace: bool,
+    ) -> StorageResult<()> {
         let json = serde_json::to_vec(manifest).map_err(|e| StorageError::backend(BACKEND, e))?;
         let temp = TempPath(Some(
             self.inner
@@ -297,7 +304,23 @@ impl FsStorage {
                 Ok(_) => self.read_manifest(key, &target).await.ok(),
                 Err(_) => None,
             };
-            match tokio::fs::rename(temp.path(), &target).await {
+            let placed = if replace {
+                tokio::fs::rename(temp.path(), &target).await
+            } else {
+                match tokio::fs::hard_link(temp.path(), &target).await {
+                    Ok(()) => {
+                        let _ = tokio::fs::remove_file(temp.path()).await;
+                        Ok(())
+                    }
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                        return Err(StorageError::AlreadyExists {
+                            key: key.to_string(),
+                        });
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            match placed {
                 Ok(()) => break (target, replaced),
                 // A concurrent delete removed an emptied parent directory: make it again.
                 Err(e) if e.kind() == ErrorKind::NotFound && attempts < 3 => attempts += 1,
@@ -468,6 +491,21 @@ impl ObjectStorage for FsStorage {
             .with_presigned_upload(UploadMethod::Put, true, true)
             .with_presigned_download()
             .without_object_under_object()
+            .with_create_only()
+    }
+
+    async fn upload_if_absent(
+        &self,
+        key: &ObjectKey,
+        data: bytes::Bytes,
+        options: PutOptions,
+    ) -> StorageResult<StorageObject> {
+        let body: ByteStream = Box::pin(futures::stream::once(async move { Ok(data) }));
+        let limits = UploadLimits {
+            if_absent: true,
+            ..UploadLimits::default()
+        };
+        self.upload_with_limits(key, body, options, limits).await
     }
 
     async fn upload_stream(
@@ -628,7 +666,7 @@ impl ObjectStorage for FsStorage {
             last_modified: Utc::now(),
             ..source
         };
-        self.commit(to, &manifest).await?;
+        self.commit(to, &manifest, true).await?;
         blob.keep();
         Ok(manifest.to_object(to))
     }

@@ -25,6 +25,8 @@ pub struct UploadLimits {
     pub max_size: Option<u64>,
     /// The SHA-256 the content must have.
     pub sha256: Option<Sha256>,
+    /// Store only if no object is at the key (else [`StorageError::AlreadyExists`]).
+    pub if_absent: bool,
 }
 
 impl UploadLimits {
@@ -33,6 +35,7 @@ impl UploadLimits {
         Self {
             max_size: grant.max_size,
             sha256: grant.sha256,
+            if_absent: false,
         }
     }
 

@@ -109,7 +109,13 @@ impl MemoryStorage {
             object: object.clone(),
             data: buffer.freeze(),
         };
-        self.write().insert(key.clone(), entry);
+        let mut objects = self.write();
+        if limits.if_absent && objects.contains_key(key) {
+            return Err(StorageError::AlreadyExists {
+                key: key.to_string(),
+            });
+        }
+        objects.insert(key.clone(), entry);
         Ok(object)
     }
 
@@ -132,6 +138,21 @@ impl ObjectStorage for MemoryStorage {
         Capabilities::minimal()
             .with_presigned_upload(UploadMethod::Put, true, true)
             .with_presigned_download()
+            .with_create_only()
+    }
+
+    async fn upload_if_absent(
+        &self,
+        key: &ObjectKey,
+        data: bytes::Bytes,
+        options: PutOptions,
+    ) -> StorageResult<StorageObject> {
+        let body: ByteStream = Box::pin(stream::once(async move { Ok(data) }));
+        let limits = UploadLimits {
+            if_absent: true,
+            ..UploadLimits::default()
+        };
+        self.upload_with_limits(key, body, options, limits).await
     }
 
     async fn upload_stream(

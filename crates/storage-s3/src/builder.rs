@@ -83,6 +83,7 @@ pub struct S3StorageBuilder {
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) upload_observer: Option<UploadObserver>,
     pub(crate) object_lock: Option<RetentionMode>,
+    pub(crate) create_only: bool,
 }
 
 impl std::fmt::Debug for S3StorageBuilder {
@@ -127,6 +128,7 @@ impl S3StorageBuilder {
             pool_idle_timeout: Duration::from_secs(90),
             upload_observer: None,
             object_lock: None,
+            create_only: true,
         }
     }
 
@@ -155,6 +157,7 @@ impl S3StorageBuilder {
             },
             _ => ServerSideEncryption::None,
         };
+        builder.create_only = var("CASEFILE_S3_CREATE_ONLY").is_none_or(|v| v != "false");
         builder.object_lock = match var("CASEFILE_S3_OBJECT_LOCK").as_deref() {
             Some("governance") => Some(RetentionMode::Governance),
             Some("compliance") => Some(RetentionMode::Compliance),
@@ -169,6 +172,15 @@ impl S3StorageBuilder {
     /// [`from_env`](Self::from_env).
     pub fn with_object_lock(mut self, mode: RetentionMode) -> Self {
         self.object_lock = Some(mode);
+        self
+    }
+
+    /// Whether create-only writes (`PutObject` with `If-None-Match: *`, which S3 has enforced
+    /// since 2024) are offered; on by default. Turn it off for an S3-compatible server that
+    /// ignores the condition (it would overwrite silently): `upload_if_absent` then answers
+    /// `NotSupported`. `CASEFILE_S3_CREATE_ONLY=false` in [`from_env`](Self::from_env).
+    pub fn with_create_only(mut self, on: bool) -> Self {
+        self.create_only = on;
         self
     }
 

@@ -46,6 +46,7 @@ pub struct S3Storage {
     presign_method: UploadMethod,
     observer: Option<UploadObserver>,
     object_lock: Option<RetentionMode>,
+    create_only: bool,
 }
 
 impl std::fmt::Debug for S3Storage {
@@ -162,6 +163,7 @@ impl S3Storage {
             presign_method: builder.presign_method,
             observer: builder.upload_observer,
             object_lock: builder.object_lock,
+            create_only: builder.create_only,
         }
     }
 
@@ -483,7 +485,63 @@ impl ObjectStorage for S3Storage {
         if self.object_lock.is_some() {
             caps = caps.with_object_lock();
         }
+        if self.create_only {
+            caps = caps.with_create_only();
+        }
         caps
+    }
+
+    async fn upload_if_absent(
+        &self,
+        key: &ObjectKey,
+        data: Bytes,
+        options: PutOptions,
+    ) -> StorageResult<StorageObject> {
+        if !self.create_only {
+            return Err(StorageError::NotSupported {
+                backend: BACKEND,
+                operation: "create-only upload".to_owned(),
+            });
+        }
+        options.validate()?;
+        let body: ByteStream = Box::pin(futures::stream::once({
+            let data = data.clone();
+            async move { Ok(data) }
+        }));
+        let (content_type, _) = prepare_upload(key, options.content_type.as_deref(), body).await?;
+        let sha = Sha256::digest(&data);
+        let (sse, kms) = self.sse();
+        let length = i64::try_from(data.len()).unwrap_or(i64::MAX);
+        let out = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .if_none_match("*")
+            .content_type(&content_type)
+            .content_length(length)
+            .checksum_sha256(checksum_header(&sha))
+            .set_metadata(Some(with_sha(&options.metadata, sha)))
+            .set_server_side_encryption(sse)
+            .set_ssekms_key_id(kms)
+            .body(SdkBody::from(data.clone()))
+            .send()
+            .await
+            .map_err(|e| match map_sdk(e, key.as_str()) {
+                StorageError::PreconditionFailed { .. } => StorageError::AlreadyExists {
+                    key: key.to_string(),
+                },
+                other => other,
+            })?;
+        Ok(StorageObject {
+            key: key.clone(),
+            size: data.len() as u64,
+            last_modified: Utc::now(),
+            etag: out.e_tag,
+            content_type,
+            metadata: options.metadata,
+            sha256: Some(sha),
+        })
     }
 
     async fn set_legal_hold(&self, key: &ObjectKey, on: bool) -> StorageResult<()> {

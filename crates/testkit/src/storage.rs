@@ -619,6 +619,56 @@ pub async fn overwrite(store: &dyn ObjectStorage) {
     scope.cleanup().await;
 }
 
+/// Create-only writes: where the store has them, the first write of a key wins and every later
+/// one — sequential or concurrent — gets `AlreadyExists` and changes nothing; elsewhere the call
+/// is `NotSupported`.
+pub async fn create_only_writes_once(store: &dyn ObjectStorage) {
+    let scope = Scope::new(store);
+    let key = scope.key("anchor.txt");
+    let options = || PutOptions::with_content_type("text/plain");
+    if !store.capabilities().create_only {
+        let refused = store
+            .upload_if_absent(&key, Bytes::from_static(b"one"), options())
+            .await;
+        assert!(
+            matches!(refused, Err(StorageError::NotSupported { .. })),
+            "{refused:?}"
+        );
+        assert!(store.head(&key).await.expect("head").is_none());
+        return;
+    }
+    let first = store
+        .upload_if_absent(&key, Bytes::from_static(b"one"), options())
+        .await
+        .expect("first write");
+    assert_eq!(first.sha256, Some(Sha256::digest(b"one")));
+    let second = store
+        .upload_if_absent(&key, Bytes::from_static(b"two"), options())
+        .await;
+    assert!(
+        matches!(second, Err(StorageError::AlreadyExists { .. })),
+        "{second:?}"
+    );
+    assert_eq!(store.download(&key).await.expect("get"), &b"one"[..]);
+    let raced = scope.key("raced.txt");
+    let results = futures::future::join_all(
+        (0..4u8).map(|i| store.upload_if_absent(&raced, Bytes::from(vec![b'a' + i; 8]), options())),
+    )
+    .await;
+    let won: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(StorageError::AlreadyExists { .. }))),
+        "{results:?}"
+    );
+    let kept = store.download(&raced).await.expect("get");
+    assert_eq!(Some(Sha256::digest(&kept)), won[0].sha256);
+    scope.cleanup().await;
+}
+
 /// Content type: the given one wins; else the extension; else the magic bytes (a PDF with no
 /// extension); else `application/octet-stream` — for byte and stream uploads alike.
 pub async fn content_type_detection(store: &dyn ObjectStorage) {
@@ -1028,7 +1078,8 @@ macro_rules! storage_conformance_tests {
             special_character_keys, missing_objects, directory_prefix_is_not_an_object,
             list_by_prefix, object_and_prefix, list_pagination, copy_keeps_attributes, overwrite,
             content_type_detection, metadata_and_validation, ranged_reads,
-            suffix_longer_than_object, invalid_keys_rejected, presigned_urls);
+            suffix_longer_than_object, invalid_keys_rejected, presigned_urls,
+            create_only_writes_once);
     };
     (@cases $fixture:expr; $($case:ident),* $(,)?) => {
         mod conformance {

@@ -414,6 +414,9 @@ pub struct Capabilities {
     /// Whether the store itself enforces retention dates on objects; see
     /// [`ObjectStorage::set_retention`](crate::storage::ObjectStorage::set_retention).
     pub retention: bool,
+    /// Whether the store can write an object only if none exists at its key, atomically; see
+    /// [`ObjectStorage::upload_if_absent`](crate::storage::ObjectStorage::upload_if_absent).
+    pub create_only: bool,
 }
 
 /// How a store enforces an object's retention date.
@@ -437,7 +440,14 @@ impl Capabilities {
             server_side_encryption: false,
             legal_hold: false,
             retention: false,
+            create_only: false,
         }
+    }
+
+    /// These capabilities with atomic create-only writes.
+    pub const fn with_create_only(mut self) -> Self {
+        self.create_only = true;
+        self
     }
 
     /// These capabilities with presigned uploads by `method`.

@@ -144,6 +144,25 @@ pub trait ObjectStorage: Send + Sync {
         request: PresignUploadRequest,
     ) -> StorageResult<PresignedUpload>;
 
+    /// Writes `data` as the object `key` only if no object is there, atomically: of two writers,
+    /// one succeeds and the other gets [`StorageError::AlreadyExists`], and the object is never
+    /// replaced. For small objects written once (e.g. the audit log's anchored checkpoints).
+    ///
+    /// A store without it ([`Capabilities::create_only`] false) MUST return
+    /// [`StorageError::NotSupported`] (the default).
+    async fn upload_if_absent(
+        &self,
+        key: &ObjectKey,
+        data: Bytes,
+        options: PutOptions,
+    ) -> StorageResult<StorageObject> {
+        let _ = (key, data, options);
+        Err(StorageError::NotSupported {
+            backend: self.backend_name(),
+            operation: "create-only upload".to_owned(),
+        })
+    }
+
     /// Turns the store's own legal hold of the object `key` on or off: while it is on, the store
     /// refuses to delete or overwrite that object version, whoever asks.
     ///

@@ -224,6 +224,7 @@ async fn limits_refuse_oversize_and_mismatched_content_and_keep_the_old_object()
     let sha = Sha256::digest(&content);
 
     let too_large = UploadLimits {
+        if_absent: false,
         max_size: Some(9_999),
         sha256: Some(sha),
     };
@@ -242,6 +243,7 @@ async fn limits_refuse_oversize_and_mismatched_content_and_keep_the_old_object()
 
     let wrong = Sha256::digest(b"something else");
     let mismatch = UploadLimits {
+        if_absent: false,
         max_size: Some(10_000),
         sha256: Some(wrong),
     };
@@ -267,6 +269,7 @@ async fn limits_refuse_oversize_and_mismatched_content_and_keep_the_old_object()
     assert!(files_in(&fs.root().join("tmp")).is_empty());
 
     let exact = UploadLimits {
+        if_absent: false,
         max_size: Some(10_000),
         sha256: Some(sha),
     };

@@ -8,10 +8,13 @@
 //!   answers 500 instead of 404;
 //! - `suffix_longer_than_object`: a `bytes=-N` range with N above the size makes it seek before
 //!   the start of the file and answer 500.
+//!
+//! `create_only_writes_once` (`If-None-Match: *`) runs here and against moto (`object_lock.rs`):
+//! both enforce the condition as S3 does.
 use crate::common::storage;
 
 casefile_testkit::storage_conformance_tests!(@cases storage();
     round_trip, empty_object, large_stream_round_trip, failed_upload_leaves_nothing,
     special_character_keys, missing_objects, list_by_prefix, list_pagination,
     copy_keeps_attributes, overwrite, content_type_detection, metadata_and_validation,
-    ranged_reads, invalid_keys_rejected, presigned_urls);
+    ranged_reads, invalid_keys_rejected, presigned_urls, create_only_writes_once);

@@ -336,3 +336,63 @@ async fn uploads_to_an_object_lock_bucket_carry_checksums() {
         .await
         .expect("hold the multipart object");
 }
+
+/// Create-only writes (`If-None-Match: *`) against moto, which enforces the condition as S3
+/// does: the storage conformance case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_only_writes_once_on_moto() {
+    let (storage, _, _) = locked_storage(None).await;
+    assert!(
+        casefile_domain::storage::ObjectStorage::capabilities(&storage).create_only,
+        "on by default"
+    );
+    casefile_testkit::storage::create_only_writes_once(&storage).await;
+}
+
+/// The audit log's anchored checkpoints on an Object Lock bucket: written create-only and under
+/// S3's own legal hold, so that neither casefile nor anyone with the bucket's credentials can
+/// replace or delete one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anchored_checkpoints_are_create_only_and_held() {
+    use casefile_domain::legal::audit_log::{CheckpointSigner, checkpoint_key};
+    use casefile_domain::legal::{LegalFileService, ServiceConfig, SystemClock, UserId};
+    use std::sync::Arc;
+    let (storage, client, bucket) = locked_storage(Some(RetentionMode::Governance)).await;
+    let storage = Arc::new(storage);
+    let service = LegalFileService::new(
+        storage.clone(),
+        Arc::new(casefile_testkit::InMemoryCaseRepository::new()),
+        Arc::new(SystemClock),
+        ServiceConfig::default(),
+    );
+    service
+        .create_case(UserId::new(), "Anchored")
+        .await
+        .expect("case");
+    let signer = CheckpointSigner::from_seed("casefile.test/audit", [7; 32]).expect("signer");
+    let note = service.make_checkpoint(&signer).await.expect("checkpoint");
+    assert_eq!(service.make_checkpoint(&signer).await.expect("again"), note);
+    let key = checkpoint_key(1);
+    assert_eq!(
+        storage.download(&key).await.expect("anchor"),
+        note.as_bytes()
+    );
+    assert!(
+        storage.legal_hold(&key).await.expect("hold"),
+        "the anchor is held"
+    );
+    let forged = storage
+        .upload_if_absent(&key, Bytes::from_static(b"forged"), PutOptions::default())
+        .await;
+    assert!(
+        matches!(forged, Err(StorageError::AlreadyExists { .. })),
+        "{forged:?}"
+    );
+    let version = version_of(&client, &bucket, &key).await;
+    let refused = delete_version(&client, &bucket, &key, &version).await;
+    assert!(refused.is_err(), "S3 refuses to delete a held anchor");
+    assert_eq!(
+        storage.download(&key).await.expect("anchor"),
+        note.as_bytes()
+    );
+}

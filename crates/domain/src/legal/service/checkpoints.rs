@@ -49,17 +49,35 @@ impl LegalFileService {
         self.repository
             .store_checkpoint(head.size, &note, self.clock.now())
             .await?;
-        let key = audit_log::checkpoint_key(head.size);
-        if self.storage.head(&key).await?.is_none() {
-            self.storage
-                .upload(
-                    &key,
-                    Bytes::from(note.clone()),
-                    PutOptions::with_content_type("text/plain; charset=utf-8"),
-                )
-                .await?;
-        }
+        self.anchor(head.size, &note).await?;
         Ok(note)
+    }
+
+    /// Writes the anchor of the checkpoint at `size`: create-only where the store has it (an
+    /// anchor is never replaced, not even by casefile), under the store's own legal hold where
+    /// it has one (S3 Object Lock: nobody can delete it). An anchor already there is left as it
+    /// is — [`audit_log::verify`] compares it with the database's checkpoint.
+    async fn anchor(&self, size: u64, note: &str) -> ServiceResult<()> {
+        let key = audit_log::checkpoint_key(size);
+        if self.storage.head(&key).await?.is_some() {
+            return Ok(());
+        }
+        let body = Bytes::from(note.to_owned());
+        let options = PutOptions::with_content_type("text/plain; charset=utf-8");
+        let capabilities = self.storage.capabilities();
+        if capabilities.create_only {
+            match self.storage.upload_if_absent(&key, body, options).await {
+                // Written by a concurrent checkpoint of the same head (the same note).
+                Ok(_) | Err(StorageError::AlreadyExists { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            self.storage.upload(&key, body, options).await?;
+        }
+        if capabilities.legal_hold {
+            self.storage.set_legal_hold(&key, true).await?;
+        }
+        Ok(())
     }
 
     /// The proof that the entry at log `index` is in the log: against the tree of `tree_size`
