@@ -5,6 +5,9 @@
 //!   the app's feature isolation (an `s3,postgres` build: its dependency tree and unit tests).
 //! - `deny`: `cargo deny check bans licenses sources`, installing cargo-deny when missing.
 //! - `migrate [DATABASE]`: applies the migrations to a PostgreSQL URL or a SQLite file.
+//! - `bench`: benchmarks, not part of `test` (release build): for now completes per second into
+//!   one case with 1 and 16 concurrent clients on SQLite and PostgreSQL (the audit log's
+//!   integration step under concurrency, docs/performance.md).
 //! - `fmt`: format the workspace.
 //! - `servers -- COMMAND…`: starts the database and emulators as `test` does and runs COMMAND
 //!   with their variables (e.g. one test crate while developing).
@@ -26,6 +29,7 @@ tasks:
   deny    cargo deny check bans licenses sources (installs cargo-deny if missing)
   migrate [DATABASE]  apply migrations to a postgres:// URL or a SQLite file
           (default: $CASEFILE_DATABASE_URL, else ./casefile-data/casefile.db)
+  bench   benchmarks (release build; completes per second, 1 vs 16 clients)
   fmt     cargo fmt --all
   servers -- COMMAND...  start PostgreSQL and the emulators, run COMMAND with their variables";
 
@@ -36,6 +40,15 @@ fn main() -> ExitCode {
         Some("deny") => deny(),
         Some("migrate") => migrate(&args[1..]),
         Some("fmt") => cargo(&["fmt", "--all"]),
+        Some("bench") => cargo(&[
+            "run",
+            "--release",
+            "-p",
+            "casefile-app",
+            "--all-features",
+            "--example",
+            "bench_completes",
+        ]),
         Some("servers") => servers(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
