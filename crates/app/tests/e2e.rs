@@ -1012,7 +1012,11 @@ async fn readme_curl_session_runs() {
     while let Some(line) = said.next_line().await.unwrap() {
         rest.push(line);
     }
-    assert!(rest.iter().any(|l| l == "shutting down"), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.starts_with("SIGINT: shutting down")),
+        "{rest:?}"
+    );
+    assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
 }
 
 /// The `casefile` binary's maintenance commands on the embedded default: `migrate` applies the
