@@ -12,7 +12,7 @@ use async_zip::{Compression, ZipEntryBuilder};
 use casefile_domain::legal::audit_log::CheckpointSigner;
 use casefile_domain::legal::{AuditId, CaseExport, LegalFileService, LogicalPath, ServiceError};
 use casefile_domain::storage::ByteStream;
-use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt};
+use futures::{AsyncWriteExt as _, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt as _;
 use tokio_util::compat::Compat;
@@ -536,45 +536,33 @@ impl Source {
         name: &str,
         f: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<Option<()>, String> {
-        let mut buf = vec![0u8; 256 * 1024];
-        match self {
-            Self::Dir(root) => {
-                use tokio::io::AsyncReadExt as _;
-                let mut file = match tokio::fs::File::open(root.join(name)).await {
-                    Ok(file) => file,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(format!("{name}: {e}")),
-                };
-                loop {
-                    let n = file
-                        .read(&mut buf)
-                        .await
-                        .map_err(|e| format!("{name}: {e}"))?;
-                    if n == 0 {
-                        return Ok(Some(()));
-                    }
-                    f(&buf[..n]);
-                }
-            }
+        use tokio::io::AsyncReadExt as _;
+        use tokio_util::compat::FuturesAsyncReadCompatExt as _;
+        let failed = |e: &dyn std::fmt::Display| format!("{name}: {e}");
+        let mut reader: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match self {
+            Self::Dir(root) => match tokio::fs::File::open(root.join(name)).await {
+                Ok(file) => Box::new(file),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(failed(&e)),
+            },
             Self::Zip(reader, names) => {
                 let Some(&index) = names.get(name) else {
                     return Ok(None);
                 };
-                let mut entry = reader
+                let entry = reader
                     .reader_without_entry(index)
                     .await
-                    .map_err(|e| format!("{name}: {e}"))?;
-                loop {
-                    let n = entry
-                        .read(&mut buf)
-                        .await
-                        .map_err(|e| format!("{name}: {e}"))?;
-                    if n == 0 {
-                        return Ok(Some(()));
-                    }
-                    f(&buf[..n]);
-                }
+                    .map_err(|e| failed(&e))?;
+                Box::new(entry.compat())
             }
+        };
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = reader.read(&mut buf).await.map_err(|e| failed(&e))?;
+            if n == 0 {
+                return Ok(Some(()));
+            }
+            f(&buf[..n]);
         }
     }
 
