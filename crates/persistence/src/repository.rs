@@ -1523,28 +1523,44 @@ macro_rules! diesel_repository {
                 case: Option<CaseId>,
                 verified_before: DateTime<Utc>,
             ) -> PersistenceResult<ScrubBacklog> {
+                // Counted a page at a time (keyset on id): memory stays bounded whatever the
+                // number of files, and one query shape serves both databases (a SQL SUM of a
+                // BIGINT is NUMERIC on PostgreSQL and BIGINT on SQLite).
+                const PAGE: i64 = 10_000;
                 let mut conn = self.conn().await?;
-                let verified = file_fixity::table
-                    .filter(file_fixity::verified_at.ge(verified_before))
-                    .select(file_fixity::file_id);
-                let mut q = case_files::table
-                    .filter(case_files::status.eq(FileStatus::Completed.as_str()))
-                    .filter(case_files::id.ne_all(verified))
-                    .into_boxed();
-                if let Some(case) = case {
-                    q = q.filter(case_files::case_id.eq(to_id(case.0)));
-                }
-                let sizes: Vec<Option<i64>> = q
-                    .select(case_files::actual_size)
-                    .load(&mut conn)
-                    .await
-                    .map_err(crate::error::map_diesel)?;
                 let mut backlog = ScrubBacklog::default();
-                for size in sizes {
-                    backlog.files += 1;
-                    backlog.bytes += size_from_db(size.unwrap_or(0))?;
+                let mut after: Option<Id> = None;
+                loop {
+                    let verified = file_fixity::table
+                        .filter(file_fixity::verified_at.ge(verified_before))
+                        .select(file_fixity::file_id);
+                    let mut q = case_files::table
+                        .filter(case_files::status.eq(FileStatus::Completed.as_str()))
+                        .filter(case_files::id.ne_all(verified))
+                        .into_boxed();
+                    if let Some(case) = case {
+                        q = q.filter(case_files::case_id.eq(to_id(case.0)));
+                    }
+                    if let Some(after) = after.take() {
+                        q = q.filter(case_files::id.gt(after));
+                    }
+                    let page: Vec<(Id, Option<i64>)> = q
+                        .order(case_files::id.asc())
+                        .limit(PAGE)
+                        .select((case_files::id, case_files::actual_size))
+                        .load(&mut conn)
+                        .await
+                        .map_err(crate::error::map_diesel)?;
+                    let full = page.len() as i64 == PAGE;
+                    for (id, size) in page {
+                        backlog.files += 1;
+                        backlog.bytes += size_from_db(size.unwrap_or(0))?;
+                        after = Some(id);
+                    }
+                    if !full {
+                        return Ok(backlog);
+                    }
                 }
-                Ok(backlog)
             }
 
             async fn record_fixity(
