@@ -23,12 +23,16 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// `unauthorized`, `forbidden`, `not_found`, `invalid_input`, `conflict`, `held`,
-    /// `retained`, `too_large`, `integrity_mismatch`, `upload_missing`, `too_many_uploads`, `busy`
-    /// or `internal`.
+    /// `retained`, `too_large`, `integrity_mismatch`, `upload_missing`, `too_many_uploads`,
+    /// `busy`, `unavailable` or `internal`.
     #[schema(example = "not_found")]
     pub code: String,
     /// For a human.
     pub message: String,
+    /// The request's id (also in the `x-request-id` response header): quote it to the
+    /// operator, who finds the request's access line by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// `POST /v1/cases`.
@@ -551,6 +555,18 @@ pub struct Health {
     pub storage: bool,
     /// The database answered.
     pub database: bool,
+}
+
+/// Whether this instance should be sent traffic (`/readyz`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Readiness {
+    /// The database answered within the probe's time.
+    pub database: bool,
+    /// The object store answered within the probe's time.
+    pub storage: bool,
+    /// The schema had every migration of this build when the instance started (an instance
+    /// does not start on a schema behind it).
+    pub migrations: bool,
 }
 
 /// Paging of the audit trail.

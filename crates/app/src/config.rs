@@ -35,6 +35,61 @@ pub struct Config {
     pub scrub: ScrubConfig,
     /// The HTTP server's own settings.
     pub server: ServerConfig,
+    /// Logs.
+    pub log: LogConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
+    /// The scheduled purge.
+    pub purge: PurgeConfig,
+}
+
+/// Logs (to standard error). The level comes from `RUST_LOG` (default `info`: one access line
+/// per request, start, stop and background jobs).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` (default) or `json` (one object per line, for a log collector).
+    pub format: LogFormat,
+}
+
+/// [`LogConfig::format`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The Prometheus endpoint: `GET /metrics` on an address of its own, so that it is not exposed
+/// where the API is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Where `/metrics` is served (e.g. `127.0.0.1:9090`); unset (the default): not served.
+    pub listen: Option<SocketAddr>,
+}
+
+/// The purge `serve` runs on a schedule (on one instance at a time): objects of deleted and
+/// failed files, expired pending uploads, abandoned staging objects.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PurgeConfig {
+    /// Seconds between purges; 0 schedules none (`casefile purge` runs one by hand).
+    pub interval_secs: u64,
+    /// At most this many of each kind per purge.
+    pub batch: usize,
+}
+
+impl Default for PurgeConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 600,
+            batch: 1000,
+        }
+    }
 }
 
 /// The HTTP server's own settings.
@@ -163,6 +218,15 @@ impl Default for RetentionConfig {
     }
 }
 
+impl From<RetentionModeConfig> for casefile_domain::storage::RetentionMode {
+    fn from(mode: RetentionModeConfig) -> Self {
+        match mode {
+            RetentionModeConfig::Governance => Self::Governance,
+            RetentionModeConfig::Compliance => Self::Compliance,
+        }
+    }
+}
+
 /// [`RetentionConfig::mode`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -174,7 +238,8 @@ pub enum RetentionModeConfig {
     Compliance,
 }
 
-/// Which store, and the local store's settings (cloud stores read their usual variables).
+/// Which store, and its settings: `backend` names the store, and the section of that name
+/// (`[storage.s3]`, `[storage.azure]`, `[storage.gcs]`) holds its settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
@@ -182,6 +247,113 @@ pub struct StorageConfig {
     pub backend: String,
     /// Root of the `fs` store; default `<data_dir>/objects`.
     pub root: Option<PathBuf>,
+    /// Amazon S3 or an S3-compatible server.
+    pub s3: S3Config,
+    /// Azure Blob Storage.
+    pub azure: AzureConfig,
+    /// Google Cloud Storage.
+    pub gcs: GcsConfig,
+}
+
+/// `[storage.s3]`. Unset credentials: the AWS default chain (profile, web identity, instance
+/// role).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// The bucket (required).
+    pub bucket: Option<String>,
+    /// The region (default: the AWS configuration's, else `us-east-1`).
+    pub region: Option<String>,
+    /// Another endpoint than AWS's (an S3-compatible server).
+    pub endpoint: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`), for servers without virtual hosts.
+    pub force_path_style: bool,
+    /// A static access key id (with `secret_access_key`).
+    pub access_key_id: Option<String>,
+    /// The static secret access key.
+    pub secret_access_key: Option<String>,
+    /// A session token for temporary credentials.
+    pub session_token: Option<String>,
+    /// Server-side encryption requested: `none` (default), `AES256` or `aws:kms`.
+    pub sse: String,
+    /// The KMS key for `aws:kms` (default: the AWS-managed key).
+    pub kms_key_id: Option<String>,
+    /// Write anchored checkpoints with `If-None-Match: *` (default true; off only for a server
+    /// that does not honour it).
+    pub create_only: bool,
+    /// The bucket has Object Lock: `governance` or `compliance` (the mode of retention).
+    pub object_lock: Option<RetentionModeConfig>,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            bucket: None,
+            region: None,
+            endpoint: None,
+            force_path_style: false,
+            access_key_id: None,
+            secret_access_key: None,
+            session_token: None,
+            sse: "none".into(),
+            kms_key_id: None,
+            create_only: true,
+            object_lock: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("access_key_id", &self.access_key_id)
+            .field("sse", &self.sse)
+            .field("object_lock", &self.object_lock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[storage.azure]`.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AzureConfig {
+    /// The storage account (required).
+    pub account: Option<String>,
+    /// The container (required).
+    pub container: Option<String>,
+    /// The account's access key (base64): needed for presigned URLs.
+    pub access_key: Option<String>,
+    /// A SAS token instead of the key (no presigned URLs then).
+    pub sas_token: Option<String>,
+    /// Another endpoint than Azure's (e.g. Azurite's `http://127.0.0.1:10000/devstoreaccount1`).
+    pub endpoint: Option<String>,
+}
+
+impl std::fmt::Debug for AzureConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureConfig")
+            .field("account", &self.account)
+            .field("container", &self.container)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[storage.gcs]`. Unset credentials: none (an emulator).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GcsConfig {
+    /// The bucket (required).
+    pub bucket: Option<String>,
+    /// Another endpoint than Google's (e.g. `http://127.0.0.1:4443` for an emulator).
+    pub endpoint: Option<String>,
+    /// A service account's JSON key file.
+    pub credentials_file: Option<PathBuf>,
+    /// Legal holds become GCS temporary holds.
+    pub temporary_holds: bool,
 }
 
 /// The database.
@@ -389,6 +561,9 @@ impl Default for Config {
             audit: AuditConfig::default(),
             scrub: ScrubConfig::default(),
             server: ServerConfig::default(),
+            log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
+            purge: PurgeConfig::default(),
         }
     }
 }
@@ -398,6 +573,9 @@ impl Default for StorageConfig {
         Self {
             backend: "fs".into(),
             root: None,
+            s3: S3Config::default(),
+            azure: AzureConfig::default(),
+            gcs: GcsConfig::default(),
         }
     }
 }
@@ -433,6 +611,164 @@ impl Default for LimitsConfig {
 /// The largest `auth.max_token_lifetime_secs`: 30 days.
 pub const MAX_TOKEN_LIFETIME_SECS: u64 = 30 * 24 * 60 * 60;
 
+/// What a variable holds.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// Text.
+    Text,
+    /// A non-negative integer.
+    Number,
+    /// `true`/`false` and the like ([`parse_bool`]).
+    Bool,
+    /// `host:port`.
+    Address,
+    /// Comma-separated texts.
+    List,
+    /// One of these words (any case).
+    OneOf(&'static [&'static str]),
+}
+
+impl Kind {
+    fn parse(self, name: &str, raw: &str) -> Result<toml::Value, ConfigError> {
+        Ok(match self {
+            Kind::Text => toml::Value::String(raw.to_owned()),
+            Kind::Number => toml::Value::Integer(
+                raw.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| ConfigError(format!("{name} must be a number, not {raw:?}")))?,
+            ),
+            Kind::Bool => toml::Value::Boolean(parse_bool(name, raw)?),
+            Kind::Address => {
+                raw.trim().parse::<SocketAddr>().map_err(|_| {
+                    ConfigError(format!("{name} must be host:port (e.g. 127.0.0.1:8080), not {raw:?}"))
+                })?;
+                toml::Value::String(raw.trim().to_owned())
+            }
+            Kind::List => toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_owned()))
+                    .collect(),
+            ),
+            Kind::OneOf(words) => {
+                let word = words
+                    .iter()
+                    .find(|w| w.eq_ignore_ascii_case(raw.trim()))
+                    .ok_or_else(|| {
+                        ConfigError(format!("{name} must be one of {}, not {raw:?}", words.join(", ")))
+                    })?;
+                toml::Value::String((*word).to_owned())
+            }
+        })
+    }
+}
+
+/// One setting: where it is in the TOML file, and the variables that set it.
+#[derive(Debug)]
+pub struct Setting {
+    /// The dotted path in the TOML file (`limits.max_file_size`).
+    pub path: &'static str,
+    /// The variables, the preferred first (later ones are the platforms' usual names).
+    pub vars: &'static [&'static str],
+    /// What it holds.
+    pub kind: Kind,
+}
+
+const fn setting(path: &'static str, vars: &'static [&'static str], kind: Kind) -> Setting {
+    Setting { path, vars, kind }
+}
+
+/// Every setting, and its variables. A test checks that each key of the full example
+/// (`docs/casefile.example.toml`) is here and each setting here is in the example.
+pub const SETTINGS: &[Setting] = &[
+    setting("data_dir", &["CASEFILE_DATA_DIR"], Kind::Text),
+    setting("listen", &["CASEFILE_LISTEN"], Kind::Address),
+    setting("public_url", &["CASEFILE_PUBLIC_URL"], Kind::Text),
+    setting("storage.backend", &["CASEFILE_STORAGE"], Kind::OneOf(&["fs", "s3", "azure", "gcs"])),
+    setting("storage.root", &["CASEFILE_STORAGE_ROOT"], Kind::Text),
+    setting("storage.s3.bucket", &["CASEFILE_S3_BUCKET"], Kind::Text),
+    setting("storage.s3.region", &["CASEFILE_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"], Kind::Text),
+    setting("storage.s3.endpoint", &["CASEFILE_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"], Kind::Text),
+    setting("storage.s3.force_path_style", &["CASEFILE_S3_FORCE_PATH_STYLE"], Kind::Bool),
+    setting("storage.s3.access_key_id", &["CASEFILE_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"], Kind::Text),
+    setting("storage.s3.secret_access_key", &["CASEFILE_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"], Kind::Text),
+    setting("storage.s3.session_token", &["CASEFILE_S3_SESSION_TOKEN", "AWS_SESSION_TOKEN"], Kind::Text),
+    setting("storage.s3.sse", &["CASEFILE_S3_SSE"], Kind::OneOf(&["none", "AES256", "aws:kms"])),
+    setting("storage.s3.kms_key_id", &["CASEFILE_S3_KMS_KEY_ID"], Kind::Text),
+    setting("storage.s3.create_only", &["CASEFILE_S3_CREATE_ONLY"], Kind::Bool),
+    setting("storage.s3.object_lock", &["CASEFILE_S3_OBJECT_LOCK"], Kind::OneOf(&["governance", "compliance"])),
+    setting("storage.azure.account", &["CASEFILE_AZURE_ACCOUNT", "AZURE_STORAGE_ACCOUNT"], Kind::Text),
+    setting("storage.azure.container", &["CASEFILE_AZURE_CONTAINER", "AZURE_STORAGE_CONTAINER"], Kind::Text),
+    setting("storage.azure.access_key", &["CASEFILE_AZURE_ACCESS_KEY", "AZURE_STORAGE_KEY"], Kind::Text),
+    setting("storage.azure.sas_token", &["CASEFILE_AZURE_SAS_TOKEN", "AZURE_STORAGE_SAS_TOKEN"], Kind::Text),
+    setting("storage.azure.endpoint", &["CASEFILE_AZURE_ENDPOINT", "AZURE_STORAGE_ENDPOINT"], Kind::Text),
+    setting("storage.gcs.bucket", &["CASEFILE_GCS_BUCKET"], Kind::Text),
+    setting("storage.gcs.endpoint", &["CASEFILE_GCS_ENDPOINT", "STORAGE_EMULATOR_HOST"], Kind::Text),
+    setting("storage.gcs.credentials_file", &["CASEFILE_GCS_CREDENTIALS_FILE", "GOOGLE_APPLICATION_CREDENTIALS"], Kind::Text),
+    setting("storage.gcs.temporary_holds", &["CASEFILE_GCS_TEMPORARY_HOLDS"], Kind::Bool),
+    setting("database.url", &["CASEFILE_DATABASE_URL"], Kind::Text),
+    setting("database.migrate_on_start", &["CASEFILE_MIGRATE_ON_START"], Kind::Bool),
+    setting("database.max_connections", &["CASEFILE_DATABASE_MAX_CONNECTIONS"], Kind::Number),
+    setting("auth.jwt_secret", &["CASEFILE_JWT_SECRET"], Kind::Text),
+    setting("auth.previous_jwt_secrets", &["CASEFILE_PREVIOUS_JWT_SECRETS"], Kind::List),
+    setting("auth.issuer", &["CASEFILE_JWT_ISSUER"], Kind::Text),
+    setting("auth.audience", &["CASEFILE_JWT_AUDIENCE"], Kind::Text),
+    setting("auth.max_token_lifetime_secs", &["CASEFILE_MAX_TOKEN_LIFETIME_SECS"], Kind::Number),
+    setting("auth.jwks_url", &["CASEFILE_JWKS_URL"], Kind::Text),
+    setting("auth.jwks_file", &["CASEFILE_JWKS_FILE"], Kind::Text),
+    setting("auth.user_claim", &["CASEFILE_USER_CLAIM"], Kind::Text),
+    setting("auth.leeway_secs", &["CASEFILE_JWT_LEEWAY_SECS"], Kind::Number),
+    setting("auth.jwks_cache_secs", &["CASEFILE_JWKS_CACHE_SECS"], Kind::Number),
+    setting("auth.jwks_min_refresh_secs", &["CASEFILE_JWKS_MIN_REFRESH_SECS"], Kind::Number),
+    setting("limits.max_file_size", &["CASEFILE_MAX_FILE_SIZE"], Kind::Number),
+    setting("limits.upload_url_expiry_secs", &["CASEFILE_UPLOAD_URL_EXPIRY_SECS"], Kind::Number),
+    setting("limits.download_url_expiry_secs", &["CASEFILE_DOWNLOAD_URL_EXPIRY_SECS"], Kind::Number),
+    setting("limits.body_idle_timeout_secs", &["CASEFILE_BODY_IDLE_TIMEOUT_SECS"], Kind::Number),
+    setting("limits.header_read_timeout_secs", &["CASEFILE_HEADER_READ_TIMEOUT_SECS"], Kind::Number),
+    setting("limits.max_concurrent_streams", &["CASEFILE_MAX_CONCURRENT_STREAMS"], Kind::Number),
+    setting("limits.min_upload_bytes_per_sec", &["CASEFILE_MIN_UPLOAD_BYTES_PER_SEC"], Kind::Number),
+    setting("limits.upload_rate_window_secs", &["CASEFILE_UPLOAD_RATE_WINDOW_SECS"], Kind::Number),
+    setting("limits.max_open_uploads_per_user", &["CASEFILE_MAX_OPEN_UPLOADS_PER_USER"], Kind::Number),
+    setting("limits.max_open_uploads_per_case", &["CASEFILE_MAX_OPEN_UPLOADS_PER_CASE"], Kind::Number),
+    setting("retention.default_days", &["CASEFILE_RETENTION_DEFAULT_DAYS"], Kind::Number),
+    setting("retention.mode", &["CASEFILE_RETENTION_MODE"], Kind::OneOf(&["governance", "compliance"])),
+    setting("retention.reconcile_interval_secs", &["CASEFILE_RETENTION_RECONCILE_INTERVAL_SECS"], Kind::Number),
+    setting("audit.origin", &["CASEFILE_AUDIT_ORIGIN"], Kind::Text),
+    setting("audit.signing_key", &["CASEFILE_AUDIT_SIGNING_KEY"], Kind::Text),
+    setting("audit.checkpoint_interval_secs", &["CASEFILE_AUDIT_CHECKPOINT_INTERVAL_SECS"], Kind::Number),
+    setting("scrub.interval_secs", &["CASEFILE_SCRUB_INTERVAL_SECS"], Kind::Number),
+    setting("scrub.rate_bytes_per_sec", &["CASEFILE_SCRUB_RATE_BYTES_PER_SEC"], Kind::Number),
+    setting("scrub.jobs", &["CASEFILE_SCRUB_JOBS"], Kind::Number),
+    setting("scrub.older_than_secs", &["CASEFILE_SCRUB_OLDER_THAN_SECS"], Kind::Number),
+    setting("scrub.lease_secs", &["CASEFILE_SCRUB_LEASE_SECS"], Kind::Number),
+    setting("server.shutdown_grace_secs", &["CASEFILE_SHUTDOWN_GRACE_SECS"], Kind::Number),
+    setting("log.format", &["CASEFILE_LOG_FORMAT"], Kind::OneOf(&["text", "json"])),
+    setting("metrics.listen", &["CASEFILE_METRICS_LISTEN"], Kind::Address),
+    setting("purge.interval_secs", &["CASEFILE_PURGE_INTERVAL_SECS"], Kind::Number),
+    setting("purge.batch", &["CASEFILE_PURGE_BATCH"], Kind::Number),
+];
+
+/// Sets `path` (dotted) in `tree` to `value`, making the tables on the way.
+fn set_path(tree: &mut toml::Value, path: &str, value: toml::Value) {
+    let mut node = tree;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let Some(table) = node.as_table_mut() else {
+            return;
+        };
+        if parts.peek().is_none() {
+            table.insert(part.to_owned(), value);
+            return;
+        }
+        node = table
+            .entry(part.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    }
+}
+
 /// A configuration that cannot be used.
 #[derive(Debug)]
 pub struct ConfigError(pub String);
@@ -464,103 +800,31 @@ impl Config {
         Ok(config)
     }
 
-    /// Applies `CASEFILE_*` overrides read through `var`.
+    /// Applies the variables of [`SETTINGS`] read through `var` (the first of a setting's
+    /// names that is set wins).
     ///
     /// # Errors
     /// [`ConfigError`] naming a malformed variable.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let parse = |name: &str, value: String| -> Result<u64, ConfigError> {
-            value
-                .parse()
-                .map_err(|_| ConfigError(format!("{name} must be a number")))
-        };
-        if let Some(v) = var("CASEFILE_DATA_DIR") {
-            self.data_dir = v.into();
+        let mut tree = toml::Value::try_from(&*self)
+            .map_err(|e| ConfigError(format!("cannot apply the variables: {e}")))?;
+        let mut applied = false;
+        for setting in SETTINGS {
+            let Some((name, raw)) = setting
+                .vars
+                .iter()
+                .find_map(|name| var(name).map(|value| (*name, value)))
+            else {
+                continue;
+            };
+            let value = setting.kind.parse(name, &raw)?;
+            set_path(&mut tree, setting.path, value);
+            applied = true;
         }
-        if let Some(v) = var("CASEFILE_LISTEN") {
-            self.listen = v
-                .parse()
-                .map_err(|_| ConfigError("CASEFILE_LISTEN must be host:port".into()))?;
-        }
-        if let Some(v) = var("CASEFILE_PUBLIC_URL") {
-            self.public_url = Some(v);
-        }
-        if let Some(v) = var("CASEFILE_STORAGE") {
-            self.storage.backend = v;
-        }
-        if let Some(v) = var("CASEFILE_STORAGE_ROOT") {
-            self.storage.root = Some(v.into());
-        }
-        if let Some(v) = var("CASEFILE_DATABASE_URL") {
-            self.database.url = Some(v);
-        }
-        if let Some(v) = var("CASEFILE_MIGRATE_ON_START") {
-            self.database.migrate_on_start = parse_bool("CASEFILE_MIGRATE_ON_START", &v)?;
-        }
-        if let Some(v) = var("CASEFILE_JWT_SECRET") {
-            self.auth.jwt_secret = Some(v);
-        }
-        if let Some(v) = var("CASEFILE_JWT_ISSUER") {
-            self.auth.issuer = Some(v);
-        }
-        if let Some(v) = var("CASEFILE_JWT_AUDIENCE") {
-            self.auth.audience = Some(v);
-        }
-        if let Some(v) = var("CASEFILE_JWKS_URL") {
-            self.auth.jwks_url = Some(v);
-        }
-        if let Some(v) = var("CASEFILE_JWKS_FILE") {
-            self.auth.jwks_file = Some(v.into());
-        }
-        if let Some(v) = var("CASEFILE_USER_CLAIM") {
-            self.auth.user_claim = v;
-        }
-        if let Some(v) = var("CASEFILE_MAX_TOKEN_LIFETIME_SECS") {
-            self.auth.max_token_lifetime_secs = parse("CASEFILE_MAX_TOKEN_LIFETIME_SECS", v)?;
-        }
-        if let Some(v) = var("CASEFILE_SHUTDOWN_GRACE_SECS") {
-            self.server.shutdown_grace_secs = parse("CASEFILE_SHUTDOWN_GRACE_SECS", v)?;
-        }
-        if let Some(v) = var("CASEFILE_SCRUB_INTERVAL_SECS") {
-            self.scrub.interval_secs = parse("CASEFILE_SCRUB_INTERVAL_SECS", v)?;
-        }
-        if let Some(v) = var("CASEFILE_SCRUB_RATE_BYTES_PER_SEC") {
-            self.scrub.rate_bytes_per_sec = parse("CASEFILE_SCRUB_RATE_BYTES_PER_SEC", v)?;
-        }
-        if let Some(v) = var("CASEFILE_SCRUB_LEASE_SECS") {
-            self.scrub.lease_secs = parse("CASEFILE_SCRUB_LEASE_SECS", v)?;
-        }
-        if let Some(v) = var("CASEFILE_RETENTION_DEFAULT_DAYS") {
-            self.retention.default_days = v.parse().map_err(|_| {
-                ConfigError("CASEFILE_RETENTION_DEFAULT_DAYS must be a number of days".into())
-            })?;
-        }
-        if let Some(v) = var("CASEFILE_MAX_FILE_SIZE") {
-            self.limits.max_file_size = parse("CASEFILE_MAX_FILE_SIZE", v)?;
-        }
-        if let Some(v) = var("CASEFILE_UPLOAD_URL_EXPIRY_SECS") {
-            self.limits.upload_url_expiry_secs = parse("CASEFILE_UPLOAD_URL_EXPIRY_SECS", v)?;
-        }
-        if let Some(v) = var("CASEFILE_DOWNLOAD_URL_EXPIRY_SECS") {
-            self.limits.download_url_expiry_secs = parse("CASEFILE_DOWNLOAD_URL_EXPIRY_SECS", v)?;
-        }
-        if let Some(v) = var("CASEFILE_BODY_IDLE_TIMEOUT_SECS") {
-            self.limits.body_idle_timeout_secs = parse("CASEFILE_BODY_IDLE_TIMEOUT_SECS", v)?;
-        }
-        if let Some(v) = var("CASEFILE_HEADER_READ_TIMEOUT_SECS") {
-            self.limits.header_read_timeout_secs = parse("CASEFILE_HEADER_READ_TIMEOUT_SECS", v)?;
-        }
-        if let Some(v) = var("CASEFILE_MAX_CONCURRENT_STREAMS") {
-            self.limits.max_concurrent_streams = parse("CASEFILE_MAX_CONCURRENT_STREAMS", v)?;
-        }
-        if let Some(v) = var("CASEFILE_MIN_UPLOAD_BYTES_PER_SEC") {
-            self.limits.min_upload_bytes_per_sec = parse("CASEFILE_MIN_UPLOAD_BYTES_PER_SEC", v)?;
-        }
-        if let Some(v) = var("CASEFILE_MAX_OPEN_UPLOADS_PER_USER") {
-            self.limits.max_open_uploads_per_user = parse("CASEFILE_MAX_OPEN_UPLOADS_PER_USER", v)?;
-        }
-        if let Some(v) = var("CASEFILE_MAX_OPEN_UPLOADS_PER_CASE") {
-            self.limits.max_open_uploads_per_case = parse("CASEFILE_MAX_OPEN_UPLOADS_PER_CASE", v)?;
+        if applied {
+            *self = tree
+                .try_into()
+                .map_err(|e| ConfigError(format!("the variables: {e}")))?;
         }
         Ok(())
     }
@@ -577,6 +841,7 @@ impl Config {
                 self.storage.backend
             )));
         }
+        self.validate_storage()?;
         if !(1..=3600).contains(&self.limits.body_idle_timeout_secs) {
             return Err(ConfigError(
                 "limits.body_idle_timeout_secs must be within 1..=3600".into(),
@@ -615,6 +880,69 @@ impl Config {
             )));
         }
         self.auth.validate()?;
+        if let Some(key) = &self.audit.signing_key
+            && !(key.trim().len() == 64 && hex::decode(key.trim()).is_ok())
+        {
+            return Err(ConfigError(
+                "audit.signing_key must be 64 hex digits (`openssl rand -hex 32`)".into(),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError(
+                "database.max_connections must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_storage(&self) -> Result<(), ConfigError> {
+        let missing = |what: &str| {
+            ConfigError(format!(
+                "storage.backend is {:?}: {what} is required",
+                self.storage.backend
+            ))
+        };
+        let given = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+        match self.storage.backend.as_str() {
+            "s3" => {
+                let s3 = &self.storage.s3;
+                if !given(&s3.bucket) {
+                    return Err(missing("storage.s3.bucket (CASEFILE_S3_BUCKET)"));
+                }
+                if given(&s3.access_key_id) != given(&s3.secret_access_key) {
+                    return Err(ConfigError(
+                        "storage.s3.access_key_id and storage.s3.secret_access_key go together"
+                            .into(),
+                    ));
+                }
+                if !matches!(s3.sse.as_str(), "none" | "AES256" | "aws:kms") {
+                    return Err(ConfigError(format!(
+                        "storage.s3.sse must be none, AES256 or aws:kms, not {:?}",
+                        s3.sse
+                    )));
+                }
+            }
+            "azure" => {
+                let azure = &self.storage.azure;
+                if !given(&azure.account) || !given(&azure.container) {
+                    return Err(missing(
+                        "storage.azure.account and storage.azure.container (AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_CONTAINER)",
+                    ));
+                }
+                if given(&azure.access_key) && given(&azure.sas_token) {
+                    return Err(ConfigError(
+                        "storage.azure.access_key and storage.azure.sas_token: set one, not both"
+                            .into(),
+                    ));
+                }
+            }
+            "gcs" => {
+                if !given(&self.storage.gcs.bucket) {
+                    return Err(missing("storage.gcs.bucket (CASEFILE_GCS_BUCKET)"));
+                }
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -679,6 +1007,16 @@ impl Config {
         if shown.auth.jwt_secret.is_some() {
             shown.auth.jwt_secret = Some("<redacted>".into());
         }
+        for secret in [
+            &mut shown.storage.s3.secret_access_key,
+            &mut shown.storage.s3.session_token,
+            &mut shown.storage.azure.access_key,
+            &mut shown.storage.azure.sas_token,
+        ] {
+            if secret.is_some() {
+                *secret = Some("<redacted>".into());
+            }
+        }
         if let Some(url) = &shown.database.url {
             shown.database.url = Some(casefile_persistence::redact_url(url));
         }
@@ -703,6 +1041,9 @@ mod tests {
         let mut c = Config::default();
         let env = |n: &str| match n {
             "CASEFILE_STORAGE" => Some("s3".into()),
+            "CASEFILE_S3_BUCKET" => Some("evidence".into()),
+            "AWS_SECRET_ACCESS_KEY" => Some("aws-secret-hunter3".into()),
+            "AWS_ACCESS_KEY_ID" => Some("AKIAEXAMPLE".into()),
             "CASEFILE_MAX_FILE_SIZE" => Some("1024".into()),
             "CASEFILE_DATABASE_URL" => Some("postgres://casefile:hunter2@db/casefile".into()),
             "CASEFILE_JWT_SECRET" => Some("x".repeat(40)),
@@ -713,9 +1054,12 @@ mod tests {
         assert_eq!(c.limits.max_file_size, 1024);
         let shown = c.redacted_toml();
         assert!(
-            !shown.contains("hunter2") && !shown.contains(&"x".repeat(40)),
+            !shown.contains("hunter2")
+                && !shown.contains(&"x".repeat(40))
+                && !shown.contains("aws-secret-hunter3"),
             "{shown}"
         );
+        assert!(shown.contains("AKIAEXAMPLE"), "the key id is not a secret");
         let mut bad = Config::default();
         assert!(
             bad.apply_env(|n| (n == "CASEFILE_MAX_FILE_SIZE").then(|| "lots".into()))
@@ -758,6 +1102,122 @@ mod tests {
         c.apply_env(|n| (n == "CASEFILE_SHUTDOWN_GRACE_SECS").then(|| "5".into()))
             .unwrap();
         assert_eq!(c.server.shutdown_grace_secs, 5);
+    }
+
+    /// The dotted paths of every leaf of `value` (arrays are leaves).
+    fn leaves(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+        match value {
+            toml::Value::Table(table) => {
+                for (key, v) in table {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    leaves(v, &path, out);
+                }
+            }
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+
+    /// #20: every setting is in the example file and has a variable, and nothing else is.
+    #[test]
+    fn every_setting_has_a_variable_and_is_in_the_example() {
+        let text = include_str!("../../../docs/casefile.example.toml");
+        let parsed: Config = toml::from_str(text).expect("the example parses as a Config");
+        let tree: toml::Value = toml::from_str(text).unwrap();
+        let mut in_example = Vec::new();
+        leaves(&tree, "", &mut in_example);
+        in_example.sort();
+        let mut with_variables: Vec<String> = SETTINGS.iter().map(|s| s.path.to_owned()).collect();
+        with_variables.sort();
+        assert_eq!(in_example, with_variables);
+        // And the example is every field of the model: a full config has no other leaf.
+        let mut full = Vec::new();
+        leaves(&toml::Value::try_from(&parsed).unwrap(), "", &mut full);
+        full.sort();
+        assert_eq!(full, with_variables);
+        let mut names: Vec<&str> = SETTINGS.iter().flat_map(|s| s.vars.iter().copied()).collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "a variable sets one setting");
+    }
+
+    /// #20: each variable sets its setting, and a malformed value is an error naming it.
+    #[test]
+    fn the_configuration_matrix() {
+        for setting in SETTINGS {
+            let (sample, bad): (&str, Option<&str>) = match setting.kind {
+                Kind::Text => ("sample-value", None),
+                Kind::Number => ("7", Some("seven")),
+                Kind::Bool => ("yes", Some("maybe")),
+                Kind::Address => ("127.0.0.1:9999", Some("nowhere")),
+                Kind::List => ("a, b", None),
+                Kind::OneOf(words) => (words[words.len() - 1], Some("neither")),
+            };
+            for name in setting.vars {
+                let mut c = Config::default();
+                c.apply_env(|n| (n == *name).then(|| sample.to_owned()))
+                    .unwrap_or_else(|e| panic!("{name}={sample}: {e}"));
+                let tree = toml::Value::try_from(&c).unwrap();
+                let mut node = &tree;
+                for part in setting.path.split('.') {
+                    node = node.get(part).unwrap_or_else(|| panic!("{name}: {} unset", setting.path));
+                }
+                let expected = match setting.kind {
+                    Kind::Number => toml::Value::Integer(7),
+                    Kind::Bool => toml::Value::Boolean(true),
+                    Kind::List => toml::Value::Array(vec!["a".into(), "b".into()]),
+                    _ => toml::Value::String(sample.to_owned()),
+                };
+                assert_eq!(node, &expected, "{name} sets {}", setting.path);
+                if let Some(bad) = bad {
+                    let err = Config::default()
+                        .apply_env(|n| (n == *name).then(|| bad.to_owned()))
+                        .expect_err(bad);
+                    assert!(err.0.contains(name), "{name}={bad}: {}", err.0);
+                }
+            }
+        }
+        // The first name wins over the platform's usual one.
+        let mut c = Config::default();
+        c.apply_env(|n| match n {
+            "CASEFILE_S3_REGION" => Some("eu-west-3".into()),
+            "AWS_REGION" => Some("us-west-2".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.storage.s3.region.as_deref(), Some("eu-west-3"));
+    }
+
+    #[test]
+    fn unknown_keys_and_incomplete_stores_are_errors() {
+        for text in [
+            "lisen = \"127.0.0.1:1\"",
+            "[storage.s3]\nbuckett = \"x\"",
+            "[server]\nshutdown_grace = 3",
+            "[metrics]\nport = 9090",
+        ] {
+            let err = toml::from_str::<Config>(text).expect_err(text).to_string();
+            assert!(err.contains("unknown field"), "{text}: {err}");
+        }
+        for (text, named) in [
+            ("[storage]\nbackend = \"s3\"", "storage.s3.bucket"),
+            ("[storage]\nbackend = \"gcs\"", "storage.gcs.bucket"),
+            ("[storage]\nbackend = \"azure\"\n[storage.azure]\naccount = \"a\"", "storage.azure.container"),
+            ("[storage]\nbackend = \"s3\"\n[storage.s3]\nbucket = \"b\"\naccess_key_id = \"k\"", "secret_access_key"),
+            ("[audit]\nsigning_key = \"abc\"", "audit.signing_key"),
+            ("[database]\nmax_connections = 0", "database.max_connections"),
+        ] {
+            let c: Config = toml::from_str(text).unwrap();
+            let err = c.validate().expect_err(text);
+            assert!(err.0.contains(named), "{text}: {}", err.0);
+        }
+        let c: Config =
+            toml::from_str("[storage]\nbackend = \"s3\"\n[storage.s3]\nbucket = \"b\"").unwrap();
+        c.validate().unwrap();
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub mod config;
 pub mod export;
 pub mod http;
 pub mod limits;
+pub mod metered;
+pub mod observe;
 pub mod oidc;
 pub mod progress;
 pub mod secrets;
@@ -179,11 +181,11 @@ pub fn authenticator(config: &Config) -> Result<Authenticator, wiring::WireError
 pub struct Server {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `metrics.listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    reconciler: Option<tokio::task::JoinHandle<()>>,
-    checkpointer: tokio::task::JoinHandle<()>,
-    scrubber: Option<tokio::task::JoinHandle<()>>,
+    jobs: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -192,16 +194,41 @@ impl Server {
     /// # Errors
     /// The server's I/O error.
     pub async fn stop(self) -> std::io::Result<()> {
-        if let Some(reconciler) = &self.reconciler {
-            reconciler.abort();
-        }
-        self.checkpointer.abort();
-        if let Some(scrubber) = &self.scrubber {
-            scrubber.abort();
+        for job in &self.jobs {
+            job.abort();
         }
         let _ = self.shutdown.send(());
         self.task.await.unwrap_or(Ok(()))
     }
+}
+
+/// Several instances share a PostgreSQL database: a secret generated into one instance's data
+/// directory would be unknown to the others (its tokens refused there, its checkpoints signed
+/// with another key). With PostgreSQL, the shared secrets must be configured.
+///
+/// # Errors
+/// [`config::ConfigError`] naming the variable to set.
+pub fn check_shared_secrets(config: &Config) -> Result<(), config::ConfigError> {
+    let url = config.database_url();
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    if config.auth.oidc().is_none() && config.auth.jwt_secret.is_none() {
+        missing.push("CASEFILE_JWT_SECRET (auth.jwt_secret, at least 32 bytes)");
+    }
+    if config.audit.signing_key.is_none() {
+        missing.push(
+            "CASEFILE_AUDIT_SIGNING_KEY (audit.signing_key, 64 hex digits: `openssl rand -hex 32`)",
+        );
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(config::ConfigError(format!(
+        "with PostgreSQL, instances share the database and must share their secrets: set {}",
+        missing.join(" and ")
+    )))
 }
 
 /// Wires everything from `config` and serves on `config.listen` (port 0: any free port).
@@ -209,6 +236,7 @@ impl Server {
 /// # Errors
 /// Wiring and binding errors.
 pub async fn start(config: &Config) -> Result<(Server, String), wiring::WireError> {
+    check_shared_secrets(config)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let mut config = config.clone();
     config.listen = listener.local_addr()?;
@@ -225,11 +253,47 @@ pub async fn start_with_storage(
     config: &Config,
     storage: std::sync::Arc<dyn casefile_domain::storage::ObjectStorage>,
 ) -> Result<(Server, String), wiring::WireError> {
+    check_shared_secrets(config)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let mut config = config.clone();
     config.listen = listener.local_addr()?;
     let wired = wiring::wire_with_storage(&config, storage, None).await?;
     serve(listener, &config, wired).await
+}
+
+/// Runs `job` every `every` (the first run after one interval) on the instance that leads, and
+/// counts each run in `casefile_jobs_total`.
+fn schedule<F, Fut>(
+    name: &'static str,
+    every: std::time::Duration,
+    leadership: wiring::Leadership,
+    job: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            let outcome = if !leadership.is_leader().await {
+                "skipped"
+            } else if job().await {
+                "ok"
+            } else {
+                "failed"
+            };
+            metrics::counter!("casefile_jobs_total", "job" => name, "outcome" => outcome)
+                .increment(1);
+        }
+    })
+}
+
+fn secs(n: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(n.max(1))
 }
 
 async fn serve(
@@ -238,77 +302,147 @@ async fn serve(
     wired: wiring::Wired,
 ) -> Result<(Server, String), wiring::WireError> {
     let addr = listener.local_addr()?;
+    let signer = std::sync::Arc::new(checkpoint_signer(config)?);
+    let leadership = wired.leadership.clone();
+    let mut jobs = Vec::new();
+    // A signed checkpoint of the audit log every interval, when the log has grown.
+    jobs.push({
+        let (service, signer) = (wired.service.clone(), signer.clone());
+        schedule(
+            "checkpoint",
+            secs(config.audit.checkpoint_interval_secs),
+            leadership.clone(),
+            move || {
+                let (service, signer) = (service.clone(), signer.clone());
+                async move {
+                    match service.make_checkpoint(&signer).await {
+                        Ok(_) => true,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "audit checkpoint failed; tried again next time");
+                            false
+                        }
+                    }
+                }
+            },
+        )
+    });
     // Where the store keeps its own locks, projections that failed (a cloud that was down when a
     // hold was placed or released) are retried by a periodic reconciliation.
-    // A signed checkpoint of the audit log every interval, when the log has grown.
-    let signer = std::sync::Arc::new(checkpoint_signer(config)?);
-    let checkpointer = {
-        let (service, signer) = (wired.service.clone(), signer.clone());
-        let every = std::time::Duration::from_secs(config.audit.checkpoint_interval_secs.max(1));
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            loop {
-                ticks.tick().await;
-                if let Err(e) = service.make_checkpoint(&signer).await {
-                    tracing::warn!(error = %e, "audit checkpoint failed; tried again next time");
-                }
-            }
-        })
-    };
-    let reconciler = wired.storage.capabilities().legal_hold.then(|| {
+    if wired.storage.capabilities().legal_hold {
         let service = wired.service.clone();
-        let every = std::time::Duration::from_secs(config.retention.reconcile_interval_secs.max(1));
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.tick().await;
-            loop {
-                ticks.tick().await;
-                match service.reconcile_holds(true).await {
-                    Ok(r) if !r.drifted.is_empty() || !r.failed.is_empty() => tracing::warn!(
-                        checked = r.checked,
-                        drifted = r.drifted.len(),
-                        fixed = r.fixed,
-                        failed = r.failed.len(),
-                        "legal hold reconciliation"
-                    ),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "legal hold reconciliation failed"),
+        jobs.push(schedule(
+            "hold_reconciliation",
+            secs(config.retention.reconcile_interval_secs),
+            leadership.clone(),
+            move || {
+                let service = service.clone();
+                async move {
+                    match service.reconcile_holds(true).await {
+                        Ok(r) if !r.drifted.is_empty() || !r.failed.is_empty() => {
+                            tracing::warn!(
+                                checked = r.checked,
+                                drifted = r.drifted.len(),
+                                fixed = r.fixed,
+                                failed = r.failed.len(),
+                                "legal hold reconciliation"
+                            );
+                            r.failed.is_empty()
+                        }
+                        Ok(_) => true,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "legal hold reconciliation failed");
+                            false
+                        }
+                    }
                 }
-            }
-        })
-    });
-    let scrubber = (config.scrub.interval_secs > 0).then(|| {
+            },
+        ));
+    }
+    if config.purge.interval_secs > 0 {
+        let service = wired.service.clone();
+        let batch = config.purge.batch.max(1);
+        jobs.push(schedule(
+            "purge",
+            secs(config.purge.interval_secs),
+            leadership.clone(),
+            move || {
+                let service = service.clone();
+                async move {
+                    match service.purge(batch).await {
+                        Ok(r) => {
+                            for (what, n) in [
+                                ("purged", r.purged),
+                                ("failed", r.failed),
+                                ("expired", r.expired),
+                                ("staging_swept", r.staging_swept),
+                            ] {
+                                metrics::counter!("casefile_purge_total", "result" => what)
+                                    .increment(n as u64);
+                            }
+                            if r.purged + r.failed + r.expired + r.staging_swept > 0 {
+                                tracing::info!(
+                                    purged = r.purged,
+                                    failed = r.failed,
+                                    expired = r.expired,
+                                    staging_swept = r.staging_swept,
+                                    "purge"
+                                );
+                            }
+                            r.failed == 0
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "purge failed; tried again next time");
+                            false
+                        }
+                    }
+                }
+            },
+        ));
+    }
+    if config.scrub.interval_secs > 0 {
         let service = wired.service.clone();
         let scrub = config.scrub.clone();
-        tokio::spawn(async move {
-            let every = std::time::Duration::from_secs(scrub.interval_secs);
-            let older_than = scrub.older_than_secs.unwrap_or(scrub.interval_secs);
-            let options = casefile_domain::legal::fixity::ScrubOptions {
-                case_id: None,
-                rate_bytes_per_sec: (scrub.rate_bytes_per_sec > 0).then_some(scrub.rate_bytes_per_sec),
-                jobs: scrub.jobs.max(1),
-                older_than: chrono::Duration::try_seconds(i64::try_from(older_than).unwrap_or(i64::MAX)),
-                lease: chrono::Duration::try_seconds(i64::try_from(scrub.lease_secs).unwrap_or(i64::MAX)),
-            };
-            let mut ticks = tokio::time::interval(every);
-            loop {
-                ticks.tick().await;
-                match service.scrub(options.clone(), &|_| {}).await {
-                    Ok(r) if r.busy => tracing::debug!(run = %r.run, "scrub runs on another instance"),
-                    Ok(r) if !r.clean() => tracing::error!(
-                        run = %r.run,
-                        checked = r.checked,
-                        failed = r.failed,
-                        unreadable = r.errors,
-                        files = ?r.failures.iter().map(|f| f.file_id.to_string()).collect::<Vec<_>>(),
-                        "fixity scrub found files that do not match their records"
-                    ),
-                    Ok(r) => tracing::info!(run = %r.run, checked = r.checked, bytes = r.bytes, "fixity scrub"),
-                    Err(e) => tracing::warn!(error = %e, "fixity scrub failed; tried again next time"),
+        let older_than = scrub.older_than_secs.unwrap_or(scrub.interval_secs);
+        let options = casefile_domain::legal::fixity::ScrubOptions {
+            case_id: None,
+            rate_bytes_per_sec: (scrub.rate_bytes_per_sec > 0).then_some(scrub.rate_bytes_per_sec),
+            jobs: scrub.jobs.max(1),
+            older_than: chrono::Duration::try_seconds(i64::try_from(older_than).unwrap_or(i64::MAX)),
+            lease: chrono::Duration::try_seconds(i64::try_from(scrub.lease_secs).unwrap_or(i64::MAX)),
+        };
+        jobs.push(schedule(
+            "scrub",
+            secs(scrub.interval_secs),
+            leadership.clone(),
+            move || {
+                let (service, options) = (service.clone(), options.clone());
+                async move { scheduled_scrub(&service, options).await }
+            },
+        ));
+    }
+    let metrics_addr = match config.metrics.listen {
+        Some(listen) => {
+            let handle = observe::install_metrics().map_err(config::ConfigError)?;
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            let metrics_addr = listener.local_addr()?;
+            let (repository, pool_status) = (wired.repository.clone(), wired.pool_status.clone());
+            let app = axum::Router::new().route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let (handle, repository, pool_status) =
+                        (handle.clone(), repository.clone(), pool_status.clone());
+                    async move { render_metrics(&handle, repository.as_ref(), &*pool_status).await }
+                }),
+            );
+            jobs.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!(error = %e, "the metrics endpoint stopped");
                 }
-            }
-        })
-    });
+            }));
+            Some(metrics_addr)
+        }
+        None => None,
+    };
     let state = AppState {
         service: wired.service,
         storage: wired.storage,
@@ -342,12 +476,78 @@ async fn serve(
     Ok((
         Server {
             addr,
+            metrics_addr,
             shutdown: tx,
             task,
-            reconciler,
-            checkpointer,
-            scrubber,
+            jobs,
         },
         wired.description,
     ))
+}
+
+/// One scheduled scrub: logs and counts what it found; whether it ran clean.
+async fn scheduled_scrub(
+    service: &casefile_domain::legal::LegalFileService,
+    options: casefile_domain::legal::fixity::ScrubOptions,
+) -> bool {
+    match service.scrub(options, &|_| {}).await {
+        Ok(r) if r.busy => {
+            tracing::debug!(run = %r.run, "scrub runs on another instance");
+            true
+        }
+        Ok(r) => {
+            for (outcome, n) in [
+                ("ok", r.checked.saturating_sub(r.failed)),
+                ("failed", r.failed),
+                ("unreadable", r.errors),
+            ] {
+                metrics::counter!("casefile_scrub_files_total", "outcome" => outcome).increment(n);
+            }
+            metrics::counter!("casefile_scrub_bytes_total").increment(r.bytes);
+            if r.clean() {
+                tracing::info!(run = %r.run, checked = r.checked, bytes = r.bytes, "fixity scrub");
+                true
+            } else {
+                tracing::error!(
+                    run = %r.run,
+                    checked = r.checked,
+                    failed = r.failed,
+                    unreadable = r.errors,
+                    files = ?r.failures.iter().map(|f| f.file_id.to_string()).collect::<Vec<_>>(),
+                    "fixity scrub found files that do not match their records"
+                );
+                false
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "fixity scrub failed; tried again next time");
+            false
+        }
+    }
+}
+
+/// The Prometheus text, with the gauges read now: uploads pending (from the database, for every
+/// instance) and this instance's pool.
+async fn render_metrics(
+    handle: &metrics_exporter_prometheus::PrometheusHandle,
+    repository: &dyn casefile_domain::legal::CaseRepository,
+    pool_status: &(dyn Fn() -> casefile_persistence::PoolStatus + Send + Sync),
+) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    {
+        if let Ok(Ok(pending)) = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            repository.pending_uploads(),
+        )
+        .await
+        {
+            metrics::gauge!("casefile_uploads_pending").set(pending as f64);
+        }
+        let pool = pool_status();
+        metrics::gauge!("casefile_db_pool_connections", "state" => "in_use").set(pool.in_use as f64);
+        metrics::gauge!("casefile_db_pool_connections", "state" => "idle").set(pool.idle as f64);
+        metrics::gauge!("casefile_db_pool_connections", "state" => "max").set(pool.max as f64);
+        metrics::gauge!("casefile_db_pool_waiting").set(pool.waiting as f64);
+    }
+    handle.render()
 }

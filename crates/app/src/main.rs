@@ -35,8 +35,14 @@ enum Command {
         #[arg(long, default_value_t = 3600, allow_negative_numbers = true)]
         ttl: i64,
     },
-    /// Print the effective configuration, secrets redacted.
-    Config,
+    /// Print the effective configuration, secrets redacted; with `--check`, validate it without
+    /// starting (exit code 1 naming the bad setting).
+    Config {
+        /// Validate only: the file, the variables, and what can be checked without reaching
+        /// the database or the store.
+        #[arg(long)]
+        check: bool,
+    },
     /// Apply pending database migrations.
     Migrate,
     /// The audit log: check that its entries and its Merkle tree agree.
@@ -177,14 +183,24 @@ enum HoldsCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
-    match run(cli).await {
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("casefile: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        casefile_app::config::LogFormat::Text => logs.init(),
+        casefile_app::config::LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
+    match run(cli, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("casefile: {e}");
@@ -233,11 +249,14 @@ fn malformed(why: String) -> wiring::WireError {
     Box::new(Malformed(why))
 }
 
-async fn run(cli: Cli) -> Result<(), wiring::WireError> {
-    let mut config = Config::load(cli.config.as_deref())?;
+async fn run(cli: Cli, mut config: Config) -> Result<(), wiring::WireError> {
     match cli.command {
-        Command::Config => {
+        Command::Config { check: false } => {
             print!("{}", config.redacted_toml());
+        }
+        Command::Config { check: true } => {
+            casefile_app::check_shared_secrets(&config)?;
+            println!("the configuration is valid");
         }
         Command::Token { user, ttl } => {
             if config.auth.oidc().is_some() {
@@ -453,6 +472,9 @@ async fn run(cli: Cli) -> Result<(), wiring::WireError> {
                 "casefile listening on http://{} ({description})",
                 server.addr
             );
+            if let Some(metrics) = server.metrics_addr {
+                println!("metrics on http://{metrics}/metrics");
+            }
             if generated {
                 println!(
                     "no JWT secret configured: using the one generated in {}; mint a token with\n  \

@@ -32,6 +32,33 @@ pub struct Wired {
     pub local: Option<LocalStore>,
     /// What was wired, for the start-up message.
     pub description: String,
+    /// How the database pool's connections are used now (metrics).
+    pub pool_status: Arc<dyn Fn() -> casefile_persistence::PoolStatus + Send + Sync>,
+    /// Whether this instance runs the background jobs now.
+    pub leadership: Leadership,
+}
+
+/// Which instance runs the background jobs (purge, checkpoints, hold reconciliation, scheduled
+/// scrubs) when several share a database.
+#[derive(Clone)]
+pub enum Leadership {
+    /// SQLite: one host, one leader (every process on the file may run them; they are safe to
+    /// run at once, see `PgLeadership`).
+    Sole,
+    /// PostgreSQL: the instance that holds the jobs lock.
+    #[cfg(feature = "postgres")]
+    Postgres(Arc<casefile_persistence::PgLeadership>),
+}
+
+impl Leadership {
+    /// Whether this instance leads now.
+    pub async fn is_leader(&self) -> bool {
+        match self {
+            Self::Sole => true,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(leadership) => leadership.is_leader().await,
+        }
+    }
 }
 
 /// An error while wiring, naming what to fix.
@@ -92,11 +119,7 @@ pub async fn wire(config: &Config) -> Result<Wired, WireError> {
         "s3" => {
             #[cfg(feature = "s3")]
             {
-                Arc::new(
-                    casefile_storage_s3::S3StorageBuilder::from_env()
-                        .build()
-                        .await?,
-                )
+                Arc::new(s3_builder(&config.storage.s3).build().await?)
             }
             #[cfg(not(feature = "s3"))]
             return Err(missing_feature("the s3 storage backend", "s3"));
@@ -104,11 +127,7 @@ pub async fn wire(config: &Config) -> Result<Wired, WireError> {
         "azure" => {
             #[cfg(feature = "azure")]
             {
-                Arc::new(
-                    casefile_storage_azure::AzureBlobStorageBuilder::from_env()
-                        .build()
-                        .await?,
-                )
+                Arc::new(azure_builder(&config.storage.azure).build().await?)
             }
             #[cfg(not(feature = "azure"))]
             return Err(missing_feature("the azure storage backend", "azure"));
@@ -116,11 +135,7 @@ pub async fn wire(config: &Config) -> Result<Wired, WireError> {
         "gcs" => {
             #[cfg(feature = "gcs")]
             {
-                Arc::new(
-                    casefile_storage_gcs::GcsStorageBuilder::from_env()
-                        .build()
-                        .await?,
-                )
+                Arc::new(gcs_builder(&config.storage.gcs)?.build().await?)
             }
             #[cfg(not(feature = "gcs"))]
             return Err(missing_feature("the gcs storage backend", "gcs"));
@@ -132,6 +147,89 @@ pub async fn wire(config: &Config) -> Result<Wired, WireError> {
         }
     };
     wire_with_storage(config, storage, local).await
+}
+
+/// The S3 store of `[storage.s3]`.
+#[cfg(feature = "s3")]
+pub fn s3_builder(c: &crate::config::S3Config) -> casefile_storage_s3::S3StorageBuilder {
+    use casefile_storage_s3::{S3StorageBuilder, ServerSideEncryption, StaticCredentials};
+    let mut b = S3StorageBuilder::new(c.bucket.clone().unwrap_or_default())
+        .with_path_style(c.force_path_style)
+        .with_create_only(c.create_only)
+        .with_server_side_encryption(match c.sse.as_str() {
+            "AES256" => ServerSideEncryption::Aes256,
+            "aws:kms" => ServerSideEncryption::Kms {
+                key_id: c.kms_key_id.clone(),
+            },
+            _ => ServerSideEncryption::None,
+        });
+    if let Some(region) = &c.region {
+        b = b.with_region(region);
+    }
+    if let Some(endpoint) = &c.endpoint {
+        b = b.with_endpoint(endpoint);
+    }
+    if let (Some(id), Some(secret)) = (&c.access_key_id, &c.secret_access_key) {
+        b = b.with_credentials(StaticCredentials {
+            access_key_id: id.clone(),
+            secret_access_key: secret.clone(),
+            session_token: c.session_token.clone(),
+        });
+    }
+    if let Some(mode) = c.object_lock {
+        b = b.with_object_lock(mode.into());
+    }
+    b
+}
+
+/// The Azure store of `[storage.azure]`.
+#[cfg(feature = "azure")]
+pub fn azure_builder(
+    c: &crate::config::AzureConfig,
+) -> casefile_storage_azure::AzureBlobStorageBuilder {
+    use casefile_storage_azure::{AzureBlobStorageBuilder, AzureCredentials};
+    let mut b = AzureBlobStorageBuilder::new(
+        c.account.clone().unwrap_or_default(),
+        c.container.clone().unwrap_or_default(),
+    );
+    if let Some(key) = &c.access_key {
+        b = b.with_credentials(AzureCredentials::AccessKey(key.clone()));
+    } else if let Some(sas) = &c.sas_token {
+        b = b.with_credentials(AzureCredentials::SasToken(sas.clone()));
+    }
+    if let Some(endpoint) = &c.endpoint {
+        b = b.with_endpoint(endpoint);
+    }
+    b
+}
+
+/// The GCS store of `[storage.gcs]`.
+///
+/// # Errors
+/// An unreadable credentials file.
+#[cfg(feature = "gcs")]
+pub fn gcs_builder(
+    c: &crate::config::GcsConfig,
+) -> Result<casefile_storage_gcs::GcsStorageBuilder, WireError> {
+    let mut b = casefile_storage_gcs::GcsStorageBuilder::new(c.bucket.clone().unwrap_or_default());
+    if let Some(endpoint) = &c.endpoint {
+        // An emulator host is given as `host:port` by convention.
+        b = b.with_endpoint(if endpoint.contains("://") {
+            endpoint.clone()
+        } else {
+            format!("http://{endpoint}")
+        });
+    }
+    if let Some(file) = &c.credentials_file {
+        let json = std::fs::read_to_string(file).map_err(|e| {
+            ConfigError(format!("storage.gcs.credentials_file {}: {e}", file.display()))
+        })?;
+        b = b.with_service_account_json(json);
+    }
+    if c.temporary_holds {
+        b = b.with_temporary_holds();
+    }
+    Ok(b)
 }
 
 /// Builds the repository and the service around a given store.
@@ -149,14 +247,25 @@ pub async fn wire_with_storage(
         migrate: config.database.migrate_on_start,
         ..PoolConfig::default()
     };
-    let (repository, database): (Arc<dyn CaseRepository>, &str) = if url.starts_with("postgres://")
-        || url.starts_with("postgresql://")
-    {
+    // Every store operation is counted and timed.
+    let storage: Arc<dyn ObjectStorage> = Arc::new(crate::metered::Metered::new(storage));
+    type PoolStatusFn = Arc<dyn Fn() -> casefile_persistence::PoolStatus + Send + Sync>;
+    let (repository, database, pool_status, leadership): (
+        Arc<dyn CaseRepository>,
+        &str,
+        PoolStatusFn,
+        Leadership,
+    ) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]
         {
+            let repo = casefile_persistence::PgCaseRepository::connect(&url, pool).await?;
+            let leadership = Leadership::Postgres(Arc::new(repo.leadership()));
+            let status = repo.clone();
             (
-                Arc::new(casefile_persistence::PgCaseRepository::connect(&url, pool).await?),
+                Arc::new(repo),
                 "PostgreSQL",
+                Arc::new(move || status.pool_status()),
+                leadership,
             )
         }
         #[cfg(not(feature = "postgres"))]
@@ -169,9 +278,13 @@ pub async fn wire_with_storage(
             {
                 std::fs::create_dir_all(dir)?;
             }
+            let repo = casefile_persistence::SqliteCaseRepository::connect(&url, pool).await?;
+            let status = repo.clone();
             (
-                Arc::new(casefile_persistence::SqliteCaseRepository::connect(&url, pool).await?),
+                Arc::new(repo),
                 "SQLite",
+                Arc::new(move || status.pool_status()),
+                Leadership::Sole,
             )
         }
         #[cfg(not(feature = "sqlite"))]
@@ -190,6 +303,8 @@ pub async fn wire_with_storage(
         repository,
         local,
         description,
+        pool_status,
+        leadership,
     })
 }
 

@@ -636,6 +636,8 @@ async fn openapi_document_is_valid_and_lists_every_route() {
     documented.sort();
     let mut expected: Vec<(String, String)> = [
         ("GET", "/healthz"),
+        ("GET", "/livez"),
+        ("GET", "/readyz"),
         ("GET", "/openapi.json"),
         ("POST", "/v1/cases"),
         ("GET", "/v1/cases"),
@@ -675,7 +677,7 @@ async fn openapi_document_is_valid_and_lists_every_route() {
     assert_eq!(secured["scheme"], "bearer");
     for (method, path) in &documented {
         let operation = &raw["paths"][path][method.to_lowercase()];
-        let open = ["/healthz", "/openapi.json"].contains(&path.as_str())
+        let open = ["/healthz", "/livez", "/readyz", "/openapi.json"].contains(&path.as_str())
             || path.starts_with("/v1/blobs/");
         if !open {
             assert!(

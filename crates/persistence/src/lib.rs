@@ -16,6 +16,19 @@
 //! with the original kept as `source`.
 #![cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(unused))]
 
+/// [`PoolStatus`] from a deadpool status's fields.
+macro_rules! pool_status {
+    ($status:expr) => {{
+        let s = $status;
+        $crate::PoolStatus {
+            max: s.max_size,
+            in_use: s.size.saturating_sub(s.available),
+            idle: s.available,
+            waiting: s.waiting,
+        }
+    }};
+}
+
 mod error;
 #[macro_use]
 mod repository;
@@ -31,7 +44,8 @@ use std::time::Duration;
 pub use error::schema_behind;
 #[cfg(feature = "postgres")]
 pub use pg::{
-    AUDIT_LOCK as PG_AUDIT_LOCK, MIGRATIONS as PG_MIGRATIONS, PgCaseRepository,
+    AUDIT_LOCK as PG_AUDIT_LOCK, JOBS_LOCK as PG_JOBS_LOCK, MIGRATION_LOCK as PG_MIGRATION_LOCK,
+    MIGRATIONS as PG_MIGRATIONS, PgCaseRepository, PgLeadership,
     run_migrations as run_pg_migrations,
 };
 #[cfg(feature = "sqlite")]
@@ -62,6 +76,20 @@ pub fn redact_url(url: &str) -> String {
         None => url.to_owned(),
     }
 }
+
+/// How a pool's connections are used at this moment (the `casefile_db_pool_*` gauges).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// The most connections the pool opens.
+    pub max: usize,
+    /// Connections lent to a query or transaction now.
+    pub in_use: usize,
+    /// Open connections waiting in the pool.
+    pub idle: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
 
 /// Settings of a connection pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

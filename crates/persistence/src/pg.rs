@@ -179,6 +179,7 @@ macro_rules! in_tx {
 #[derive(Clone)]
 pub struct PgCaseRepository {
     pool: Pool<AsyncPgConnection>,
+    target: Arc<PgTarget>,
 }
 
 impl std::fmt::Debug for PgCaseRepository {
@@ -200,8 +201,9 @@ impl PgCaseRepository {
         let target = Arc::new(PgTarget::parse(url)?);
         migrate_or_check(&target, url, config.migrate).await?;
         let mut manager_config = ManagerConfig::default();
+        let setup_target = Arc::clone(&target);
         manager_config.custom_setup = Box::new(move |_url| {
-            let target = Arc::clone(&target);
+            let target = Arc::clone(&setup_target);
             async move { target.establish().await }.boxed()
         });
         let manager =
@@ -214,7 +216,22 @@ impl PgCaseRepository {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| unavailable("cannot build the PostgreSQL pool", e))?;
-        Ok(Self { pool })
+        Ok(Self { pool, target })
+    }
+
+    /// How the pool's connections are used now.
+    pub fn pool_status(&self) -> crate::PoolStatus {
+        pool_status!(self.pool.status())
+    }
+
+    /// The leadership of background jobs among every instance on this database (see
+    /// [`PgLeadership`]).
+    pub fn leadership(&self) -> PgLeadership {
+        PgLeadership {
+            target: Arc::clone(&self.target),
+            key: JOBS_LOCK,
+            session: tokio::sync::Mutex::new(None),
+        }
     }
 
     async fn conn(&self) -> Result<Object<AsyncPgConnection>, PersistenceError> {
@@ -251,6 +268,27 @@ async fn migrate_or_check(
         // table if missing, which a runtime role without CREATE on the schema may not do.
         return check_migrations(conn).await;
     }
+    // Instances starting together migrate one at a time: each waits for the session lock, then
+    // finds nothing pending. The lock lives on its own connection and goes with it.
+    let mut lock = target.establish().await.map_err(|e| {
+        unavailable(
+            format!("cannot connect to PostgreSQL at {}", crate::redact_url(url)),
+            e,
+        )
+    })?;
+    {
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+            .execute(&mut lock)
+            .await
+            .map_err(|e| unavailable("cannot take the migration lock", e))?;
+    }
+    let result = apply_pending(conn).await;
+    drop(lock);
+    result
+}
+
+async fn apply_pending(conn: AsyncPgConnection) -> Result<usize, PersistenceError> {
     let mut harness = AsyncMigrationHarness::new(conn);
     let pending = harness
         .pending_migrations(MIGRATIONS)
@@ -302,6 +340,85 @@ pub(crate) fn migration_error(
     PersistenceError::Unavailable {
         message: what.to_owned(),
         source: Some(e),
+    }
+}
+
+/// The key of the session advisory lock under which migrations are applied.
+pub const MIGRATION_LOCK: i64 = 0x6361_7365_6d69_6772; // "casemigr"
+
+/// The key of the session advisory lock whose holder runs the background jobs.
+pub const JOBS_LOCK: i64 = 0x6361_7365_6a6f_6273; // "casejobs"
+
+/// Which of the instances sharing one PostgreSQL database runs the background jobs (purge,
+/// checkpoints, hold reconciliation, scheduled scrubs): the one holding a session advisory lock
+/// on a connection of its own. When that instance stops or loses its connection, PostgreSQL
+/// releases the lock and the next instance to ask takes it over.
+///
+/// Leadership is checked when a job is due, so for a moment two instances may both believe they
+/// lead (the old leader's connection died mid-job): every job is safe to run twice at once —
+/// their state changes are compare-and-set transitions — and leadership only saves the
+/// duplicate work.
+pub struct PgLeadership {
+    target: Arc<PgTarget>,
+    key: i64,
+    session: tokio::sync::Mutex<Option<LeaderSession>>,
+}
+
+struct LeaderSession {
+    conn: AsyncPgConnection,
+    held: bool,
+}
+
+impl PgLeadership {
+    /// Whether this instance leads now: it already holds the lock and its connection answers,
+    /// or it takes the lock now. Never waits for the lock.
+    pub async fn is_leader(&self) -> bool {
+        use diesel::QueryableByName;
+        use diesel_async::RunQueryDsl;
+        #[derive(QueryableByName)]
+        struct Taken {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            taken: bool,
+        }
+        let mut session = self.session.lock().await;
+        if session.is_none() {
+            match self.target.establish().await {
+                Ok(conn) => *session = Some(LeaderSession { conn, held: false }),
+                Err(_) => return false,
+            }
+        }
+        let Some(current) = session.as_mut() else {
+            return false;
+        };
+        if current.held {
+            if diesel::sql_query("SELECT 1")
+                .execute(&mut current.conn)
+                .await
+                .is_ok()
+            {
+                return true;
+            }
+            // The connection is gone, and the lock with it: ask again next time.
+            *session = None;
+            return false;
+        }
+        let taken = diesel::sql_query(format!(
+            "SELECT pg_try_advisory_lock({}) AS taken",
+            self.key
+        ))
+        .get_result::<Taken>(&mut current.conn)
+        .await;
+        match taken {
+            Ok(Taken { taken: true }) => {
+                current.held = true;
+                true
+            }
+            Ok(Taken { taken: false }) => false,
+            Err(_) => {
+                *session = None;
+                false
+            }
+        }
     }
 }
 

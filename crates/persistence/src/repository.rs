@@ -1389,6 +1389,17 @@ macro_rules! diesel_repository {
                 })
             }
 
+            async fn pending_uploads(&self) -> PersistenceResult<u64> {
+                let mut conn = self.conn().await?;
+                let pending: i64 = case_files::table
+                    .filter(case_files::status.eq(FileStatus::Pending.as_str()))
+                    .count()
+                    .get_result(&mut conn)
+                    .await
+                    .map_err(crate::error::map_diesel)?;
+                Ok(u64::try_from(pending).unwrap_or(0))
+            }
+
             async fn stale_pending_files(&self, created_before: DateTime<Utc>, limit: usize) -> PersistenceResult<Vec<CaseFile>> {
                 let mut conn = self.conn().await?;
                 let rows = case_files::table

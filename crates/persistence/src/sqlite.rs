@@ -253,6 +253,11 @@ impl SqliteCaseRepository {
         Ok(repo)
     }
 
+    /// How the pool's connections are used now.
+    pub fn pool_status(&self) -> crate::PoolStatus {
+        pool_status!(self.pool.status())
+    }
+
     async fn conn(&self) -> Result<Object<Conn>, PersistenceError> {
         self.pool
             .get()

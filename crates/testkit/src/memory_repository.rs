@@ -676,6 +676,15 @@ impl CaseRepository for InMemoryCaseRepository {
         })
     }
 
+    async fn pending_uploads(&self) -> PersistenceResult<u64> {
+        let state = self.lock();
+        Ok(state
+            .files
+            .values()
+            .filter(|f| f.status == FileStatus::Pending)
+            .count() as u64)
+    }
+
     async fn stale_pending_files(
         &self,
         created_before: DateTime<Utc>,

@@ -675,6 +675,7 @@ pub async fn audit_cursor_belongs_to_its_case(repo: &dyn CaseRepository) {
 /// #13.3: open uploads are pending files created since the given instant, counted in the case
 /// (by anyone) and by the user (in any case); completed, failed and older ones do not count.
 pub async fn open_uploads_are_counted(repo: &dyn CaseRepository) {
+    let pending_before = repo.pending_uploads().await.expect("pending count");
     let owner = UserId::new();
     let (a, b) = (new_case(repo, owner).await, new_case(repo, owner).await);
     let since = now() - Duration::minutes(15);
@@ -708,6 +709,9 @@ pub async fn open_uploads_are_counted(repo: &dyn CaseRepository) {
         .await
         .expect("pending");
 
+    // Five pending (the expired one included); the completed and the failed ones are not.
+    let pending_after = repo.pending_uploads().await.expect("pending count");
+    assert_eq!(pending_after, pending_before + 5, "pending uploads in all cases");
     let open = repo.open_uploads(a.id, owner, since).await.expect("count");
     assert_eq!(
         open,

@@ -44,7 +44,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(id) = crate::observe::current_request_id() {
+            error["request_id"] = json!(&*id);
+        }
+        let body = json!({ "error": error });
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response
@@ -97,6 +101,19 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Storage(StorageError::NotFound { .. }) => {
                 Self::new(S::NOT_FOUND, "not_found", "file not found")
+            }
+            // The database is down or out of connections: a client should retry, as with a
+            // store that does not answer.
+            ServiceError::Persistence(casefile_domain::legal::PersistenceError::Unavailable {
+                ..
+            })
+            | ServiceError::Storage(StorageError::Unavailable { .. }) => {
+                tracing::warn!(error = %e, "a dependency is unavailable");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the service is unavailable: try again shortly",
+                )
             }
             _ => {
                 tracing::error!(error = %e, "request failed");

@@ -29,6 +29,9 @@ impl FromRequestParts<AppState> for Caller {
             .await
             .ok_or_else(ApiError::unauthorized)?;
         let user = identity.user;
+        if let Some(slot) = parts.extensions.get::<crate::observe::CallerSlot>() {
+            slot.set(user);
+        }
         if !identity.profile.is_empty() && state.profiles.changed(user, &identity.profile) {
             // A label for member lists: failing to keep it never fails the request.
             if let Err(e) = state.service.remember_user(user, &identity.profile).await {

@@ -53,6 +53,29 @@ const CASE_ID: &str = "the case's id";
 /// The `{file_id}` path parameter's documentation.
 const FILE_ID: &str = "the file's id";
 
+/// How long a probe waits for the database and the store.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether the store and the database answer, each within [`PROBE_TIMEOUT`].
+async fn probe(s: &AppState) -> (bool, bool) {
+    let storage = async {
+        let Ok(key) = casefile_domain::storage::ObjectKey::new("casefile-health/probe") else {
+            return false;
+        };
+        matches!(
+            tokio::time::timeout(PROBE_TIMEOUT, s.storage.head(&key)).await,
+            Ok(Ok(_))
+        )
+    };
+    let database = async {
+        matches!(
+            tokio::time::timeout(PROBE_TIMEOUT, s.repository.get_case(CaseId::new())).await,
+            Ok(Ok(_))
+        )
+    };
+    tokio::join!(storage, database)
+}
+
 /// Whether storage and database answer (no token).
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses(
@@ -60,22 +83,44 @@ const FILE_ID: &str = "the file's id";
         (status = 503, description = "one does not", body = Health),
     ))]
 async fn healthz(State(s): State<AppState>) -> Response {
-    let probe = casefile_domain::storage::ObjectKey::new("casefile-health/probe").ok();
-    let storage_ok = match probe {
-        Some(key) => s.storage.head(&key).await.is_ok(),
-        None => false,
-    };
-    let database_ok = s.repository.get_case(CaseId::new()).await.is_ok();
-    let status = if storage_ok && database_ok {
+    let (storage, database) = probe(&s).await;
+    let status = if storage && database {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let health = Health {
-        storage: storage_ok,
-        database: database_ok,
+    (status, Json(Health { storage, database })).into_response()
+}
+
+/// Liveness: the process answers (no token, touches nothing). A failing liveness probe means
+/// restart the process.
+#[utoipa::path(get, path = "/livez", tag = "operations",
+    responses((status = 200, description = "the process answers")))]
+async fn livez() -> Response {
+    (StatusCode::OK, Json(json!({ "status": "ok" }))).into_response()
+}
+
+/// Readiness: the database and the store answer within 2 s, and the schema is current (no
+/// token). A failing readiness probe means send this instance no traffic for now; it becomes
+/// ready again by itself when they answer.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "ready", body = crate::api::Readiness),
+        (status = 503, description = "the database or the store does not answer", body = crate::api::Readiness),
+    ))]
+async fn readyz(State(s): State<AppState>) -> Response {
+    let (storage, database) = probe(&s).await;
+    let ready = crate::api::Readiness {
+        database,
+        storage,
+        migrations: true,
     };
-    (status, Json(health)).into_response()
+    let status = if storage && database {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(ready)).into_response()
 }
 
 /// This document (no token).
@@ -110,7 +155,7 @@ async fn not_found() -> ApiError {
         (name = "members", description = "Who works a case, and in which role"),
         (name = "holds", description = "Legal holds and retention: what cannot be deleted"),
         (name = "blobs", description = "The local store's presigned URLs"),
-        (name = "operations", description = "Health and this document"),
+        (name = "operations", description = "Probes and this document"),
     )
 )]
 struct ApiDoc;
@@ -163,6 +208,8 @@ fn routes(body_idle: std::time::Duration) -> (Router<AppState>, utoipa::openapi:
         .routes(routes!(content))
         .routes(routes!(download_url))
         .routes(routes!(healthz))
+        .routes(routes!(livez))
+        .routes(routes!(readyz))
         .layer(DefaultBodyLimit::max(64 * 1024))
         // JSON routes answer within 30 s (streamed routes are bounded by the client's pace).
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -206,6 +253,9 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // After routing (the route template is known) and around everything else: request id,
+        // access line, request metrics.
+        .layer(axum::middleware::from_fn(crate::observe::access))
         // Spans name the method and the path only: a query may be a capability (the
         // signature of a presigned URL) and must never reach a log.
         .layer(

@@ -354,6 +354,10 @@ pub trait CaseRepository: Send + Sync {
         since: DateTime<Utc>,
     ) -> PersistenceResult<OpenUploads>;
 
+    /// How many files are pending (uploads begun, neither completed nor failed yet), in every
+    /// case: the `casefile_uploads_pending` gauge.
+    async fn pending_uploads(&self) -> PersistenceResult<u64>;
+
     /// Pending files created before `created_before` (their upload URL has expired), oldest
     /// first, at most `limit`.
     async fn stale_pending_files(

@@ -145,6 +145,56 @@ async fn a_schema_behind_the_migrations_is_a_clear_error() {
         .expect("now current");
 }
 
+/// #20: instances starting together on a fresh database migrate once, under the migration
+/// lock: every one of them connects, and exactly six migrations were applied in all.
+#[tokio::test(flavor = "multi_thread")]
+async fn instances_starting_together_migrate_once() {
+    let db = Database::create().await;
+    let applied: Vec<usize> = futures::future::join_all(
+        (0..4).map(|_| casefile_persistence::run_pg_migrations(&db.url, true)),
+    )
+    .await
+    .into_iter()
+    .map(|r| r.expect("every instance migrates or finds nothing pending"))
+    .collect();
+    assert_eq!(applied.iter().sum::<usize>(), 6, "{applied:?}");
+    assert_eq!(applied.iter().filter(|n| **n > 0).count(), 1, "{applied:?}");
+    PgCaseRepository::connect(&db.url, PoolConfig::default())
+        .await
+        .expect("current");
+}
+
+/// #20: one instance at a time leads the background jobs; when the leader goes, another takes
+/// over at its next look.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_leader_at_a_time_and_failover() {
+    let db = Database::create().await;
+    let repo = PgCaseRepository::connect(&db.url, PoolConfig::default().migrating())
+        .await
+        .expect("pg repository");
+    let (first, second) = (repo.leadership(), repo.leadership());
+    assert!(first.is_leader().await, "the first to ask leads");
+    assert!(first.is_leader().await, "and keeps leading");
+    assert!(!second.is_leader().await, "the second does not");
+    assert!(!second.is_leader().await, "nor on asking again");
+    drop(first);
+    // The lock goes with the first one's connection; the server notices the close at once.
+    let mut took_over = false;
+    for _ in 0..50 {
+        if second.is_leader().await {
+            took_over = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(took_over, "the second takes over when the first is gone");
+    let third = repo.leadership();
+    assert!(!third.is_leader().await);
+    let status = repo.pool_status();
+    assert_eq!(status.max, PoolConfig::default().max_size);
+    assert_eq!(status.in_use, 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_server_is_unavailable_and_names_no_password() {
     let err = PgCaseRepository::connect(
