@@ -79,12 +79,20 @@ pub async fn access(mut request: Request, next: Next) -> Response {
             bytes: Arc::clone(&received),
             line: None,
             ended: false,
+            length: None,
         })
     });
     let mut response = CURRENT_ID.scope(Arc::clone(&id), next.run(request)).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    // hyper stops polling a body once it has sent its declared length.
+    let declared = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let head = method == Method::HEAD;
     let line = AccessLine {
         started,
         method,
@@ -96,11 +104,17 @@ pub async fn access(mut request: Request, next: Next) -> Response {
         aborted: AtomicBool::new(false),
     };
     response.map(|body| {
+        let length = if head {
+            Some(0)
+        } else {
+            http_body::Body::size_hint(&body).exact().or(declared)
+        };
         Body::new(Counted {
             inner: body,
             bytes: Arc::new(AtomicU64::new(0)),
             line: Some(line),
             ended: false,
+            length,
         })
     })
 }
@@ -131,7 +145,7 @@ impl AccessLine {
             duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
             bytes_in = received,
             bytes_out = sent,
-            user = user.as_deref().unwrap_or("-"),
+            user = %user.as_deref().unwrap_or("-"),
             request_id = %self.id,
             complete,
             "request"
@@ -164,6 +178,8 @@ struct Counted {
     bytes: Arc<AtomicU64>,
     line: Option<AccessLine>,
     ended: bool,
+    /// The body's exact length when known: hyper stops polling once it has sent that much.
+    length: Option<u64>,
 }
 
 impl http_body::Body for Counted {
@@ -204,10 +220,11 @@ impl http_body::Body for Counted {
 impl Drop for Counted {
     fn drop(&mut self) {
         if let Some(line) = self.line.take() {
-            line.write(
-                self.bytes.load(Ordering::Relaxed),
-                self.ended || http_body::Body::is_end_stream(&self.inner),
-            );
+            let sent = self.bytes.load(Ordering::Relaxed);
+            let whole = self.ended
+                || http_body::Body::is_end_stream(&self.inner)
+                || self.length == Some(sent);
+            line.write(sent, whole);
         }
     }
 }

@@ -29,6 +29,24 @@ async fn start_with(tweak: impl FnOnce(&mut Config)) -> Running {
         ..Config::default()
     };
     tweak(&mut config);
+    let postgres = config
+        .database
+        .url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("postgres"));
+    if postgres && config.auth.jwt_secret.is_none() {
+        // With PostgreSQL the shared secrets must be configured: the ones generated into the
+        // data directory are configured, so that the CLI run on that directory agrees.
+        let jwt = casefile_app::secrets::load_or_create(&config.data_dir.join("jwt.secret"))
+            .unwrap()
+            .0;
+        let audit =
+            casefile_app::secrets::load_or_create(&config.data_dir.join("audit-signing.secret"))
+                .unwrap()
+                .0;
+        config.auth.jwt_secret = Some(jwt);
+        config.audit.signing_key = Some(audit);
+    }
     let (server, description) = casefile_app::start(&config).await.expect("server starts");
     assert!(description.contains("fs"), "{description}");
     if config.database.url.is_none() {
@@ -36,7 +54,7 @@ async fn start_with(tweak: impl FnOnce(&mut Config)) -> Running {
     }
     let (secret, generated) = casefile_app::jwt_secret(&config).unwrap();
     assert!(
-        generated,
+        generated || postgres,
         "with no secret configured one is generated into the data directory"
     );
     Running {
@@ -120,6 +138,8 @@ mod holds;
 mod integrity;
 #[path = "e2e/oidc.rs"]
 mod oidc;
+#[path = "e2e/ops.rs"]
+mod ops;
 #[path = "e2e/sharing.rs"]
 mod sharing;
 #[path = "e2e/shutdown.rs"]

@@ -54,6 +54,13 @@ async fn drop_database(name: &str) {
         .unwrap();
 }
 
+/// The secrets instances on one PostgreSQL database must share (configured, never generated).
+fn shared_secrets(mut config: Config) -> Config {
+    config.auth.jwt_secret = Some("e2e-clouds-shared-jwt-secret-0123456789".into());
+    config.audit.signing_key = Some("5a".repeat(32));
+    config
+}
+
 async fn s3() -> Arc<dyn ObjectStorage> {
     s3_with_admin().await.0
 }
@@ -158,7 +165,7 @@ struct Started {
 async fn start_on(storage: Arc<dyn ObjectStorage>) -> Started {
     let dir = tempfile::tempdir().unwrap();
     let (database, url) = fresh_database().await;
-    let config = Config {
+    let config = shared_secrets(Config {
         data_dir: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         database: DatabaseConfig {
@@ -166,7 +173,7 @@ async fn start_on(storage: Arc<dyn ObjectStorage>) -> Started {
             ..DatabaseConfig::default()
         },
         ..Config::default()
-    };
+    });
     let (server, description) = casefile_app::start_with_storage(&config, storage)
         .await
         .unwrap();
@@ -187,6 +194,38 @@ impl Started {
     async fn stop(self) {
         self.server.stop().await.unwrap();
         drop_database(&self.database).await;
+    }
+}
+
+/// Sends `content` where and how the server's upload instructions say (a POST form or a PUT
+/// with headers).
+async fn send_as_told(client: &reqwest::Client, upload: &Value, content: Vec<u8>) -> StatusCode {
+    let url = upload["url"].as_str().unwrap();
+    match upload["method"].as_str().unwrap() {
+        "POST" => {
+            let mut form = reqwest::multipart::Form::new();
+            for (k, v) in upload["fields"].as_object().unwrap() {
+                form = form.text(k.clone(), v.as_str().unwrap().to_owned());
+            }
+            let part = reqwest::multipart::Part::bytes(content)
+                .file_name("upload.pdf")
+                .mime_str("application/pdf")
+                .unwrap();
+            client
+                .post(url)
+                .multipart(form.part("file", part))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+        _ => {
+            let mut req = client.put(url);
+            for (k, v) in upload["headers"].as_object().unwrap() {
+                req = req.header(k, v.as_str().unwrap());
+            }
+            req.body(content).send().await.unwrap().status()
+        }
     }
 }
 
@@ -220,34 +259,7 @@ async fn flow(storage: Arc<dyn ObjectStorage>) {
         .json()
         .await
         .unwrap();
-    let upload = &started["upload"];
-    let url = upload["url"].as_str().unwrap();
-    let status = match upload["method"].as_str().unwrap() {
-        "POST" => {
-            let mut form = reqwest::multipart::Form::new();
-            for (k, v) in upload["fields"].as_object().unwrap() {
-                form = form.text(k.clone(), v.as_str().unwrap().to_owned());
-            }
-            let part = reqwest::multipart::Part::bytes(content.clone())
-                .file_name("motion.pdf")
-                .mime_str("application/pdf")
-                .unwrap();
-            client
-                .post(url)
-                .multipart(form.part("file", part))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-        _ => {
-            let mut req = client.put(url);
-            for (k, v) in upload["headers"].as_object().unwrap() {
-                req = req.header(k, v.as_str().unwrap());
-            }
-            req.body(content.clone()).send().await.unwrap().status()
-        }
-    };
+    let status = send_as_told(&client, &started["upload"], content.clone()).await;
     assert!(
         status.is_success(),
         "{backend}: upload to the presigned URL: {status}"
@@ -520,7 +532,7 @@ async fn integrity_on_s3(postgres: bool) {
     } else {
         (String::new(), None)
     };
-    let config = Config {
+    let config = shared_secrets(Config {
         data_dir: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         database: DatabaseConfig {
@@ -528,7 +540,7 @@ async fn integrity_on_s3(postgres: bool) {
             ..DatabaseConfig::default()
         },
         ..Config::default()
-    };
+    });
     let (server, description) = casefile_app::start_with_storage(&config, storage)
         .await
         .unwrap();
@@ -693,4 +705,262 @@ async fn integrity_on_s3(postgres: bool) {
     if postgres {
         drop_database(&database).await;
     }
+}
+
+/// The JWT secret the instances of [`three_instances_behave_as_one_server`] share.
+const SHARED_JWT: &str = "three-instances-share-this-jwt-secret-0123";
+
+/// A `casefile serve` process on S3 and PostgreSQL, with its API and metrics addresses.
+struct Instance {
+    child: tokio::process::Child,
+    base: String,
+    metrics: String,
+}
+
+async fn serve_instance(data: &std::path::Path, database_url: &str, bucket: &str) -> Instance {
+    use tokio::io::AsyncBufReadExt;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
+    for (name, _) in
+        std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_") || n.starts_with("AWS_"))
+    {
+        command.env_remove(name);
+    }
+    // The access lines go to a file: a pipe nobody reads would block the server when full.
+    let log = std::fs::File::create(data.join("stderr.log")).unwrap();
+    let mut child = command
+        .arg("serve")
+        .env("CASEFILE_DATA_DIR", data)
+        .env("CASEFILE_LISTEN", "127.0.0.1:0")
+        .env("CASEFILE_METRICS_LISTEN", "127.0.0.1:0")
+        .env("CASEFILE_DATABASE_URL", database_url)
+        .env("CASEFILE_JWT_SECRET", SHARED_JWT)
+        .env("CASEFILE_AUDIT_SIGNING_KEY", "5a".repeat(32))
+        .env("CASEFILE_AUDIT_CHECKPOINT_INTERVAL_SECS", "1")
+        .env("CASEFILE_STORAGE", "s3")
+        .env("CASEFILE_S3_BUCKET", bucket)
+        .env("CASEFILE_S3_FORCE_PATH_STYLE", "true")
+        .env("CASEFILE_S3_ENDPOINT", env("CASEFILE_TEST_S3_ENDPOINT"))
+        .env("CASEFILE_S3_REGION", "us-east-1")
+        .env("CASEFILE_S3_ACCESS_KEY_ID", "casefile-test-access")
+        .env(
+            "CASEFILE_S3_SECRET_ACCESS_KEY",
+            "casefile-test-secret-key-0123456789",
+        )
+        .current_dir(data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut base, mut metrics) = (None, None);
+    while base.is_none() || metrics.is_none() {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the instance starts")
+            .unwrap()
+            .unwrap_or_else(|| {
+                panic!(
+                    "the instance exited: {}",
+                    std::fs::read_to_string(data.join("stderr.log")).unwrap_or_default()
+                )
+            });
+        if let Some(rest) = line.strip_prefix("casefile listening on ") {
+            base = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(rest) = line.strip_prefix("metrics on ") {
+            metrics = Some(rest.trim().to_owned());
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Instance {
+        child,
+        base: base.unwrap(),
+        metrics: metrics.unwrap(),
+    }
+}
+
+/// How many checkpoint runs an instance made itself (not skipped for the leader).
+async fn checkpoints_run(client: &reqwest::Client, instance: &Instance) -> f64 {
+    let text = client
+        .get(&instance.metrics)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("casefile_jobs_total{")
+                && l.contains("job=\"checkpoint\"")
+                && !l.contains("outcome=\"skipped\"")
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+/// #20: three instances started at once on a fresh PostgreSQL database and one bucket behave
+/// as one server: they migrate once; one upload's init, completion and download each go to a
+/// different instance; 50 concurrent uploads spread round-robin; the instance running the
+/// background jobs is killed between their inits and completions, the others complete every
+/// one and another instance takes the jobs over; counts and statistics are exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_behave_as_one_server() {
+    let (_, admin, bucket) = s3_with_admin().await;
+    let (database, url) = fresh_database().await;
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut instances: Vec<Instance> = futures::future::join_all(
+        dirs.iter()
+            .map(|d| serve_instance(d.path(), &url, &bucket)),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let token = Tokens::new(SHARED_JWT.as_bytes())
+        .mint(UserId::new(), 600)
+        .unwrap();
+    let bases: Vec<String> = instances.iter().map(|i| i.base.clone()).collect();
+    let api = |i: usize, method: reqwest::Method, path: &str| {
+        client
+            .request(method, format!("{}{path}", bases[i]))
+            .bearer_auth(&token)
+    };
+    let case: Value = api(0, reqwest::Method::POST, "/v1/cases")
+        .json(&json!({"title": "Three instances"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let case_id = case["id"].as_str().unwrap().to_owned();
+
+    // One upload: begun on the first, completed on the second, downloaded from the third.
+    let content = b"%PDF-1.7 one upload, three instances".to_vec();
+    let started: Value = api(0, reqwest::Method::POST, &format!("/v1/cases/{case_id}/uploads"))
+        .json(&json!({"logical_path": "one.pdf", "file_size": content.len(), "content_hash": Sha256::digest(&content).to_hex()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(send_as_told(&client, &started["upload"], content.clone()).await.is_success());
+    let file_id = started["file_id"].as_str().unwrap().to_owned();
+    let done = api(1, reqwest::Method::POST, &format!("/v1/files/{file_id}/complete"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let fetched = api(2, reqwest::Method::GET, &format!("/v1/files/{file_id}/content"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert_eq!(fetched.bytes().await.unwrap().to_vec(), content);
+
+    // One instance runs the background jobs, the others skip them.
+    let mut leader = None;
+    for _ in 0..100 {
+        let mut running = Vec::new();
+        for (i, instance) in instances.iter().enumerate() {
+            if checkpoints_run(&client, instance).await > 0.0 {
+                running.push(i);
+            }
+        }
+        assert!(running.len() <= 1, "instances {running:?} all ran the jobs");
+        if let [i] = running[..] {
+            leader = Some(i);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let leader = leader.expect("one instance runs the jobs");
+
+    // 50 uploads begun round-robin, at once.
+    let files: Vec<(String, Vec<u8>, Value)> = futures::future::join_all((0..50usize).map(|n| {
+        let body = format!("%PDF-1.7 file {n} {}", "x".repeat(n * 37)).into_bytes();
+        let request = api(n % 3, reqwest::Method::POST, &format!("/v1/cases/{case_id}/uploads"))
+            .json(&json!({"logical_path": format!("batch/{n:02}.pdf"), "file_size": body.len(), "content_hash": Sha256::digest(&body).to_hex()}));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::CREATED, "upload {n}");
+            let started: Value = response.json().await.unwrap();
+            (started["file_id"].as_str().unwrap().to_owned(), body, started)
+        }
+    }))
+    .await;
+    // The bytes go to the bucket while the leader is killed.
+    let sends = futures::future::join_all(
+        files
+            .iter()
+            .map(|(_, body, started)| send_as_told(&client, &started["upload"], body.clone())),
+    );
+    let kill = async {
+        instances[leader].child.start_kill().unwrap();
+    };
+    let (sent, ()) = tokio::join!(sends, kill);
+    assert!(sent.iter().all(StatusCode::is_success), "{sent:?}");
+    instances[leader].child.wait().await.unwrap();
+    let alive: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+
+    // The two left complete every upload, whichever instance began it.
+    let completed = futures::future::join_all(files.iter().enumerate().map(|(n, (id, _, _))| {
+        let request = api(alive[n % 2], reqwest::Method::POST, &format!("/v1/files/{id}/complete"));
+        async move { request.send().await.unwrap().status() }
+    }))
+    .await;
+    assert!(completed.iter().all(|s| *s == StatusCode::OK), "{completed:?}");
+
+    // Exact counts and statistics, from either instance.
+    let expected_bytes: u64 = content.len() as u64 + files.iter().map(|(_, b, _)| b.len() as u64).sum::<u64>();
+    for i in &alive {
+        let case: Value = api(*i, reqwest::Method::GET, &format!("/v1/cases/{case_id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(case["file_count"], 51, "{case}");
+        assert_eq!(case["total_size_bytes"], expected_bytes, "{case}");
+    }
+    let listed: Value = api(alive[0], reqwest::Method::GET, &format!("/v1/cases/{case_id}/files?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["files"].as_array().unwrap().len(), 51, "{listed}");
+    let objects = admin
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap()
+        .key_count()
+        .unwrap_or_default();
+    assert!(objects >= 51, "every file is in the bucket: {objects}");
+
+    // Another instance takes the jobs over.
+    let mut took_over = false;
+    for _ in 0..150 {
+        let mut running = 0.0;
+        for i in &alive {
+            running += checkpoints_run(&client, &instances[*i]).await;
+        }
+        if running > 0.0 {
+            took_over = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(took_over, "the jobs fail over when their instance stops");
+
+    for instance in &mut instances {
+        let _ = instance.child.start_kill();
+        let _ = instance.child.wait().await;
+    }
+    drop_database(&database).await;
 }

@@ -27,9 +27,10 @@ async fn sigterm_lets_an_upload_in_flight_finish_then_exits_zero() {
         .env("CASEFILE_DATA_DIR", &data)
         .env("CASEFILE_LISTEN", "127.0.0.1:0")
         .env("CASEFILE_SHUTDOWN_GRACE_SECS", "20")
+        .env("CASEFILE_LOG_FORMAT", "json")
         .current_dir(&data)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -106,4 +107,21 @@ async fn sigterm_lets_an_upload_in_flight_finish_then_exits_zero() {
         .unwrap();
     assert_eq!(status.code(), Some(0));
     assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("stopped"));
+
+    // log.format = json: every line of the log is one JSON object, and the upload's access line
+    // was written when it finished, during the shutdown.
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let access = lines
+        .iter()
+        .find(|l| l["target"] == "casefile::access" && l["route"] == "/v1/cases/{case_id}/files")
+        .unwrap_or_else(|| panic!("the upload's access line in {log}"));
+    assert_eq!(access["status"], 201, "{access}");
+    assert_eq!(access["bytes_in"], 20480, "{access}");
+    assert_eq!(access["method"], "PUT", "{access}");
+    assert_eq!(access["user"], user.to_string(), "{access}");
+    assert!(access["request_id"].as_str().is_some_and(|id| id.len() == 32), "{access}");
 }
