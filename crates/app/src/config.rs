@@ -642,7 +642,9 @@ impl Kind {
             Kind::Bool => toml::Value::Boolean(parse_bool(name, raw)?),
             Kind::Address => {
                 raw.trim().parse::<SocketAddr>().map_err(|_| {
-                    ConfigError(format!("{name} must be host:port (e.g. 127.0.0.1:8080), not {raw:?}"))
+                    ConfigError(format!(
+                        "{name} must be host:port (e.g. 127.0.0.1:8080), not {raw:?}"
+                    ))
                 })?;
                 toml::Value::String(raw.trim().to_owned())
             }
@@ -658,7 +660,10 @@ impl Kind {
                     .iter()
                     .find(|w| w.eq_ignore_ascii_case(raw.trim()))
                     .ok_or_else(|| {
-                        ConfigError(format!("{name} must be one of {}, not {raw:?}", words.join(", ")))
+                        ConfigError(format!(
+                            "{name} must be one of {}, not {raw:?}",
+                            words.join(", ")
+                        ))
                     })?;
                 toml::Value::String((*word).to_owned())
             }
@@ -687,67 +692,270 @@ pub const SETTINGS: &[Setting] = &[
     setting("data_dir", &["CASEFILE_DATA_DIR"], Kind::Text),
     setting("listen", &["CASEFILE_LISTEN"], Kind::Address),
     setting("public_url", &["CASEFILE_PUBLIC_URL"], Kind::Text),
-    setting("storage.backend", &["CASEFILE_STORAGE"], Kind::OneOf(&["fs", "s3", "azure", "gcs"])),
+    setting(
+        "storage.backend",
+        &["CASEFILE_STORAGE"],
+        Kind::OneOf(&["fs", "s3", "azure", "gcs"]),
+    ),
     setting("storage.root", &["CASEFILE_STORAGE_ROOT"], Kind::Text),
     setting("storage.s3.bucket", &["CASEFILE_S3_BUCKET"], Kind::Text),
-    setting("storage.s3.region", &["CASEFILE_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"], Kind::Text),
-    setting("storage.s3.endpoint", &["CASEFILE_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"], Kind::Text),
-    setting("storage.s3.force_path_style", &["CASEFILE_S3_FORCE_PATH_STYLE"], Kind::Bool),
-    setting("storage.s3.access_key_id", &["CASEFILE_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"], Kind::Text),
-    setting("storage.s3.secret_access_key", &["CASEFILE_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"], Kind::Text),
-    setting("storage.s3.session_token", &["CASEFILE_S3_SESSION_TOKEN", "AWS_SESSION_TOKEN"], Kind::Text),
-    setting("storage.s3.sse", &["CASEFILE_S3_SSE"], Kind::OneOf(&["none", "AES256", "aws:kms"])),
-    setting("storage.s3.kms_key_id", &["CASEFILE_S3_KMS_KEY_ID"], Kind::Text),
-    setting("storage.s3.create_only", &["CASEFILE_S3_CREATE_ONLY"], Kind::Bool),
-    setting("storage.s3.object_lock", &["CASEFILE_S3_OBJECT_LOCK"], Kind::OneOf(&["governance", "compliance"])),
-    setting("storage.azure.account", &["CASEFILE_AZURE_ACCOUNT", "AZURE_STORAGE_ACCOUNT"], Kind::Text),
-    setting("storage.azure.container", &["CASEFILE_AZURE_CONTAINER", "AZURE_STORAGE_CONTAINER"], Kind::Text),
-    setting("storage.azure.access_key", &["CASEFILE_AZURE_ACCESS_KEY", "AZURE_STORAGE_KEY"], Kind::Text),
-    setting("storage.azure.sas_token", &["CASEFILE_AZURE_SAS_TOKEN", "AZURE_STORAGE_SAS_TOKEN"], Kind::Text),
-    setting("storage.azure.endpoint", &["CASEFILE_AZURE_ENDPOINT", "AZURE_STORAGE_ENDPOINT"], Kind::Text),
+    setting(
+        "storage.s3.region",
+        &["CASEFILE_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"],
+        Kind::Text,
+    ),
+    setting(
+        "storage.s3.endpoint",
+        &[
+            "CASEFILE_S3_ENDPOINT",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_ENDPOINT_URL",
+        ],
+        Kind::Text,
+    ),
+    setting(
+        "storage.s3.force_path_style",
+        &["CASEFILE_S3_FORCE_PATH_STYLE"],
+        Kind::Bool,
+    ),
+    setting(
+        "storage.s3.access_key_id",
+        &["CASEFILE_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"],
+        Kind::Text,
+    ),
+    setting(
+        "storage.s3.secret_access_key",
+        &["CASEFILE_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"],
+        Kind::Text,
+    ),
+    setting(
+        "storage.s3.session_token",
+        &["CASEFILE_S3_SESSION_TOKEN", "AWS_SESSION_TOKEN"],
+        Kind::Text,
+    ),
+    setting(
+        "storage.s3.sse",
+        &["CASEFILE_S3_SSE"],
+        Kind::OneOf(&["none", "AES256", "aws:kms"]),
+    ),
+    setting(
+        "storage.s3.kms_key_id",
+        &["CASEFILE_S3_KMS_KEY_ID"],
+        Kind::Text,
+    ),
+    setting(
+        "storage.s3.create_only",
+        &["CASEFILE_S3_CREATE_ONLY"],
+        Kind::Bool,
+    ),
+    setting(
+        "storage.s3.object_lock",
+        &["CASEFILE_S3_OBJECT_LOCK"],
+        Kind::OneOf(&["governance", "compliance"]),
+    ),
+    setting(
+        "storage.azure.account",
+        &["CASEFILE_AZURE_ACCOUNT", "AZURE_STORAGE_ACCOUNT"],
+        Kind::Text,
+    ),
+    setting(
+        "storage.azure.container",
+        &["CASEFILE_AZURE_CONTAINER", "AZURE_STORAGE_CONTAINER"],
+        Kind::Text,
+    ),
+    setting(
+        "storage.azure.access_key",
+        &["CASEFILE_AZURE_ACCESS_KEY", "AZURE_STORAGE_KEY"],
+        Kind::Text,
+    ),
+    setting(
+        "storage.azure.sas_token",
+        &["CASEFILE_AZURE_SAS_TOKEN", "AZURE_STORAGE_SAS_TOKEN"],
+        Kind::Text,
+    ),
+    setting(
+        "storage.azure.endpoint",
+        &["CASEFILE_AZURE_ENDPOINT", "AZURE_STORAGE_ENDPOINT"],
+        Kind::Text,
+    ),
     setting("storage.gcs.bucket", &["CASEFILE_GCS_BUCKET"], Kind::Text),
-    setting("storage.gcs.endpoint", &["CASEFILE_GCS_ENDPOINT", "STORAGE_EMULATOR_HOST"], Kind::Text),
-    setting("storage.gcs.credentials_file", &["CASEFILE_GCS_CREDENTIALS_FILE", "GOOGLE_APPLICATION_CREDENTIALS"], Kind::Text),
-    setting("storage.gcs.temporary_holds", &["CASEFILE_GCS_TEMPORARY_HOLDS"], Kind::Bool),
+    setting(
+        "storage.gcs.endpoint",
+        &["CASEFILE_GCS_ENDPOINT", "STORAGE_EMULATOR_HOST"],
+        Kind::Text,
+    ),
+    setting(
+        "storage.gcs.credentials_file",
+        &[
+            "CASEFILE_GCS_CREDENTIALS_FILE",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+        ],
+        Kind::Text,
+    ),
+    setting(
+        "storage.gcs.temporary_holds",
+        &["CASEFILE_GCS_TEMPORARY_HOLDS"],
+        Kind::Bool,
+    ),
     setting("database.url", &["CASEFILE_DATABASE_URL"], Kind::Text),
-    setting("database.migrate_on_start", &["CASEFILE_MIGRATE_ON_START"], Kind::Bool),
-    setting("database.max_connections", &["CASEFILE_DATABASE_MAX_CONNECTIONS"], Kind::Number),
+    setting(
+        "database.migrate_on_start",
+        &["CASEFILE_MIGRATE_ON_START"],
+        Kind::Bool,
+    ),
+    setting(
+        "database.max_connections",
+        &["CASEFILE_DATABASE_MAX_CONNECTIONS"],
+        Kind::Number,
+    ),
     setting("auth.jwt_secret", &["CASEFILE_JWT_SECRET"], Kind::Text),
-    setting("auth.previous_jwt_secrets", &["CASEFILE_PREVIOUS_JWT_SECRETS"], Kind::List),
+    setting(
+        "auth.previous_jwt_secrets",
+        &["CASEFILE_PREVIOUS_JWT_SECRETS"],
+        Kind::List,
+    ),
     setting("auth.issuer", &["CASEFILE_JWT_ISSUER"], Kind::Text),
     setting("auth.audience", &["CASEFILE_JWT_AUDIENCE"], Kind::Text),
-    setting("auth.max_token_lifetime_secs", &["CASEFILE_MAX_TOKEN_LIFETIME_SECS"], Kind::Number),
+    setting(
+        "auth.max_token_lifetime_secs",
+        &["CASEFILE_MAX_TOKEN_LIFETIME_SECS"],
+        Kind::Number,
+    ),
     setting("auth.jwks_url", &["CASEFILE_JWKS_URL"], Kind::Text),
     setting("auth.jwks_file", &["CASEFILE_JWKS_FILE"], Kind::Text),
     setting("auth.user_claim", &["CASEFILE_USER_CLAIM"], Kind::Text),
-    setting("auth.leeway_secs", &["CASEFILE_JWT_LEEWAY_SECS"], Kind::Number),
-    setting("auth.jwks_cache_secs", &["CASEFILE_JWKS_CACHE_SECS"], Kind::Number),
-    setting("auth.jwks_min_refresh_secs", &["CASEFILE_JWKS_MIN_REFRESH_SECS"], Kind::Number),
-    setting("limits.max_file_size", &["CASEFILE_MAX_FILE_SIZE"], Kind::Number),
-    setting("limits.upload_url_expiry_secs", &["CASEFILE_UPLOAD_URL_EXPIRY_SECS"], Kind::Number),
-    setting("limits.download_url_expiry_secs", &["CASEFILE_DOWNLOAD_URL_EXPIRY_SECS"], Kind::Number),
-    setting("limits.body_idle_timeout_secs", &["CASEFILE_BODY_IDLE_TIMEOUT_SECS"], Kind::Number),
-    setting("limits.header_read_timeout_secs", &["CASEFILE_HEADER_READ_TIMEOUT_SECS"], Kind::Number),
-    setting("limits.max_concurrent_streams", &["CASEFILE_MAX_CONCURRENT_STREAMS"], Kind::Number),
-    setting("limits.min_upload_bytes_per_sec", &["CASEFILE_MIN_UPLOAD_BYTES_PER_SEC"], Kind::Number),
-    setting("limits.upload_rate_window_secs", &["CASEFILE_UPLOAD_RATE_WINDOW_SECS"], Kind::Number),
-    setting("limits.max_open_uploads_per_user", &["CASEFILE_MAX_OPEN_UPLOADS_PER_USER"], Kind::Number),
-    setting("limits.max_open_uploads_per_case", &["CASEFILE_MAX_OPEN_UPLOADS_PER_CASE"], Kind::Number),
-    setting("retention.default_days", &["CASEFILE_RETENTION_DEFAULT_DAYS"], Kind::Number),
-    setting("retention.mode", &["CASEFILE_RETENTION_MODE"], Kind::OneOf(&["governance", "compliance"])),
-    setting("retention.reconcile_interval_secs", &["CASEFILE_RETENTION_RECONCILE_INTERVAL_SECS"], Kind::Number),
+    setting(
+        "auth.leeway_secs",
+        &["CASEFILE_JWT_LEEWAY_SECS"],
+        Kind::Number,
+    ),
+    setting(
+        "auth.jwks_cache_secs",
+        &["CASEFILE_JWKS_CACHE_SECS"],
+        Kind::Number,
+    ),
+    setting(
+        "auth.jwks_min_refresh_secs",
+        &["CASEFILE_JWKS_MIN_REFRESH_SECS"],
+        Kind::Number,
+    ),
+    setting(
+        "limits.max_file_size",
+        &["CASEFILE_MAX_FILE_SIZE"],
+        Kind::Number,
+    ),
+    setting(
+        "limits.upload_url_expiry_secs",
+        &["CASEFILE_UPLOAD_URL_EXPIRY_SECS"],
+        Kind::Number,
+    ),
+    setting(
+        "limits.download_url_expiry_secs",
+        &["CASEFILE_DOWNLOAD_URL_EXPIRY_SECS"],
+        Kind::Number,
+    ),
+    setting(
+        "limits.body_idle_timeout_secs",
+        &["CASEFILE_BODY_IDLE_TIMEOUT_SECS"],
+        Kind::Number,
+    ),
+    setting(
+        "limits.header_read_timeout_secs",
+        &["CASEFILE_HEADER_READ_TIMEOUT_SECS"],
+        Kind::Number,
+    ),
+    setting(
+        "limits.max_concurrent_streams",
+        &["CASEFILE_MAX_CONCURRENT_STREAMS"],
+        Kind::Number,
+    ),
+    setting(
+        "limits.min_upload_bytes_per_sec",
+        &["CASEFILE_MIN_UPLOAD_BYTES_PER_SEC"],
+        Kind::Number,
+    ),
+    setting(
+        "limits.upload_rate_window_secs",
+        &["CASEFILE_UPLOAD_RATE_WINDOW_SECS"],
+        Kind::Number,
+    ),
+    setting(
+        "limits.max_open_uploads_per_user",
+        &["CASEFILE_MAX_OPEN_UPLOADS_PER_USER"],
+        Kind::Number,
+    ),
+    setting(
+        "limits.max_open_uploads_per_case",
+        &["CASEFILE_MAX_OPEN_UPLOADS_PER_CASE"],
+        Kind::Number,
+    ),
+    setting(
+        "retention.default_days",
+        &["CASEFILE_RETENTION_DEFAULT_DAYS"],
+        Kind::Number,
+    ),
+    setting(
+        "retention.mode",
+        &["CASEFILE_RETENTION_MODE"],
+        Kind::OneOf(&["governance", "compliance"]),
+    ),
+    setting(
+        "retention.reconcile_interval_secs",
+        &["CASEFILE_RETENTION_RECONCILE_INTERVAL_SECS"],
+        Kind::Number,
+    ),
     setting("audit.origin", &["CASEFILE_AUDIT_ORIGIN"], Kind::Text),
-    setting("audit.signing_key", &["CASEFILE_AUDIT_SIGNING_KEY"], Kind::Text),
-    setting("audit.checkpoint_interval_secs", &["CASEFILE_AUDIT_CHECKPOINT_INTERVAL_SECS"], Kind::Number),
-    setting("scrub.interval_secs", &["CASEFILE_SCRUB_INTERVAL_SECS"], Kind::Number),
-    setting("scrub.rate_bytes_per_sec", &["CASEFILE_SCRUB_RATE_BYTES_PER_SEC"], Kind::Number),
+    setting(
+        "audit.signing_key",
+        &["CASEFILE_AUDIT_SIGNING_KEY"],
+        Kind::Text,
+    ),
+    setting(
+        "audit.checkpoint_interval_secs",
+        &["CASEFILE_AUDIT_CHECKPOINT_INTERVAL_SECS"],
+        Kind::Number,
+    ),
+    setting(
+        "scrub.interval_secs",
+        &["CASEFILE_SCRUB_INTERVAL_SECS"],
+        Kind::Number,
+    ),
+    setting(
+        "scrub.rate_bytes_per_sec",
+        &["CASEFILE_SCRUB_RATE_BYTES_PER_SEC"],
+        Kind::Number,
+    ),
     setting("scrub.jobs", &["CASEFILE_SCRUB_JOBS"], Kind::Number),
-    setting("scrub.older_than_secs", &["CASEFILE_SCRUB_OLDER_THAN_SECS"], Kind::Number),
-    setting("scrub.lease_secs", &["CASEFILE_SCRUB_LEASE_SECS"], Kind::Number),
-    setting("server.shutdown_grace_secs", &["CASEFILE_SHUTDOWN_GRACE_SECS"], Kind::Number),
-    setting("log.format", &["CASEFILE_LOG_FORMAT"], Kind::OneOf(&["text", "json"])),
-    setting("metrics.listen", &["CASEFILE_METRICS_LISTEN"], Kind::Address),
-    setting("purge.interval_secs", &["CASEFILE_PURGE_INTERVAL_SECS"], Kind::Number),
+    setting(
+        "scrub.older_than_secs",
+        &["CASEFILE_SCRUB_OLDER_THAN_SECS"],
+        Kind::Number,
+    ),
+    setting(
+        "scrub.lease_secs",
+        &["CASEFILE_SCRUB_LEASE_SECS"],
+        Kind::Number,
+    ),
+    setting(
+        "server.shutdown_grace_secs",
+        &["CASEFILE_SHUTDOWN_GRACE_SECS"],
+        Kind::Number,
+    ),
+    setting(
+        "log.format",
+        &["CASEFILE_LOG_FORMAT"],
+        Kind::OneOf(&["text", "json"]),
+    ),
+    setting(
+        "metrics.listen",
+        &["CASEFILE_METRICS_LISTEN"],
+        Kind::Address,
+    ),
+    setting(
+        "purge.interval_secs",
+        &["CASEFILE_PURGE_INTERVAL_SECS"],
+        Kind::Number,
+    ),
     setting("purge.batch", &["CASEFILE_PURGE_BATCH"], Kind::Number),
 ];
 
@@ -936,10 +1144,8 @@ impl Config {
                     ));
                 }
             }
-            "gcs" => {
-                if !given(&self.storage.gcs.bucket) {
-                    return Err(missing("storage.gcs.bucket (CASEFILE_GCS_BUCKET)"));
-                }
+            "gcs" if !given(&self.storage.gcs.bucket) => {
+                return Err(missing("storage.gcs.bucket (CASEFILE_GCS_BUCKET)"));
             }
             _ => {}
         }
@@ -1138,7 +1344,10 @@ mod tests {
         leaves(&toml::Value::try_from(&parsed).unwrap(), "", &mut full);
         full.sort();
         assert_eq!(full, with_variables);
-        let mut names: Vec<&str> = SETTINGS.iter().flat_map(|s| s.vars.iter().copied()).collect();
+        let mut names: Vec<&str> = SETTINGS
+            .iter()
+            .flat_map(|s| s.vars.iter().copied())
+            .collect();
         let count = names.len();
         names.sort_unstable();
         names.dedup();
@@ -1164,7 +1373,9 @@ mod tests {
                 let tree = toml::Value::try_from(&c).unwrap();
                 let mut node = &tree;
                 for part in setting.path.split('.') {
-                    node = node.get(part).unwrap_or_else(|| panic!("{name}: {} unset", setting.path));
+                    node = node
+                        .get(part)
+                        .unwrap_or_else(|| panic!("{name}: {} unset", setting.path));
                 }
                 let expected = match setting.kind {
                     Kind::Number => toml::Value::Integer(7),
@@ -1206,10 +1417,19 @@ mod tests {
         for (text, named) in [
             ("[storage]\nbackend = \"s3\"", "storage.s3.bucket"),
             ("[storage]\nbackend = \"gcs\"", "storage.gcs.bucket"),
-            ("[storage]\nbackend = \"azure\"\n[storage.azure]\naccount = \"a\"", "storage.azure.container"),
-            ("[storage]\nbackend = \"s3\"\n[storage.s3]\nbucket = \"b\"\naccess_key_id = \"k\"", "secret_access_key"),
+            (
+                "[storage]\nbackend = \"azure\"\n[storage.azure]\naccount = \"a\"",
+                "storage.azure.container",
+            ),
+            (
+                "[storage]\nbackend = \"s3\"\n[storage.s3]\nbucket = \"b\"\naccess_key_id = \"k\"",
+                "secret_access_key",
+            ),
             ("[audit]\nsigning_key = \"abc\"", "audit.signing_key"),
-            ("[database]\nmax_connections = 0", "database.max_connections"),
+            (
+                "[database]\nmax_connections = 0",
+                "database.max_connections",
+            ),
         ] {
             let c: Config = toml::from_str(text).unwrap();
             let err = c.validate().expect_err(text);

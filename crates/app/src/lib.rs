@@ -407,8 +407,12 @@ async fn serve(
             case_id: None,
             rate_bytes_per_sec: (scrub.rate_bytes_per_sec > 0).then_some(scrub.rate_bytes_per_sec),
             jobs: scrub.jobs.max(1),
-            older_than: chrono::Duration::try_seconds(i64::try_from(older_than).unwrap_or(i64::MAX)),
-            lease: chrono::Duration::try_seconds(i64::try_from(scrub.lease_secs).unwrap_or(i64::MAX)),
+            older_than: chrono::Duration::try_seconds(
+                i64::try_from(older_than).unwrap_or(i64::MAX),
+            ),
+            lease: chrono::Duration::try_seconds(
+                i64::try_from(scrub.lease_secs).unwrap_or(i64::MAX),
+            ),
         };
         jobs.push(schedule(
             "scrub",
@@ -544,7 +548,8 @@ async fn render_metrics(
             metrics::gauge!("casefile_uploads_pending").set(pending as f64);
         }
         let pool = pool_status();
-        metrics::gauge!("casefile_db_pool_connections", "state" => "in_use").set(pool.in_use as f64);
+        metrics::gauge!("casefile_db_pool_connections", "state" => "in_use")
+            .set(pool.in_use as f64);
         metrics::gauge!("casefile_db_pool_connections", "state" => "idle").set(pool.idle as f64);
         metrics::gauge!("casefile_db_pool_connections", "state" => "max").set(pool.max as f64);
         metrics::gauge!("casefile_db_pool_waiting").set(pool.waiting as f64);

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use casefile_domain::{StorageError, StorageResult};
 use casefile_domain::storage::{
     ByteRange, ByteStream, Capabilities, ListOptions, ListPage, ObjectKey, ObjectStorage,
-    ObjectStream, PresignDownloadRequest, PresignUploadRequest, PresignedDownload,
-    PresignedUpload, PutOptions, RetentionMode, StorageObject,
+    ObjectStream, PresignDownloadRequest, PresignUploadRequest, PresignedDownload, PresignedUpload,
+    PutOptions, RetentionMode, StorageObject,
 };
+use casefile_domain::{StorageError, StorageResult};
 
 /// [`ObjectStorage`] with metrics.
 pub struct Metered {

@@ -222,7 +222,10 @@ pub fn gcs_builder(
     }
     if let Some(file) = &c.credentials_file {
         let json = std::fs::read_to_string(file).map_err(|e| {
-            ConfigError(format!("storage.gcs.credentials_file {}: {e}", file.display()))
+            ConfigError(format!(
+                "storage.gcs.credentials_file {}: {e}",
+                file.display()
+            ))
         })?;
         b = b.with_service_account_json(json);
     }

@@ -810,11 +810,9 @@ async fn three_instances_behave_as_one_server() {
     let (_, admin, bucket) = s3_with_admin().await;
     let (database, url) = fresh_database().await;
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut instances: Vec<Instance> = futures::future::join_all(
-        dirs.iter()
-            .map(|d| serve_instance(d.path(), &url, &bucket)),
-    )
-    .await;
+    let mut instances: Vec<Instance> =
+        futures::future::join_all(dirs.iter().map(|d| serve_instance(d.path(), &url, &bucket)))
+            .await;
     let client = reqwest::Client::new();
     let token = Tokens::new(SHARED_JWT.as_bytes())
         .mint(UserId::new(), 600)
@@ -845,17 +843,29 @@ async fn three_instances_behave_as_one_server() {
         .json()
         .await
         .unwrap();
-    assert!(send_as_told(&client, &started["upload"], content.clone()).await.is_success());
+    assert!(
+        send_as_told(&client, &started["upload"], content.clone())
+            .await
+            .is_success()
+    );
     let file_id = started["file_id"].as_str().unwrap().to_owned();
-    let done = api(1, reqwest::Method::POST, &format!("/v1/files/{file_id}/complete"))
-        .send()
-        .await
-        .unwrap();
+    let done = api(
+        1,
+        reqwest::Method::POST,
+        &format!("/v1/files/{file_id}/complete"),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(done.status(), StatusCode::OK);
-    let fetched = api(2, reqwest::Method::GET, &format!("/v1/files/{file_id}/content"))
-        .send()
-        .await
-        .unwrap();
+    let fetched = api(
+        2,
+        reqwest::Method::GET,
+        &format!("/v1/files/{file_id}/content"),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(fetched.status(), StatusCode::OK);
     assert_eq!(fetched.bytes().await.unwrap().to_vec(), content);
 
@@ -906,14 +916,22 @@ async fn three_instances_behave_as_one_server() {
 
     // The two left complete every upload, whichever instance began it.
     let completed = futures::future::join_all(files.iter().enumerate().map(|(n, (id, _, _))| {
-        let request = api(alive[n % 2], reqwest::Method::POST, &format!("/v1/files/{id}/complete"));
+        let request = api(
+            alive[n % 2],
+            reqwest::Method::POST,
+            &format!("/v1/files/{id}/complete"),
+        );
         async move { request.send().await.unwrap().status() }
     }))
     .await;
-    assert!(completed.iter().all(|s| *s == StatusCode::OK), "{completed:?}");
+    assert!(
+        completed.iter().all(|s| *s == StatusCode::OK),
+        "{completed:?}"
+    );
 
     // Exact counts and statistics, from either instance.
-    let expected_bytes: u64 = content.len() as u64 + files.iter().map(|(_, b, _)| b.len() as u64).sum::<u64>();
+    let expected_bytes: u64 =
+        content.len() as u64 + files.iter().map(|(_, b, _)| b.len() as u64).sum::<u64>();
     for i in &alive {
         let case: Value = api(*i, reqwest::Method::GET, &format!("/v1/cases/{case_id}"))
             .send()
@@ -925,13 +943,17 @@ async fn three_instances_behave_as_one_server() {
         assert_eq!(case["file_count"], 51, "{case}");
         assert_eq!(case["total_size_bytes"], expected_bytes, "{case}");
     }
-    let listed: Value = api(alive[0], reqwest::Method::GET, &format!("/v1/cases/{case_id}/files?limit=100"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = api(
+        alive[0],
+        reqwest::Method::GET,
+        &format!("/v1/cases/{case_id}/files?limit=100"),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     assert_eq!(listed["files"].as_array().unwrap().len(), 51, "{listed}");
     let objects = admin
         .list_objects_v2()

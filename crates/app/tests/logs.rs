@@ -218,7 +218,12 @@ async fn presigned_urls_never_reach_the_log() {
         content.len() as f64,
         "the upload's bytes"
     );
-    assert!(counted("casefile_storage_operations_total{", &["backend=\"fs\"", "outcome=\"ok\""]) >= 3.0);
+    assert!(
+        counted(
+            "casefile_storage_operations_total{",
+            &["backend=\"fs\"", "outcome=\"ok\""]
+        ) >= 3.0
+    );
     assert!(
         counted(
             "casefile_storage_operation_duration_seconds_count{",
@@ -271,16 +276,22 @@ async fn presigned_urls_never_reach_the_log() {
     ] {
         assert!(download.contains(part), "{part} in {download}");
     }
-    assert!(download.contains(&format!("user={}", token_user)), "{download}");
     assert!(
-        access
-            .iter()
-            .any(|l| l.contains("route=/v1/cases") && l.contains("status=401") && l.contains("user=-")),
+        download.contains(&format!("user={}", token_user)),
+        "{download}"
+    );
+    assert!(
+        access.iter().any(|l| l.contains("route=/v1/cases")
+            && l.contains("status=401")
+            && l.contains("user=-")),
         "the refused request is logged, without a user"
     );
     // No bearer token, nor any secret of the data directory, anywhere in the log.
     assert!(!log.contains(&token), "a bearer token is in the log");
-    assert!(!log.contains("not-a-token"), "a refused bearer token is in the log");
+    assert!(
+        !log.contains("not-a-token"),
+        "a refused bearer token is in the log"
+    );
     for secret in ["jwt.secret", "blob-url.secret", "audit-signing.secret"] {
         let value = std::fs::read_to_string(dir.path().join(secret)).unwrap();
         assert!(!log.contains(value.trim()), "{secret} is in the log");

@@ -90,7 +90,6 @@ pub struct PoolStatus {
     pub waiting: usize,
 }
 
-
 /// Settings of a connection pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolConfig {

@@ -711,7 +711,11 @@ pub async fn open_uploads_are_counted(repo: &dyn CaseRepository) {
 
     // Five pending (the expired one included); the completed and the failed ones are not.
     let pending_after = repo.pending_uploads().await.expect("pending count");
-    assert_eq!(pending_after, pending_before + 5, "pending uploads in all cases");
+    assert_eq!(
+        pending_after,
+        pending_before + 5,
+        "pending uploads in all cases"
+    );
     let open = repo.open_uploads(a.id, owner, since).await.expect("count");
     assert_eq!(
         open,

@@ -41,7 +41,10 @@ async fn request_ids_are_echoed_or_replaced() {
             .send()
             .await
             .unwrap();
-        let echoed = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let echoed = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(generated(&echoed), "{bad:?} replaced, got {echoed:?}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["request_id"], echoed.as_str());
@@ -60,7 +63,10 @@ async fn request_ids_are_echoed_or_replaced() {
         .unwrap();
     let (a, b) = (
         first.headers()["x-request-id"].to_str().unwrap().to_owned(),
-        second.headers()["x-request-id"].to_str().unwrap().to_owned(),
+        second.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned(),
     );
     assert!(generated(&a) && generated(&b) && a != b, "{a} {b}");
     app.stop().await;
@@ -232,9 +238,21 @@ async fn config_check_validates_without_starting() {
         "nothing was started or created"
     );
     for (name, value, named) in [
-        ("CASEFILE_MIGRATE_ON_START", "maybe", "CASEFILE_MIGRATE_ON_START"),
-        ("CASEFILE_DATABASE_MAX_CONNECTIONS", "many", "CASEFILE_DATABASE_MAX_CONNECTIONS"),
-        ("CASEFILE_METRICS_LISTEN", "everywhere", "CASEFILE_METRICS_LISTEN"),
+        (
+            "CASEFILE_MIGRATE_ON_START",
+            "maybe",
+            "CASEFILE_MIGRATE_ON_START",
+        ),
+        (
+            "CASEFILE_DATABASE_MAX_CONNECTIONS",
+            "many",
+            "CASEFILE_DATABASE_MAX_CONNECTIONS",
+        ),
+        (
+            "CASEFILE_METRICS_LISTEN",
+            "everywhere",
+            "CASEFILE_METRICS_LISTEN",
+        ),
         ("CASEFILE_LOG_FORMAT", "xml", "CASEFILE_LOG_FORMAT"),
         ("CASEFILE_STORAGE", "s3", "storage.s3.bucket"),
     ] {
@@ -261,5 +279,8 @@ async fn config_check_validates_without_starting() {
     )
     .await;
     assert_eq!(code, Some(1));
-    assert!(stderr.contains("unknown field") && stderr.contains("shutdown_grace"), "{stderr}");
+    assert!(
+        stderr.contains("unknown field") && stderr.contains("shutdown_grace"),
+        "{stderr}"
+    );
 }

@@ -123,5 +123,10 @@ async fn sigterm_lets_an_upload_in_flight_finish_then_exits_zero() {
     assert_eq!(access["bytes_in"], 20480, "{access}");
     assert_eq!(access["method"], "PUT", "{access}");
     assert_eq!(access["user"], user.to_string(), "{access}");
-    assert!(access["request_id"].as_str().is_some_and(|id| id.len() == 32), "{access}");
+    assert!(
+        access["request_id"]
+            .as_str()
+            .is_some_and(|id| id.len() == 32),
+        "{access}"
+    );
 }
