@@ -11,7 +11,7 @@ compile_error!(
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("casefile-app needs a database: enable the feature sqlite or postgres");
 
-pub mod api;
+pub use casefile_api as api;
 pub mod auth;
 #[cfg(feature = "fs")]
 mod blobs;
@@ -24,6 +24,7 @@ pub mod metered;
 pub mod observe;
 pub mod oidc;
 pub mod progress;
+pub mod remote;
 pub mod secrets;
 mod serve;
 pub mod wiring;

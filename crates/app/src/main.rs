@@ -45,10 +45,76 @@ enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
-    /// The audit log: check that its entries and its Merkle tree agree.
-    Audit {
+    /// The audit log: `casefile audit CASE` shows a case's trail from the server signed in
+    /// to; `audit verify` and the others check the log of this configuration's database.
+    Audit(AuditArgs),
+    /// Sign in to a casefile server: checks the token, then keeps the server and the token in
+    /// `$XDG_CONFIG_HOME/casefile/client.toml` (mode 0600). `CASEFILE_SERVER` and
+    /// `CASEFILE_TOKEN` override what is kept.
+    Login {
+        /// The server's URL.
+        #[arg(long)]
+        server: String,
+        /// The bearer token (else `CASEFILE_TOKEN`, else read from standard input).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// The cases of the server signed in to.
+    Cases {
         #[command(subcommand)]
-        command: AuditCommand,
+        command: Option<CasesCommand>,
+        /// JSON lines.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// The files of a case on the server signed in to: `CASE` or `CASE/PREFIX`.
+    Ls {
+        /// `CASE[/PREFIX]`.
+        target: String,
+        /// JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a file on the server signed in to.
+    Rm {
+        /// The file's id.
+        file_id: uuid::Uuid,
+    },
+    /// Upload files and folders into a case on the server signed in to: each file hashed here,
+    /// then sent where the server says and verified. A file already in the case with the same
+    /// path and SHA-256 is skipped, so a re-run after an interruption sends only the rest.
+    /// Exit code 1 when any file failed (each is named), 2 when the server cannot be reached.
+    Upload {
+        /// The case's id.
+        case_id: uuid::Uuid,
+        /// Files and folders (a folder's files keep their paths relative to it).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Under this folder of the case.
+        #[arg(long = "to", default_value = "")]
+        prefix: String,
+        /// Files in flight at once.
+        #[arg(long, default_value_t = 4)]
+        jobs: usize,
+        /// JSON lines on standard output instead of progress and lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a file, or a case's files (`CASE[/PREFIX]`), from the server signed in to:
+    /// streamed to a temporary name, SHA-256 checked, then renamed; an interrupted download
+    /// resumes.
+    Download {
+        /// `FILE_ID` or `CASE[/PREFIX]`.
+        target: String,
+        /// Into this folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Files in flight at once.
+        #[arg(long, default_value_t = 4)]
+        jobs: usize,
+        /// JSON lines on standard output.
+        #[arg(long)]
+        json: bool,
     },
     /// Legal holds: compare the store's own locks with the registry.
     Holds {
@@ -95,6 +161,37 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
+}
+
+#[derive(Subcommand)]
+enum CasesCommand {
+    /// List them (the default).
+    List,
+    /// Create one; prints it.
+    Create {
+        /// Its title.
+        title: String,
+    },
+    /// One case, with its statistics.
+    Show {
+        /// Its id.
+        case_id: uuid::Uuid,
+    },
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct AuditArgs {
+    #[command(subcommand)]
+    command: Option<AuditCommand>,
+    /// A case on the server signed in to: its audit trail, oldest first.
+    case_id: Option<uuid::Uuid>,
+    /// At most this many entries.
+    #[arg(long, default_value_t = 1000)]
+    limit: usize,
+    /// JSON lines.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -184,6 +281,16 @@ enum HoldsCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The client commands talk to a server: no configuration of this machine's own.
+    if let Some(remote) = remote_command(&cli.command) {
+        return match remote.await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("casefile: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {
@@ -211,6 +318,66 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The command as a client of a server, when it is one.
+fn remote_command(
+    command: &Command,
+) -> Option<futures::future::BoxFuture<'_, Result<(), casefile_app::remote::RemoteError>>> {
+    use casefile_app::remote;
+    use futures::FutureExt;
+    let future = match command {
+        Command::Login { server, token } => remote::login(server, token.clone()).boxed(),
+        Command::Cases { command, json } => async move {
+            let client = remote::client()?;
+            match command {
+                None | Some(CasesCommand::List) => remote::cases_list(&client, *json).await,
+                Some(CasesCommand::Create { title }) => {
+                    remote::print_case(&client.create_case(title).await?, *json);
+                    Ok(())
+                }
+                Some(CasesCommand::Show { case_id }) => {
+                    remote::print_case(&client.case(*case_id).await?, *json);
+                    Ok(())
+                }
+            }
+        }
+        .boxed(),
+        Command::Ls { target, json } => {
+            async move { remote::ls(&remote::client()?, target, *json).await }.boxed()
+        }
+        Command::Rm { file_id } => async move {
+            remote::client()?.delete_file(*file_id).await?;
+            println!("deleted {file_id}");
+            Ok(())
+        }
+        .boxed(),
+        Command::Audit(AuditArgs {
+            command: None,
+            case_id: Some(case),
+            limit,
+            json,
+        }) => async move { remote::audit(&remote::client()?, *case, *limit, *json).await }.boxed(),
+        Command::Upload {
+            case_id,
+            paths,
+            prefix,
+            jobs,
+            json,
+        } => async move {
+            remote::upload(&remote::client()?, *case_id, paths, prefix, *jobs, *json).await
+        }
+        .boxed(),
+        Command::Download {
+            target,
+            out,
+            jobs,
+            json,
+        } => async move { remote::download(&remote::client()?, target, out, *jobs, *json).await }
+            .boxed(),
+        _ => return None,
+    };
+    Some(future)
 }
 
 /// Waits for SIGTERM (a service manager, an orchestrator's rolling restart) or SIGINT (Ctrl-C):
@@ -281,9 +448,10 @@ async fn run(cli: Cli, mut config: Config) -> Result<(), wiring::WireError> {
                 casefile_persistence::redact_url(&config.database_url())
             );
         }
-        Command::Audit {
-            command: AuditCommand::VerifyEntry { file, public_key },
-        } => {
+        Command::Audit(AuditArgs {
+            command: Some(AuditCommand::VerifyEntry { file, public_key }),
+            ..
+        }) => {
             let key = match public_key {
                 Some(key) => key,
                 None => casefile_app::checkpoint_signer(&config)?.verifier_key(),
@@ -306,17 +474,19 @@ async fn run(cli: Cli, mut config: Config) -> Result<(), wiring::WireError> {
                 }
             }
         }
-        Command::Audit {
-            command: AuditCommand::PublicKey,
-        } => {
+        Command::Audit(AuditArgs {
+            command: Some(AuditCommand::PublicKey),
+            ..
+        }) => {
             println!(
                 "{}",
                 casefile_app::checkpoint_signer(&config)?.verifier_key()
             );
         }
-        Command::Audit {
-            command: AuditCommand::Verify { public_key },
-        } => {
+        Command::Audit(AuditArgs {
+            command: Some(AuditCommand::Verify { public_key }),
+            ..
+        }) => {
             let key = match public_key {
                 Some(key) => key,
                 None => casefile_app::checkpoint_signer(&config)?.verifier_key(),
@@ -459,6 +629,21 @@ async fn run(cli: Cli, mut config: Config) -> Result<(), wiring::WireError> {
                 target,
             )
             .await?;
+        }
+        Command::Audit(AuditArgs { command: None, .. }) => {
+            return Err(malformed(
+                "give a case (`casefile audit CASE`) or a subcommand (verify, public-key, verify-entry)"
+                    .into(),
+            ));
+        }
+        Command::Login { .. }
+        | Command::Cases { .. }
+        | Command::Ls { .. }
+        | Command::Rm { .. }
+        | Command::Upload { .. }
+        | Command::Download { .. } => {
+            // Handled by `remote_command` before the configuration is loaded.
+            return Err("a client command reached the server's dispatcher".into());
         }
         Command::Purge { limit } => {
             let wired = wiring::wire(&config).await?;

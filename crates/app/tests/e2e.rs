@@ -132,6 +132,8 @@ impl Running {
     }
 }
 
+#[path = "e2e/client.rs"]
+mod client;
 #[path = "e2e/holds.rs"]
 mod holds;
 #[path = "e2e/integrity.rs"]
@@ -691,6 +693,16 @@ async fn openapi_document_is_valid_and_lists_every_route() {
     .collect();
     expected.sort();
     assert_eq!(documented, expected);
+    // The client covers every route the document lists, and nothing else (#18).
+    let mut covered: Vec<(String, String)> = casefile_client::ROUTES
+        .iter()
+        .map(|(m, p, _)| ((*m).to_owned(), p.replace("{*key}", "{key}")))
+        .collect();
+    covered.sort();
+    assert_eq!(
+        covered, documented,
+        "casefile_client::ROUTES and /openapi.json"
+    );
 
     let token = app.token(UserId::new());
     let secured = raw["components"]["securitySchemes"]["bearer"].clone();

@@ -146,17 +146,41 @@ async fn a_schema_behind_the_migrations_is_a_clear_error() {
 }
 
 /// #20: instances starting together on a fresh database migrate once, under the migration
-/// lock: every one of them connects, and exactly six migrations were applied in all.
+/// lock: every one of them connects, and exactly six migrations were applied in all. Each
+/// "instance" is a thread with a runtime of its own, as separate processes would be.
 #[tokio::test(flavor = "multi_thread")]
 async fn instances_starting_together_migrate_once() {
     let db = Database::create().await;
-    let applied: Vec<usize> = futures::future::join_all(
-        (0..4).map(|_| casefile_persistence::run_pg_migrations(&db.url, true)),
-    )
-    .await
-    .into_iter()
-    .map(|r| r.expect("every instance migrates or finds nothing pending"))
-    .collect();
+    let start = Arc::new(std::sync::Barrier::new(4));
+    let instances: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, start) = (db.url.clone(), start.clone());
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                start.wait();
+                runtime.block_on(async {
+                    tokio::time::timeout(
+                        std::time::Duration::from_secs(120),
+                        casefile_persistence::run_pg_migrations(&url, true),
+                    )
+                    .await
+                })
+            })
+        })
+        .collect();
+    let applied: Vec<usize> = instances
+        .into_iter()
+        .map(|t| {
+            t.join()
+                .expect("the instance's thread")
+                .expect("migrating ends")
+                .expect("every instance migrates or finds nothing pending")
+        })
+        .collect();
     assert_eq!(applied.iter().sum::<usize>(), 6, "{applied:?}");
     assert_eq!(applied.iter().filter(|n| **n > 0).count(), 1, "{applied:?}");
     PgCaseRepository::connect(&db.url, PoolConfig::default())

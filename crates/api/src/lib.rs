@@ -1,5 +1,8 @@
-//! The wire types of the HTTP API v1: what the handlers read and write, and what the OpenAPI
-//! document describes (both come from these definitions).
+//! # casefile-api
+//!
+//! The wire types of casefile's HTTP API v1: what the server's handlers read and write, what
+//! its OpenAPI document describes (both come from these definitions), and what
+//! `casefile-client` sends and reads — one definition for the three.
 
 use std::collections::BTreeMap;
 
@@ -36,7 +39,7 @@ pub struct ErrorDetail {
 }
 
 /// `POST /v1/cases`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct NewCase {
     /// 1 to 200 characters.
     #[schema(example = "Doe v. Roe", min_length = 1, max_length = 200)]
@@ -188,7 +191,7 @@ impl From<HoldScopeView> for HoldScope {
 }
 
 /// `POST /v1/cases/{case_id}/holds`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewHoldBody {
     /// A name or matter reference (1 to 200 characters).
@@ -201,7 +204,7 @@ pub struct NewHoldBody {
 }
 
 /// `POST /v1/holds/{hold_id}/release`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseBody {
     /// Why (1 to 2000 characters).
@@ -209,7 +212,7 @@ pub struct ReleaseBody {
 }
 
 /// `PUT /v1/cases/{case_id}/retention`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionBody {
     /// Nothing in the case can be deleted before this instant (RFC 3339; in the future, and not
@@ -273,7 +276,7 @@ pub struct HoldList {
 }
 
 /// `PUT /v1/cases/{case_id}/members/{user_id}`: the role to give.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PutMember {
     /// `owner`, `editor`, `viewer` or `auditor`.
     #[schema(example = "viewer")]
@@ -281,7 +284,7 @@ pub struct PutMember {
 }
 
 /// `POST /v1/cases/{case_id}/uploads`: what the client is about to upload.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UploadRequest {
     /// Where the file goes in the case: `/`-separated segments, no `.` or `..`, no control
     /// characters.
@@ -301,7 +304,7 @@ pub struct UploadRequest {
 /// How to send the bytes: for `POST` a `multipart/form-data` form of `fields` followed by a
 /// `file` part; for `PUT` the raw body with `headers`. No bearer token: the signature is the
 /// authorisation.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UploadInstructions {
     /// `POST` or `PUT`.
     #[schema(example = "PUT")]
@@ -458,7 +461,7 @@ pub struct AuditEntryView {
 }
 
 /// `GET /v1/audit/entries/{index}/proof` query.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProofQuery {
     /// The size of the tree to prove against (past the entry, at most the log's size); the
@@ -467,7 +470,7 @@ pub struct ProofQuery {
 }
 
 /// `GET /v1/audit/consistency` query.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
     /// The earlier tree size.
@@ -570,7 +573,7 @@ pub struct Readiness {
 }
 
 /// Paging of the audit trail.
-#[derive(Debug, Default, Deserialize, IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Where to continue: a previous page's `next_cursor`.
@@ -581,7 +584,7 @@ pub struct PageQuery {
 }
 
 /// Filter and paging of a case's files.
-#[derive(Debug, Default, Deserialize, IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FileListQuery {
     /// Only files whose logical path starts with this string: `pleadings/` lists what is in
@@ -595,7 +598,7 @@ pub struct FileListQuery {
 }
 
 /// `PUT /v1/cases/{case_id}/files`: where the uploaded body goes.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DirectUploadQuery {
     /// Where the file goes in the case.
