@@ -17,6 +17,7 @@
 //! parallel against one bucket.
 
 pub mod data;
+pub mod files;
 pub mod memory;
 mod memory_repository;
 pub mod repository;
