@@ -485,7 +485,7 @@ fn collect(paths: &[PathBuf], prefix: &str, unreadable: &mut Vec<(String, String
 
 /// What became of one file.
 enum Outcome {
-    Uploaded(FileView),
+    Uploaded(Box<FileView>),
     Skipped,
 }
 
@@ -685,7 +685,7 @@ async fn upload_one(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    Ok(Outcome::Uploaded(file))
+    Ok(Outcome::Uploaded(Box::new(file)))
 }
 
 /// `casefile download FILE_ID | CASE[/PREFIX] --out DIR [--jobs N] [--json]`: each file to
