@@ -33,10 +33,16 @@ pub type OnProgress<'a> = &'a (dyn Fn(Progress) + Send + Sync);
 /// # Errors
 /// [`ClientError::Io`].
 pub async fn hash_file(path: &Path, progress: OnProgress<'_>) -> ClientResult<(String, u64)> {
+    let mut hasher = Sha256::new();
+    let size = hash_into(path, &mut hasher, |n| progress(Progress::Hashed(n))).await?;
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
+/// Feeds the file at `path` to `hasher` in chunks, reporting each; how many bytes it held.
+async fn hash_into(path: &Path, hasher: &mut Sha256, on_chunk: impl Fn(u64)) -> ClientResult<u64> {
     let mut file = tokio::fs::File::open(path)
         .await
         .map_err(ClientError::io(path))?;
-    let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; CHUNK];
     let mut size = 0u64;
     loop {
@@ -45,13 +51,12 @@ pub async fn hash_file(path: &Path, progress: OnProgress<'_>) -> ClientResult<(S
             .await
             .map_err(ClientError::io(path))?;
         if n == 0 {
-            break;
+            return Ok(size);
         }
         hasher.update(&buffer[..n]);
         size += n as u64;
-        progress(Progress::Hashed(n as u64));
+        on_chunk(n as u64);
     }
-    Ok((hex::encode(hasher.finalize()), size))
 }
 
 /// The file's bytes as a request body, counted into `progress` as they go.
@@ -222,7 +227,10 @@ impl Client {
         let partial = partial_path(dest);
         let mut hasher = Sha256::new();
         let mut have = match tokio::fs::metadata(&partial).await {
-            Ok(m) if m.len() <= meta.file_size => rehash(&partial, &mut hasher, progress).await?,
+            // The bytes already there are hashed again, not trusted.
+            Ok(m) if m.len() <= meta.file_size => {
+                hash_into(&partial, &mut hasher, |n| progress(Progress::Received(n))).await?
+            }
             _ => 0,
         };
         let mut out = tokio::fs::OpenOptions::new()
@@ -273,27 +281,6 @@ impl Client {
             .await
             .map_err(ClientError::io(dest))?;
         Ok(meta)
-    }
-}
-
-/// Hashes the bytes already in a partial download; how many there are.
-async fn rehash(path: &Path, hasher: &mut Sha256, progress: OnProgress<'_>) -> ClientResult<u64> {
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .map_err(ClientError::io(path))?;
-    let mut buffer = vec![0u8; CHUNK];
-    let mut have = 0u64;
-    loop {
-        let n = file
-            .read(&mut buffer)
-            .await
-            .map_err(ClientError::io(path))?;
-        if n == 0 {
-            return Ok(have);
-        }
-        hasher.update(&buffer[..n]);
-        have += n as u64;
-        progress(Progress::Received(n as u64));
     }
 }
 

@@ -594,3 +594,176 @@ async fn a_1_gib_transfer_stays_bounded_in_memory() {
     }
     app.stop().await;
 }
+
+/// A download killed midway leaves only its hidden partial file; the re-run resumes it (with
+/// `Range`) and verifies the whole. A partial file whose bytes were changed is not trusted: the
+/// result fails its SHA-256, nothing is kept, and the next run starts over and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_download_resumes_and_a_bad_partial_is_not_trusted() {
+    let app = start_with(|c| c.limits.max_file_size = 512 * 1024 * 1024).await;
+    let token = app.token(UserId::new());
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().to_path_buf();
+    let config = dir.path().join("config");
+    let env = || client_env(&app, &token, &config);
+    let created = run_cli(
+        cwd.clone(),
+        cwd.clone(),
+        &["cases", "create", "Resume", "--json"],
+        env(),
+    )
+    .await;
+    let case: Value = serde_json::from_str(created.trim()).unwrap();
+    let case_id = case["id"].as_str().unwrap().to_owned();
+    let file = dir.path().join("src").join("big.bin");
+    write_pattern(&file, 192 * 1024 * 1024, 21);
+    let expected = sha_of(&file);
+    run_cli(
+        cwd.clone(),
+        cwd.clone(),
+        &["upload", &case_id, &file.display().to_string()],
+        env(),
+    )
+    .await;
+
+    let out = dir.path().join("out");
+    let (dest, partial) = (out.join("big.bin"), out.join(".big.bin.casefile-partial"));
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_casefile"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("CASEFILE_")) {
+        command.env_remove(name);
+    }
+    let mut child = command
+        .args([
+            "download",
+            &format!("{case_id}/"),
+            "--out",
+            &out.display().to_string(),
+        ])
+        .envs(env())
+        .current_dir(&cwd)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut killed_at = 0;
+    for _ in 0..4000 {
+        let have = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+        if have > 8 * 1024 * 1024 {
+            child.start_kill().unwrap();
+            killed_at = have;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    child.wait().await.unwrap();
+    assert!(killed_at > 0, "the download was under way");
+    assert!(
+        !dest.exists(),
+        "nothing under the final name after the kill"
+    );
+    let kept = std::fs::metadata(&partial).unwrap().len();
+    assert!(
+        kept > 0 && kept < 192 * 1024 * 1024,
+        "a partial file of {kept} bytes"
+    );
+
+    let resumed = run_cli(
+        cwd.clone(),
+        cwd.clone(),
+        &[
+            "download",
+            &format!("{case_id}/"),
+            "--out",
+            &out.display().to_string(),
+        ],
+        env(),
+    )
+    .await;
+    assert!(resumed.contains("downloaded 1"), "{resumed}");
+    assert_eq!(sha_of(&dest), expected);
+    assert!(!partial.exists());
+
+    // A partial file whose bytes were changed: the resumed whole does not match, nothing is kept.
+    std::fs::remove_file(&dest).unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.truncate(5 * 1024 * 1024);
+    bytes[4096] ^= 0x20;
+    std::fs::write(&partial, &bytes).unwrap();
+    let (code, stdout, _) = casefile_cli(
+        &cwd,
+        &cwd,
+        &[
+            "download",
+            &format!("{case_id}/"),
+            "--out",
+            &out.display().to_string(),
+        ],
+        env(),
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("SHA-256"), "{stdout}");
+    assert!(!dest.exists() && !partial.exists(), "nothing kept");
+    let again = run_cli(
+        cwd.clone(),
+        cwd.clone(),
+        &[
+            "download",
+            &format!("{case_id}/"),
+            "--out",
+            &out.display().to_string(),
+        ],
+        env(),
+    )
+    .await;
+    assert!(again.contains("downloaded 1"), "{again}");
+    assert_eq!(sha_of(&dest), expected);
+    app.stop().await;
+}
+
+/// A file that cannot be read is named in the summary; the others are uploaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_local_file_is_named_and_the_others_go_on() {
+    let app = start().await;
+    let token = app.token(UserId::new());
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().to_path_buf();
+    let config = dir.path().join("config");
+    let env = || client_env(&app, &token, &config);
+    let src = dir.path().join("src");
+    write_pattern(&src.join("a.pdf"), 5000, 1);
+    write_pattern(&src.join("c.pdf"), 6000, 2);
+    // A link to nothing: listed in the folder, unreadable (root reads any mode, so no chmod).
+    std::os::unix::fs::symlink(dir.path().join("gone.pdf"), src.join("b.pdf")).unwrap();
+    let created = run_cli(
+        cwd.clone(),
+        cwd.clone(),
+        &["cases", "create", "Unreadable", "--json"],
+        env(),
+    )
+    .await;
+    let case: Value = serde_json::from_str(created.trim()).unwrap();
+    let (code, stdout, stderr) = casefile_cli(
+        &cwd,
+        &cwd,
+        &[
+            "upload",
+            case["id"].as_str().unwrap(),
+            &src.display().to_string(),
+        ],
+        env(),
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("failed    ") && stdout.contains("b.pdf"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("uploaded 2 (10.74 KiB), skipped 0, failed 1\n"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 files failed"), "{stderr}");
+    app.stop().await;
+}
