@@ -138,9 +138,6 @@ fn step(name: &str) {
 
 /// The whole test suite, from a cold machine.
 fn test(extra: &[String]) -> Result {
-    step("prerequisites");
-    ensure_mime_database()?;
-
     step("format");
     cargo(&["fmt", "--all", "--check"])?;
 
@@ -842,30 +839,6 @@ fn migrate(args: &[String]) -> Result {
         _ => return Err(format!("migrate takes one database URL or path\n\n{USAGE}")),
     }
     run_with_env(&cargo_bin(), &full, &envs)
-}
-
-/// tree_magic_mini reads the freedesktop MIME database at run time; without it, content-type
-/// detection by magic bytes cannot work and its tests fail. Install it where we can.
-fn ensure_mime_database() -> Result {
-    let magic = Path::new("/usr/share/mime/magic");
-    if magic.exists() {
-        eprintln!("xtask: MIME database present ({})", magic.display());
-        return Ok(());
-    }
-    if !is_root() {
-        return Err(
-            "the freedesktop MIME database (/usr/share/mime/magic) is missing: install the \
-             `shared-mime-info` package (apt-get install shared-mime-info) and run again"
-                .to_owned(),
-        );
-    }
-    run("apt-get", &["update", "-qq"])?;
-    run("apt-get", &["install", "-y", "-qq", "shared-mime-info"])?;
-    if magic.exists() {
-        Ok(())
-    } else {
-        Err("shared-mime-info installed but /usr/share/mime/magic is still missing".to_owned())
-    }
 }
 
 fn deny() -> Result {

@@ -218,31 +218,16 @@ pub fn content_type_from_extension(key: &ObjectKey) -> Option<String> {
     mime_guess::from_path(name).first_raw().map(str::to_owned)
 }
 
-/// The content type told by the leading bytes (magic numbers), if they tell one.
-///
-/// Uses the freedesktop shared MIME database of the system (Debian package `shared-mime-info`);
-/// without it most binary formats are not recognised.
+/// The content type told by the leading bytes (magic numbers, or text), if they tell one; the
+/// same on every machine ([`crate::sniff`]).
 pub fn content_type_from_bytes(first_bytes: &[u8]) -> Option<String> {
-    if first_bytes.is_empty() {
-        return None;
-    }
-    let sniffed = tree_magic_mini::from_u8(first_bytes);
-    match sniffed {
-        "" | OCTET_STREAM | "application/x-zerosize" | "all/all" | "all/allfiles" => None,
-        other => Some(other.to_owned()),
-    }
+    crate::sniff::sniff(first_bytes)
 }
 
-/// Whether the leading bytes carry the signature (magic) of `content_type`, by the shared MIME
-/// database. `false` for types without a signature (`text/csv`) or unknown to the database.
+/// Whether the leading bytes carry the signature of `content_type` ([`crate::sniff::matches`]):
+/// `false` for bytes that tell nothing.
 pub fn bytes_match_type(content_type: &str, first_bytes: &[u8]) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or(content_type)
-        .trim()
-        .to_ascii_lowercase();
-    !first_bytes.is_empty() && tree_magic_mini::match_u8(&essence, first_bytes)
+    crate::sniff::matches(content_type, first_bytes)
 }
 
 /// The content type of an upload: the caller's when given, else by the key's extension, else by

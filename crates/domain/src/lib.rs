@@ -16,6 +16,7 @@
 pub mod content;
 pub mod error;
 pub mod legal;
+pub mod sniff;
 pub mod storage;
 
 pub use content::Sha256;

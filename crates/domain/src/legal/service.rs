@@ -74,12 +74,7 @@ const SIGNED_TYPES: &[&str] = &[
 /// declared as anything but an executable, or a signature type (PDF, PNG, ...) whose signature
 /// is not there. Other combinations are not judged: sniffing is a heuristic.
 pub fn mime_contradicts(declared: &str, sniffed: Option<&str>) -> bool {
-    let declared = declared
-        .split(';')
-        .next()
-        .unwrap_or(declared)
-        .trim()
-        .to_ascii_lowercase();
+    let declared = crate::sniff::canonical(declared);
     if let Some(sniffed) = sniffed
         && EXECUTABLES.contains(&sniffed)
         && !EXECUTABLES.contains(&declared.as_str())
