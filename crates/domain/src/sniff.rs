@@ -148,8 +148,17 @@ fn text_type(bytes: &[u8]) -> Option<String> {
 /// An RFC 5322 message: it opens with header fields, among them at least two a message has.
 fn looks_like_message(text: &str) -> bool {
     const FIELDS: &[&str] = &[
-        "from", "to", "subject", "date", "message-id", "received", "return-path", "mime-version",
-        "delivered-to", "cc", "reply-to",
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "received",
+        "return-path",
+        "mime-version",
+        "delivered-to",
+        "cc",
+        "reply-to",
     ];
     let mut known = 0;
     for line in text.lines().take(40) {
@@ -286,12 +295,22 @@ mod tests {
         assert!(!matches("application/pdf", &plain_zip));
         assert!(!matches("application/msword", &plain_zip));
         assert!(!matches("application/zip", &ole));
-        assert!(matches("text/csv", b"a,b\n1,2\n"), "text confirms a text format");
+        assert!(
+            matches("text/csv", b"a,b\n1,2\n"),
+            "text confirms a text format"
+        );
         assert!(!matches("text/csv", &ole));
         assert!(!matches("application/pdf", b"just text"));
-        assert!(matches("audio/x-wav", b"RIFF\x24\x08\x00\x00WAVEfmt "), "an alias");
+        assert!(
+            matches("audio/x-wav", b"RIFF\x24\x08\x00\x00WAVEfmt "),
+            "an alias"
+        );
         assert_eq!(sniff(b""), None);
-        assert_eq!(sniff(&[0, 1, 2, 3, 0xff]), None, "binary without a signature");
+        assert_eq!(
+            sniff(&[0, 1, 2, 3, 0xff]),
+            None,
+            "binary without a signature"
+        );
         // A UTF-8 character cut by the end of the sample is still text.
         let cut = "caf\u{e9}".as_bytes();
         assert_eq!(sniff(&cut[..cut.len() - 1]).as_deref(), Some("text/plain"));

@@ -528,7 +528,8 @@ impl ObjectStorage for GcsStorage {
                         timestamp: now,
                         expires_in: request.expires_in.as_secs(),
                     },
-                );
+                )
+                .map_err(|e| StorageError::backend(BACKEND, e))?;
                 // `host/bucket` and `host/bucket/` are the same endpoint for GCS; fake-gcs-server
                 // only knows the first.
                 let url = signed.url.trim_end_matches('/').to_owned();
@@ -567,7 +568,8 @@ impl ObjectStorage for GcsStorage {
                         timestamp: now,
                         expires_in: request.expires_in.as_secs(),
                     },
-                );
+                )
+                .map_err(|e| StorageError::backend(BACKEND, e))?;
                 Ok(PresignedUpload {
                     method: UploadMethod::Put,
                     url: signed.url,
@@ -606,7 +608,8 @@ impl ObjectStorage for GcsStorage {
                 timestamp: now,
                 expires_in: request.expires_in.as_secs(),
             },
-        );
+        )
+        .map_err(|e| StorageError::backend(BACKEND, e))?;
         Ok(PresignedDownload {
             url: signed.url,
             expires_at: expires_at(now, request.expires_in),
