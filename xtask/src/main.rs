@@ -1,9 +1,11 @@
 //! `cargo xtask <task>`: casefile's development tasks.
 //!
-//! - `test`: THE test command — everything CI runs: prerequisites (the MIME database), `cargo fmt
-//!   --check`, clippy with `-D warnings` on all targets and features, the whole test suite, and
-//!   the app's feature isolation (an `s3,postgres` build: its dependency tree and unit tests).
-//! - `deny`: `cargo deny check bans licenses sources`, installing cargo-deny when missing.
+//! - `test`: THE test command — everything CI runs: `cargo fmt --check`, clippy with
+//!   `-D warnings` on all targets and features, `deny` (below), the whole test suite, and the
+//!   app's feature isolation (an `s3,postgres` build: its dependency tree and unit tests).
+//! - `deny`: `cargo deny check bans licenses sources advisories`, installing cargo-deny when
+//!   missing; advisories offline against the RustSec snapshot at `../shared/advisory-db`
+//!   (vulnerabilities, unsound crates and notices fail, unmaintained ones are reported).
 //! - `migrate [DATABASE]`: applies the migrations to a PostgreSQL URL or a SQLite file.
 //! - `bench`: benchmarks, not part of `test` (release build): for now completes per second into
 //!   one case with 1 and 16 concurrent clients on SQLite and PostgreSQL (the audit log's
@@ -26,7 +28,7 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   test    fmt check, clippy -D warnings, and the whole test suite (what CI runs)
-  deny    cargo deny check bans licenses sources (installs cargo-deny if missing)
+  deny    cargo deny: bans, licenses, sources, and advisories (offline, from the snapshot)
   migrate [DATABASE]  apply migrations to a postgres:// URL or a SQLite file
           (default: $CASEFILE_DATABASE_URL, else ./casefile-data/casefile.db)
   bench   benchmarks (release build; completes per second, 1 vs 16 clients)
@@ -151,6 +153,8 @@ fn test(extra: &[String]) -> Result {
         "-D",
         "warnings",
     ])?;
+
+    deny()?;
 
     step("database");
     let database = Postgres::for_tests()?;
@@ -842,15 +846,145 @@ fn migrate(args: &[String]) -> Result {
 }
 
 fn deny() -> Result {
-    let installed = command(&cargo_bin())
-        .args(["deny", "--version"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !installed {
+    let bin_dir = tools_dir().join("cargo-deny").join("bin");
+    let deny = bin_dir.join("cargo-deny");
+    if !deny.exists() {
         step("installing cargo-deny");
-        cargo(&["install", "cargo-deny", "--locked"])?;
+        let root = tools_dir()
+            .join("cargo-deny")
+            .to_string_lossy()
+            .into_owned();
+        cargo(&["install", "cargo-deny@0.20.2", "--locked", "--root", &root])?;
     }
-    step("cargo deny");
-    cargo(&["deny", "check", "bans", "licenses", "sources"])
+    let deny = deny.to_string_lossy().into_owned();
+    step("cargo deny: bans, licenses, sources");
+    run(&deny, &["deny", "check", "bans", "licenses", "sources"])?;
+    step("cargo deny: advisories");
+    advisories(&deny)
+}
+
+/// The RustSec advisory database snapshot these machines carry (they cannot fetch the advisory
+/// repository): `$CASEFILE_ADVISORY_DB`, else `../shared/advisory-db` beside the checkout, else
+/// `/work/shared/advisory-db`.
+fn advisory_snapshot() -> Option<PathBuf> {
+    let root = workspace_root();
+    env::var_os("CASEFILE_ADVISORY_DB")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            root.join("..").join("shared").join("advisory-db"),
+            PathBuf::from("/work/shared/advisory-db"),
+        ])
+        .find(|p| p.join("crates").is_dir())
+}
+
+/// Checks the lock against the advisories: vulnerabilities, unsound crates and notices fail
+/// (unless `deny.toml` accepts one, with its reason); unmaintained crates are reported. With the
+/// snapshot it runs offline: cargo-deny wants a git repository of the database under its
+/// configured name, so one is made from the snapshot in a temporary folder, committed at the
+/// snapshot's date.
+fn advisories(deny: &str) -> Result {
+    let Some(snapshot) = advisory_snapshot() else {
+        eprintln!(
+            "xtask: no advisory database snapshot here: cargo-deny fetches the RustSec database"
+        );
+        run(deny, &["deny", "check", "advisories"])?;
+        return run(
+            deny,
+            &["deny", "--log-level", "warn", "check", "advisories"],
+        );
+    };
+    let described = std::fs::read_to_string(snapshot.join("SNAPSHOT")).unwrap_or_default();
+    let date = described
+        .split_whitespace()
+        .skip_while(|w| *w != "committed")
+        .nth(1)
+        .map(|d| d.trim_end_matches(['.', ',']).to_owned())
+        .unwrap_or_else(|| "2026-01-01".to_owned());
+    eprintln!(
+        "xtask: advisories from the snapshot at {} (committed {date}), offline",
+        snapshot.display()
+    );
+    let work = env::temp_dir().join(format!("casefile-advisories-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    // cargo-deny's directory name for https://github.com/rustsec/advisory-db.
+    let db = work.join("advisory-db-3157b0e258782691");
+    std::fs::create_dir_all(&db).map_err(|e| format!("{}: {e}", db.display()))?;
+    let db_str = db.to_string_lossy().into_owned();
+    let copy = format!("{}/.", snapshot.display());
+    run("cp", &["-r", &copy, &db_str])?;
+    let stamp = format!("{date}T00:00:00Z");
+    let git = |args: &[&str]| {
+        let status = command("git")
+            .args([
+                "-C",
+                &db_str,
+                "-c",
+                "user.name=snapshot",
+                "-c",
+                "user.email=snapshot@localhost",
+            ])
+            .args(args)
+            .env("GIT_AUTHOR_DATE", &stamp)
+            .env("GIT_COMMITTER_DATE", &stamp)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .map_err(|e| format!("git: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("git {args:?} failed: {status}"))
+        }
+    };
+    git(&["init", "-q"])?;
+    git(&["add", "-A"])?;
+    git(&["commit", "-q", "-m", "RustSec advisory-db snapshot"])?;
+    let config = std::fs::read_to_string(workspace_root().join("deny.toml"))
+        .map_err(|e| format!("deny.toml: {e}"))?;
+    let with_db = |unmaintained: &str| {
+        config.replacen(
+            "[advisories]",
+            &format!(
+                "[advisories]\ndb-path = {:?}\n# The snapshot's age is known and printed above.\nmaximum-db-staleness = \"P3650D\"\nunmaintained = {unmaintained:?}",
+                work.to_string_lossy()
+            ),
+            1,
+        )
+    };
+    let strict = work.join("deny-strict.toml");
+    let report = work.join("deny-report.toml");
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write(&strict, with_db("workspace"))?;
+    write(&report, with_db("all"))?;
+    let strict_str = strict.to_string_lossy().into_owned();
+    let report_str = report.to_string_lossy().into_owned();
+    let checked = run(
+        deny,
+        &[
+            "deny",
+            "--offline",
+            "--config",
+            &strict_str,
+            "check",
+            "advisories",
+        ],
+    );
+    eprintln!("xtask: unmaintained crates in the tree (reported, not failing):");
+    let _ = run(
+        deny,
+        &[
+            "deny",
+            "--offline",
+            "--config",
+            &report_str,
+            "check",
+            "--warn",
+            "unmaintained",
+            "advisories",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&work);
+    checked
 }
