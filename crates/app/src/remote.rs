@@ -711,9 +711,9 @@ pub async fn download(
     } else {
         None
     };
-    let files: Vec<(FileView, PathBuf)> = match single {
+    let files: Vec<(FileView, Option<PathBuf>)> = match single {
         Some(file) => {
-            let dest = out.join(&file.file_name);
+            let dest = local_path(out, &file.file_name);
             vec![(file, dest)]
         }
         None => {
@@ -724,10 +724,7 @@ pub async fn download(
             listing
                 .into_iter()
                 .map(|f| {
-                    let dest = f
-                        .logical_path
-                        .split('/')
-                        .fold(out.to_path_buf(), |p, segment| p.join(segment));
+                    let dest = local_path(out, &f.logical_path);
                     (f, dest)
                 })
                 .collect()
@@ -739,7 +736,13 @@ pub async fn download(
         .map(|(file, dest)| {
             let (client, report) = (client.clone(), report.clone());
             async move {
-                let result = download_one(&client, &file, &dest, &report).await;
+                let result = match &dest {
+                    Some(dest) => download_one(&client, &file, dest, &report).await,
+                    None => Err(ClientError::Protocol(format!(
+                        "the server named the path {:?}, which would leave the output folder: refused",
+                        file.logical_path
+                    ))),
+                };
                 match &result {
                     Ok(true) => report.line(
                         "downloaded",
@@ -784,6 +787,20 @@ pub async fn download(
     Ok(())
 }
 
+/// Where `path` (`/`-separated, from the server) goes under `out`; `None` for a path that would
+/// leave `out` or name nothing (an empty, `.` or `..` segment, a NUL): the server validates
+/// logical paths, and the client does not trust that it did.
+pub fn local_path(out: &Path, path: &str) -> Option<PathBuf> {
+    let mut local = out.to_path_buf();
+    for segment in path.split('/') {
+        if segment.is_empty() || segment == "." || segment == ".." || segment.contains('\0') {
+            return None;
+        }
+        local.push(segment);
+    }
+    Some(local)
+}
+
 /// Whether it downloaded (`false`: already there and verified).
 async fn download_one(
     client: &Client,
@@ -825,4 +842,47 @@ async fn download_one(
         bar.finish_and_clear();
     }
     result.map(|_| true)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A server that names a file `../../etc/cron.d/x` must not make the client write there.
+    #[test]
+    fn paths_from_the_server_stay_inside_the_output_folder() {
+        let out = Path::new("/tmp/out");
+        assert_eq!(
+            local_path(out, "pleadings/café/motion.pdf").unwrap(),
+            Path::new("/tmp/out/pleadings/café/motion.pdf")
+        );
+        for hostile in [
+            "../../etc/cron.d/x",
+            "a/../../b",
+            "/etc/passwd",
+            "a//b",
+            "./a",
+            "a/.",
+            "",
+            "a\0b",
+        ] {
+            assert_eq!(local_path(out, hostile), None, "{hostile:?}");
+        }
+    }
+
+    #[test]
+    fn case_targets() {
+        let id = Uuid::new_v4();
+        assert_eq!(case_and_prefix(&id.to_string()).unwrap(), (id, None));
+        assert_eq!(
+            case_and_prefix(&format!("{id}/a/b/")).unwrap(),
+            (id, Some("a/b/".to_owned()))
+        );
+        assert_eq!(case_and_prefix(&format!("{id}/")).unwrap(), (id, None));
+        assert!(matches!(
+            case_and_prefix("not-a-case/x"),
+            Err(RemoteError::Usage(_))
+        ));
+    }
 }
