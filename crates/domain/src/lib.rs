@@ -13,11 +13,12 @@
 //! for downstream unit tests.
 #![warn(missing_docs)]
 
-pub mod content;
-pub mod error;
 pub mod legal;
 pub mod sniff;
 pub mod storage;
+
+// Where the rest of the workspace has always found them.
+pub use storage::{content, error};
 
 pub use content::Sha256;
 pub use error::{BoxError, StorageError, StorageResult};

@@ -1,5 +1,7 @@
 //! The object-storage port and the values it exchanges.
 
+pub mod content;
+pub mod error;
 mod key;
 mod model;
 mod port;
