@@ -34,6 +34,7 @@ mod fixity;
 mod holds;
 mod members;
 mod mime;
+mod projection;
 mod reading;
 mod reconcile;
 mod types;
@@ -43,8 +44,8 @@ mod uploads;
 pub use checkpoints::{ConsistencyProof, InclusionProof};
 pub use export::{CaseExport, EXPORT_PAGE};
 pub use fixity::ScrubEvent;
-pub use holds::ReconcileReport;
 pub use mime::{mime_contradicts, settled_mime_type};
+pub use projection::ReconcileReport;
 pub use reconcile::{GarbageKind, MissingObject, ObjectFinding, StorageReconcileReport};
 pub use types::{
     AuditTrailPage, AuditTrailQuery, CasePage, FileDownload, FilePage, InitiatedUpload, ListCases,
