@@ -414,6 +414,10 @@ impl From<&CaseFile> for FileView {
 pub struct FileList {
     /// The files of this page.
     pub files: Vec<FileView>,
+    /// With `delimiter=/`: the sub-folders of this page, each once, ending in `/` (open one by
+    /// passing it as `prefix`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folders: Option<Vec<String>>,
     /// Pass as `cursor` for the next page; `null` on the last.
     pub next_cursor: Option<String>,
 }
@@ -595,6 +599,10 @@ pub struct FileListQuery {
     /// Page size (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    /// `/`: list one folder level (files directly under `prefix`, and its sub-folders in
+    /// `folders`), as S3 does. No other delimiter is supported.
+    #[param(example = "/")]
+    pub delimiter: Option<String>,
 }
 
 /// `PUT /v1/cases/{case_id}/files`: where the uploaded body goes.

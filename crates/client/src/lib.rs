@@ -291,6 +291,33 @@ impl Client {
         futures::TryStreamExt::try_flatten(pages)
     }
 
+    /// `GET /v1/cases/{case_id}/files?delimiter=/`: one page of one folder level — the files
+    /// directly under `prefix` (a folder: `a/b/`, or `None` for the top) and its sub-folders.
+    ///
+    /// # Errors
+    /// As any call.
+    pub async fn list_level(
+        &self,
+        case: Uuid,
+        prefix: Option<&str>,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> ClientResult<FileList> {
+        let mut request = self
+            .request(Method::GET, &format!("/v1/cases/{case}/files"))
+            .query(&[("delimiter", "/")]);
+        if let Some(p) = prefix {
+            request = request.query(&[("prefix", p)]);
+        }
+        if let Some(c) = cursor {
+            request = request.query(&[("cursor", c)]);
+        }
+        if let Some(l) = limit {
+            request = request.query(&[("limit", l)]);
+        }
+        self.json(request).await
+    }
+
     /// `GET /v1/files/{file_id}`: the file (pending or completed) and what protects it.
     ///
     /// # Errors

@@ -1353,6 +1353,9 @@ macro_rules! diesel_repository {
                 if let Some(after) = &query.after {
                     q = q.filter(case_files::logical_path.gt(after.to_string()));
                 }
+                if let Some(from) = &query.from {
+                    q = q.filter(case_files::logical_path.ge(from.clone()));
+                }
                 let mut conn = self.conn().await?;
                 let rows = q
                     .order(case_files::logical_path.asc())

@@ -650,6 +650,12 @@ impl CaseRepository for InMemoryCaseRepository {
                     .is_none_or(|p| f.logical_path.as_str().starts_with(p.as_str()))
             })
             .filter(|f| query.after.as_ref().is_none_or(|a| f.logical_path > *a))
+            .filter(|f| {
+                query
+                    .from
+                    .as_ref()
+                    .is_none_or(|from| f.logical_path.as_str() >= from.as_str())
+            })
             .cloned()
             .collect();
         files.sort_by(|a, b| a.logical_path.as_str().cmp(b.logical_path.as_str()));

@@ -406,6 +406,7 @@ pub async fn delete_and_purge(repo: &dyn CaseRepository) {
     let query = FileQuery {
         prefix: None,
         after: None,
+        from: None,
         limit: 100,
     };
     assert!(
@@ -512,6 +513,7 @@ pub async fn list_files_by_prefix_and_cursor(repo: &dyn CaseRepository) {
         let query = FileQuery {
             prefix: prefix.map(str::to_owned),
             after: after.map(|p| LogicalPath::parse(p).expect("cursor")),
+            from: None,
             limit,
         };
         async move {
@@ -559,6 +561,33 @@ pub async fn list_files_by_prefix_and_cursor(repo: &dyn CaseRepository) {
     );
     assert_eq!(list(None, Some("a/bc.pdf"), 100).await, ["z.pdf"]);
     assert!(list(Some("nothing"), None, 100).await.is_empty());
+    // `from` is an inclusive bound in byte order: from `a/b0`, past everything in `a/b/`.
+    let skip = FileQuery {
+        prefix: Some("a/".into()),
+        after: None,
+        from: Some("a/b0".into()),
+        limit: 100,
+    };
+    let rest: Vec<String> = repo
+        .list_files(case.id, &skip)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|f| f.logical_path.to_string())
+        .collect();
+    assert_eq!(rest, ["a/bc.pdf"]);
+    let inclusive = FileQuery {
+        from: Some("a/b/2.pdf".into()),
+        ..skip
+    };
+    assert_eq!(
+        repo.list_files(case.id, &inclusive)
+            .await
+            .expect("list")
+            .len(),
+        3,
+        "a/b/2.pdf itself, a/b/deep/3.pdf, a/bc.pdf"
+    );
 }
 
 /// The audit trail keeps entries in the order appended, filters by case and file, and limits.

@@ -1180,6 +1180,7 @@ pub async fn listing_pages(env: &ServiceEnv) {
             prefix: Some("exhibits/".into()),
             cursor,
             limit: Some(2),
+            delimiter: false,
         };
         let page = env
             .service

@@ -269,12 +269,13 @@ pub(super) async fn download_url(
     Ok(Json(DownloadUrl::from(&url)))
 }
 
-/// A case's completed files by logical path, a page at a time.
+/// A case's completed files by logical path, a page at a time; with `delimiter=/`, one folder
+/// level: the files directly under `prefix` and each sub-folder once (in `folders`).
 #[utoipa::path(get, path = "/v1/cases/{case_id}/files", tag = "files", security(("bearer" = [])),
     params(("case_id" = Uuid, Path, description = CASE_ID), FileListQuery),
     responses(
         (status = 200, description = "a page of files", body = FileList),
-        (status = 400, description = "invalid prefix, cursor or limit", body = ErrorBody),
+        (status = 400, description = "invalid prefix, cursor, limit or delimiter", body = ErrorBody),
         (status = 401, description = "no valid bearer token", body = ErrorBody),
         (status = 404, description = "no such case, or the caller is not a member", body = ErrorBody),
     ))]
@@ -284,6 +285,11 @@ pub(super) async fn list_files(
     CasePath(case): CasePath,
     ApiQuery(q): ApiQuery<FileListQuery>,
 ) -> Result<Json<FileList>, ApiError> {
+    let delimiter = match q.delimiter.as_deref() {
+        None => false,
+        Some("/") => true,
+        Some(_) => return Err(ApiError::invalid("delimiter: only `/` is supported")),
+    };
     let page = s
         .service
         .list_case_files(
@@ -293,11 +299,13 @@ pub(super) async fn list_files(
                 prefix: q.prefix.filter(|p| !p.is_empty()),
                 cursor: q.cursor,
                 limit: q.limit,
+                delimiter,
             },
         )
         .await?;
     Ok(Json(FileList {
         files: page.files.iter().map(FileView::from).collect(),
+        folders: delimiter.then_some(page.folders),
         next_cursor: page.next_cursor,
     }))
 }

@@ -767,3 +767,98 @@ async fn an_unreadable_local_file_is_named_and_the_others_go_on() {
     assert!(stderr.contains("1 files failed"), "{stderr}");
     app.stop().await;
 }
+
+/// Folder browsing (#19): `delimiter=/` lists one level — the files directly under the prefix
+/// and each sub-folder once — in path order, a page at a time, a folder's cursor resuming after
+/// everything in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folders_one_level_at_a_time() {
+    let app = start().await;
+    let token = app.token(UserId::new());
+    let client = casefile_client::Client::new(&app.base, Some(token.clone())).unwrap();
+    let case = client.create_case("Folders").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (n, path) in [
+        "a.pdf",
+        "docs/b.pdf",
+        "docs/x/c.pdf",
+        "docs/x/deeper/d.pdf",
+        "docs/y.pdf",
+        "docs0.pdf",
+        "z/e.pdf",
+        "z/f.pdf",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let local = dir.path().join(format!("{n}.pdf"));
+        write_pattern(&local, 100 + n as u64, n as u8);
+        client
+            .upload_file(case.id, path, &local, &|_| {})
+            .await
+            .unwrap();
+    }
+    let level = |prefix: Option<&'static str>, cursor: Option<String>, limit: Option<usize>| {
+        let client = client.clone();
+        async move {
+            client
+                .list_level(case.id, prefix, cursor.as_deref(), limit)
+                .await
+                .unwrap()
+        }
+    };
+    let names = |page: &casefile_api::FileList| {
+        page.files
+            .iter()
+            .map(|f| f.logical_path.clone())
+            .collect::<Vec<_>>()
+    };
+    let top = level(None, None, None).await;
+    assert_eq!(names(&top), ["a.pdf", "docs0.pdf"]);
+    assert_eq!(top.folders.as_deref().unwrap(), ["docs/", "z/"]);
+    assert_eq!(top.next_cursor, None);
+    let docs = level(Some("docs/"), None, None).await;
+    assert_eq!(names(&docs), ["docs/b.pdf", "docs/y.pdf"]);
+    assert_eq!(docs.folders.as_deref().unwrap(), ["docs/x/"]);
+    // One entry a page: a.pdf, docs/, docs0.pdf, z/ — the cursor of a folder skips its files.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = level(None, cursor.clone(), Some(1)).await;
+        seen.extend(names(&page));
+        seen.extend(page.folders.clone().unwrap());
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["a.pdf", "docs/", "docs0.pdf", "z/"]);
+    // Without a delimiter, no `folders` and every file under the prefix.
+    let flat: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/cases/{}/files?prefix=docs/",
+            app.base, case.id
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(flat.get("folders").is_none(), "{flat}");
+    assert_eq!(flat["files"].as_array().unwrap().len(), 4);
+    let refused = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/cases/{}/files?delimiter=%5C",
+            app.base, case.id
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_input");
+    app.stop().await;
+}

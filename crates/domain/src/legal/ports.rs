@@ -95,6 +95,9 @@ pub struct FileQuery {
     pub prefix: Option<String>,
     /// Only files whose logical path sorts strictly after this one (keyset pagination).
     pub after: Option<LogicalPath>,
+    /// Only files whose logical path sorts at or after this string, byte by byte (to skip a
+    /// whole folder `a/b/`: from `a/b0`).
+    pub from: Option<String>,
     /// At most this many.
     pub limit: usize,
 }

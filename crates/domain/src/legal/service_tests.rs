@@ -866,6 +866,7 @@ async fn listing_asks_one_more_row_to_know_about_a_next_page() {
         prefix: Some("pleadings".into()),
         cursor: None,
         limit: Some(2),
+        delimiter: false,
     };
     let page = service(storage(), repo)
         .list_case_files(alice(), case().id, request)

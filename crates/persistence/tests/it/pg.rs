@@ -295,6 +295,7 @@ async fn listing_100k_files_pages_by_index() {
         let query = FileQuery {
             prefix: Some(prefix.clone()),
             after: after.clone(),
+            from: None,
             limit: 1000,
         };
         let page = repo.list_files(case.id, &query).await.unwrap();

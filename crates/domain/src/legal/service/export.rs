@@ -92,6 +92,7 @@ impl LegalFileService {
         let query = FileQuery {
             prefix: None,
             after,
+            from: None,
             limit: EXPORT_PAGE,
         };
         Ok(self.repository.list_files(export.case.id, &query).await?)

@@ -146,6 +146,7 @@ impl LegalFileService {
             let query = FileQuery {
                 prefix: prefix.clone(),
                 after: after.clone(),
+                from: None,
                 limit: 500,
             };
             let page = self.repository.list_files(case_id, &query).await?;

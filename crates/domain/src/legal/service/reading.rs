@@ -131,31 +131,126 @@ impl LegalFileService {
         if !(1..=MAX_FILE_PAGE).contains(&limit) {
             return Err(ServiceError::invalid("limit", "must be within 1..=1000"));
         }
-        let parse = |field: &'static str, s: &Option<String>| {
-            s.as_deref()
-                .map(|s| LogicalPath::parse(s).map_err(|e| ServiceError::invalid(field, e.reason)))
-                .transpose()
-        };
         let prefix = Self::list_prefix(request.prefix.as_deref())?;
-        let after = parse("cursor", &request.cursor)?;
+        // A folder's cursor (`a/b/`, from a listing with folders) resumes after everything in it.
+        let (after, from) = match request.cursor.as_deref() {
+            None => (None, None),
+            Some(c) if request.delimiter && c.ends_with('/') => {
+                LogicalPath::parse(c.trim_end_matches('/'))
+                    .map_err(|e| ServiceError::invalid("cursor", e.reason))?;
+                (None, Some(folder_end(c)))
+            }
+            Some(c) => (
+                Some(LogicalPath::parse(c).map_err(|e| ServiceError::invalid("cursor", e.reason))?),
+                None,
+            ),
+        };
         self.authorize_case(user, case_id, Permission::ReadFile)
             .await?;
-        let query = FileQuery {
-            prefix,
-            after,
-            limit: limit + 1,
-        };
-        let mut files = self.repository.list_files(case_id, &query).await?;
-        let next_cursor = if files.len() > limit {
-            files.truncate(limit);
-            files.last().map(|f| f.logical_path.to_string())
+        let page = if request.delimiter {
+            self.list_level(case_id, prefix, after, from, limit).await?
         } else {
-            None
+            let query = FileQuery {
+                prefix,
+                after,
+                from,
+                limit: limit + 1,
+            };
+            let mut files = self.repository.list_files(case_id, &query).await?;
+            let next_cursor = if files.len() > limit {
+                files.truncate(limit);
+                files.last().map(|f| f.logical_path.to_string())
+            } else {
+                None
+            };
+            FilePage {
+                files,
+                folders: Vec::new(),
+                next_cursor,
+            }
         };
         let audit = self
             .audit(user, AuditAction::FilesListed, AuditOutcome::Success)
             .case(case_id);
         self.repository.append_audit(&audit).await?;
-        Ok(FilePage { files, next_cursor })
+        Ok(page)
     }
+
+    /// One level of a folder listing: files directly under `prefix` and each sub-folder once,
+    /// in path order, `limit` of them. A sub-folder costs one query (the next one starts after
+    /// everything in it), whatever it holds.
+    async fn list_level(
+        &self,
+        case_id: CaseId,
+        prefix: Option<String>,
+        mut after: Option<LogicalPath>,
+        mut from: Option<String>,
+        limit: usize,
+    ) -> ServiceResult<FilePage> {
+        enum Entry {
+            File(Box<CaseFile>),
+            Folder(String),
+        }
+        let base = prefix.clone().unwrap_or_default();
+        let mut entries: Vec<Entry> = Vec::new();
+        while entries.len() <= limit {
+            let wanted = limit + 1 - entries.len();
+            let query = FileQuery {
+                prefix: prefix.clone(),
+                after: after.clone(),
+                from: from.clone(),
+                limit: wanted,
+            };
+            let batch = self.repository.list_files(case_id, &query).await?;
+            let exhausted = batch.len() < wanted;
+            let mut jumped = false;
+            for file in batch {
+                let rest = file
+                    .logical_path
+                    .as_str()
+                    .get(base.len()..)
+                    .unwrap_or_default();
+                if let Some(slash) = rest.find('/') {
+                    let folder = format!("{base}{}", &rest[..=slash]);
+                    from = Some(folder_end(&folder));
+                    after = None;
+                    entries.push(Entry::Folder(folder));
+                    jumped = true;
+                    break;
+                }
+                after = Some(file.logical_path.clone());
+                entries.push(Entry::File(Box::new(file)));
+            }
+            if exhausted && !jumped {
+                break;
+            }
+        }
+        let next_cursor = if entries.len() > limit {
+            entries.truncate(limit);
+            entries.last().map(|e| match e {
+                Entry::File(f) => f.logical_path.to_string(),
+                Entry::Folder(folder) => folder.clone(),
+            })
+        } else {
+            None
+        };
+        let (mut files, mut folders) = (Vec::new(), Vec::new());
+        for entry in entries {
+            match entry {
+                Entry::File(f) => files.push(*f),
+                Entry::Folder(folder) => folders.push(folder),
+            }
+        }
+        Ok(FilePage {
+            files,
+            folders,
+            next_cursor,
+        })
+    }
+}
+
+/// The first string after every path inside `folder` (which ends in `/`): the same with its
+/// last `/` replaced by the next byte, `0`.
+fn folder_end(folder: &str) -> String {
+    format!("{}0", folder.trim_end_matches('/'))
 }

@@ -74,6 +74,10 @@ pub struct ListFiles {
     pub cursor: Option<String>,
     /// The page size: 1 to [`MAX_FILE_PAGE`], [`DEFAULT_FILE_PAGE`] when `None`.
     pub limit: Option<usize>,
+    /// Folders: list one level under `prefix` — its files, and each sub-folder once (in
+    /// [`FilePage::folders`], as `prefix…name/`) instead of the files inside it. Files and
+    /// folders together, in path order, make the page.
+    pub delimiter: bool,
 }
 
 /// A page of files.
@@ -81,6 +85,8 @@ pub struct ListFiles {
 pub struct FilePage {
     /// Completed files, by logical path.
     pub files: Vec<CaseFile>,
+    /// With [`ListFiles::delimiter`]: the sub-folders of this page, each ending in `/`.
+    pub folders: Vec<String>,
     /// Where the next page starts; `None` on the last page.
     pub next_cursor: Option<String>,
 }
