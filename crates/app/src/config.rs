@@ -99,12 +99,16 @@ pub struct ServerConfig {
     /// On SIGTERM or SIGINT, how long requests in flight (streaming uploads included) may take to
     /// finish before the process exits, seconds.
     pub shutdown_grace_secs: u64,
+    /// Origins (`https://app.firm.example`) whose pages may call the API from a browser (CORS);
+    /// none by default. The page casefile serves itself needs none.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             shutdown_grace_secs: 30,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -942,6 +946,11 @@ pub const SETTINGS: &[Setting] = &[
         Kind::Number,
     ),
     setting(
+        "server.cors_allowed_origins",
+        &["CASEFILE_CORS_ALLOWED_ORIGINS"],
+        Kind::List,
+    ),
+    setting(
         "log.format",
         &["CASEFILE_LOG_FORMAT"],
         Kind::OneOf(&["text", "json"]),
@@ -1050,6 +1059,21 @@ impl Config {
             )));
         }
         self.validate_storage()?;
+        for origin in &self.server.cors_allowed_origins {
+            let parsed = url::Url::parse(origin).ok();
+            let bare = parsed.as_ref().is_some_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && !origin.ends_with('/')
+            });
+            if !bare {
+                return Err(ConfigError(format!(
+                    "server.cors_allowed_origins: {origin:?} is not an origin (scheme://host[:port], no path)"
+                )));
+            }
+        }
         if !(1..=3600).contains(&self.limits.body_idle_timeout_secs) {
             return Err(ConfigError(
                 "limits.body_idle_timeout_secs must be within 1..=3600".into(),
@@ -1429,6 +1453,10 @@ mod tests {
             (
                 "[database]\nmax_connections = 0",
                 "database.max_connections",
+            ),
+            (
+                "[server]\ncors_allowed_origins = [\"https://a.example/app\"]",
+                "server.cors_allowed_origins",
             ),
         ] {
             let c: Config = toml::from_str(text).unwrap();

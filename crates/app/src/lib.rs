@@ -465,6 +465,7 @@ async fn serve(
             bytes_per_sec: config.limits.min_upload_bytes_per_sec,
             window: std::time::Duration::from_secs(config.limits.upload_rate_window_secs),
         },
+        cors_allowed_origins: config.server.cors_allowed_origins.clone(),
     };
     let connection_limits = serve::ConnectionLimits {
         header_read_timeout: std::time::Duration::from_secs(config.limits.header_read_timeout_secs),

@@ -238,12 +238,48 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes(std::time::Duration::from_secs(60)).1
 }
 
+/// Cross-origin access for the configured origins (none: no CORS headers at all, so a browser
+/// keeps other sites' pages out). Allowed: the API's methods, the headers its clients send, and
+/// the request id and content headers readable in return. Credentials are bearer tokens, never
+/// cookies: `Access-Control-Allow-Credentials` is not sent.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::Method;
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::RANGE,
+                header::HeaderName::from_static("x-request-id"),
+                header::HeaderName::from_static("x-content-sha256"),
+            ])
+            .expose_headers([
+                header::HeaderName::from_static("x-request-id"),
+                header::CONTENT_RANGE,
+                header::CONTENT_LENGTH,
+                header::CONTENT_DISPOSITION,
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
 /// The router of the API.
 pub fn router(state: AppState) -> Router {
+    let cors = cors(&state.cors_allowed_origins);
     let (router, api) = routes(state.body_idle_timeout);
     // Rendered once; serialising this document cannot fail (string keys, no floats).
     let document = bytes::Bytes::from(api.to_json().unwrap_or_default());
-    router
+    let app = router
         .route(
             "/openapi.json",
             get(move || {
@@ -268,6 +304,11 @@ pub fn router(state: AppState) -> Router {
                     )
                 },
             ),
-        )
-        .with_state(state)
+        );
+    // Outermost: a preflight is answered before routing, and every answer carries the headers.
+    match cors {
+        Some(cors) => app.layer(cors),
+        None => app,
+    }
+    .with_state(state)
 }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub streams: crate::limits::StreamSlots,
     /// The least an upload body must send.
     pub upload_rate: crate::limits::MinUploadRate,
+    /// Origins allowed to call the API from a browser (CORS); empty: none.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// The profiles last kept, per user (bounded: cleared when it reaches 10,000 users).

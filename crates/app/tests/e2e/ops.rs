@@ -284,3 +284,83 @@ async fn config_check_validates_without_starting() {
         "{stderr}"
     );
 }
+
+/// #19: browsers of the configured origins may call the API (CORS), no one else's; with none
+/// configured (the default) no CORS header is ever sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_for_the_configured_origins_only() {
+    let app = start_with(|c| {
+        c.server.cors_allowed_origins = vec!["https://review.firm.example".into()];
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, format!("{}/v1/cases", app.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://review.firm.example").await.unwrap();
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let h = allowed.headers();
+    assert_eq!(
+        h["access-control-allow-origin"],
+        "https://review.firm.example"
+    );
+    let methods = h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        methods.contains("POST") && methods.contains("DELETE"),
+        "{methods}"
+    );
+    let headers = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(headers.contains("authorization"), "{headers}");
+    assert!(
+        h.get("access-control-allow-credentials").is_none(),
+        "bearer tokens, not cookies"
+    );
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // A real request from the allowed origin can read the request id.
+    let token = app.token(UserId::new());
+    let listed = client
+        .get(format!("{}/v1/cases", app.base))
+        .header("origin", "https://review.firm.example")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    let exposed = listed.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("x-request-id"), "{exposed}");
+    app.stop().await;
+
+    let closed = start().await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/cases", closed.base))
+        .header("origin", "https://review.firm.example")
+        .bearer_auth(closed.token(UserId::new()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    closed.stop().await;
+}
