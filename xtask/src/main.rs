@@ -156,6 +156,9 @@ fn test(extra: &[String]) -> Result {
 
     deny()?;
 
+    step("browser");
+    ensure_browser()?;
+
     step("database");
     let database = Postgres::for_tests()?;
 
@@ -843,6 +846,38 @@ fn migrate(args: &[String]) -> Result {
         _ => return Err(format!("migrate takes one database URL or path\n\n{USAGE}")),
     }
     run_with_env(&cargo_bin(), &full, &envs)
+}
+
+/// Headless Chromium and its WebDriver for the page's browser test: Debian's `chromium` and
+/// `chromium-driver`, installed with apt-get when missing (browser downloads do not work here).
+fn ensure_browser() -> Result {
+    let (browser, driver) = (
+        Path::new("/usr/bin/chromium"),
+        Path::new("/usr/bin/chromedriver"),
+    );
+    if browser.exists() && driver.exists() {
+        eprintln!("xtask: chromium and chromedriver present");
+        return Ok(());
+    }
+    if !is_root() {
+        return Err(
+            "the browser test needs Debian's chromium and chromium-driver:              apt-get install chromium chromium-driver, then run again"
+                .to_owned(),
+        );
+    }
+    run("apt-get", &["update", "-qq"])?;
+    run(
+        "apt-get",
+        &["install", "-y", "-qq", "chromium", "chromium-driver"],
+    )?;
+    if browser.exists() && driver.exists() {
+        Ok(())
+    } else {
+        Err(
+            "chromium installed but /usr/bin/chromium or /usr/bin/chromedriver is missing"
+                .to_owned(),
+        )
+    }
 }
 
 fn deny() -> Result {

@@ -27,6 +27,7 @@ pub mod progress;
 pub mod remote;
 pub mod secrets;
 mod serve;
+pub mod web;
 pub mod wiring;
 
 use std::net::SocketAddr;

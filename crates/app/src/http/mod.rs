@@ -280,6 +280,8 @@ pub fn router(state: AppState) -> Router {
     // Rendered once; serialising this document cannot fail (string keys, no floats).
     let document = bytes::Bytes::from(api.to_json().unwrap_or_default());
     let app = router
+        .route("/", get(crate::web::index))
+        .route("/ui/{*file}", get(crate::web::asset))
         .route(
             "/openapi.json",
             get(move || {

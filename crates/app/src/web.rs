@@ -1,0 +1,59 @@
+//! The page for people (`/`): static files compiled into the binary, on the API v1.
+//!
+//! Every answer carries a Content-Security-Policy without inline scripts or styles (`'self'`
+//! only; uploads may go to the store's presigned URLs, hence `connect-src` beyond `'self'`),
+//! `frame-ancestors 'none'`, `nosniff` and no referrer. The token is kept in the tab's
+//! sessionStorage by the page, never in a URL.
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// The policy of the page.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self' https: http:; \
+     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+const INDEX: &str = include_str!("../web/index.html");
+const APP_JS: &str = include_str!("../web/app.js");
+const APP_CSS: &str = include_str!("../web/app.css");
+const SHA256_JS: &str = include_str!("../web/vendor/sha256.min.js");
+const SHA256_LICENSE: &str = include_str!("../web/vendor/sha256.LICENSE.txt");
+
+fn page(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `GET /`.
+pub async fn index() -> Response {
+    page("text/html; charset=utf-8", INDEX)
+}
+
+/// `GET /ui/{*file}`: the page's scripts, style and vendored library (with its licence).
+pub async fn asset(Path(file): Path<String>) -> Response {
+    match file.as_str() {
+        "app.js" => page("text/javascript; charset=utf-8", APP_JS),
+        "app.css" => page("text/css; charset=utf-8", APP_CSS),
+        "vendor/sha256.min.js" => page("text/javascript; charset=utf-8", SHA256_JS),
+        "vendor/sha256.LICENSE.txt" => page("text/plain; charset=utf-8", SHA256_LICENSE),
+        _ => crate::http::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+            .into_response(),
+    }
+}

@@ -1,0 +1,403 @@
+//! The page for people (#19) in a real browser: headless Chromium driven over WebDriver
+//! (Debian's `chromium` and `chromium-driver`, which `cargo xtask test` installs when missing).
+//! It signs in, creates a case, uploads two files (one in a folder) through the file input, sees
+//! them with their SHA-256, opens the folder, downloads one and compares the bytes, deletes one,
+//! reads the audit trail, and checks the page at 375 px. Screenshots go to
+//! `target/tmp/casefile-screenshots/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use casefile_app::config::Config;
+use casefile_domain::Sha256;
+use casefile_domain::legal::UserId;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+fn driver_paths() -> (String, String) {
+    let var =
+        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    let driver = var("CASEFILE_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
+    let browser = var("CASEFILE_TEST_CHROMIUM", "/usr/bin/chromium");
+    for path in [&driver, &browser] {
+        assert!(
+            Path::new(path).exists(),
+            "{path} is missing: run the tests with `cargo xtask test`, which installs Debian's chromium and chromium-driver"
+        );
+    }
+    (driver, browser)
+}
+
+struct Driver {
+    child: std::process::Child,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(downloads: &Path) -> (Client, Driver) {
+    // Both rustls providers are in the tree (the AWS SDK's and others'): name one.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let (driver, chromium) = driver_paths();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(&driver)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = Driver { child };
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1000"],
+            "prefs": {
+                "download.default_directory": downloads,
+                "download.prompt_for_download": false,
+            }
+        }),
+    );
+    let mut last = None;
+    for _ in 0..50 {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => return (client, guard),
+            Err(e) => {
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    panic!("chromedriver did not start: {last:?}");
+}
+
+fn shots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("casefile-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(shots().join(format!("{name}.png")), png).unwrap();
+}
+
+/// Waits until `script` (a JS expression) is true in the page.
+async fn until(c: &Client, what: &str, script: &str) {
+    for _ in 0..200 {
+        let v = c
+            .execute(&format!("return Boolean({script});"), vec![])
+            .await
+            .unwrap();
+        if v == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = c
+        .execute(
+            "return document.getElementById('status').textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    panic!("{what}: not after 10 s (status: {status})");
+}
+
+async fn sha_shown(c: &Client, path: &str) -> String {
+    let v = c
+        .execute(
+            "const row = [...document.querySelectorAll('#file-rows tr')].find(r => r.dataset.path === arguments[0]); return row ? row.querySelector('.sha').dataset.sha256 : null;",
+            vec![json!(path)],
+        )
+        .await
+        .unwrap();
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+async fn click_in_row(c: &Client, path: &str, label: &str) {
+    c.execute(
+        "const row = [...document.querySelectorAll('#file-rows tr')].find(r => r.dataset.path === arguments[0]); [...row.querySelectorAll('button')].find(b => b.textContent === arguments[1]).click();",
+        vec![json!(path), json!(label)],
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    };
+    let (server, _) = casefile_app::start(&config).await.unwrap();
+    let base = format!("http://{}", server.addr);
+    let (secret, _) = casefile_app::jwt_secret(&config).unwrap();
+    let token = casefile_app::tokens(&config, &secret)
+        .mint(UserId::new(), 3600)
+        .unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let a = b"%PDF-1.7\nthe complaint\n".to_vec();
+    let b = b"%PDF-1.7\nexhibit B, signed\n".to_vec();
+    std::fs::write(files.join("complaint.pdf"), &a).unwrap();
+    std::fs::write(files.join("exhibit-b.pdf"), &b).unwrap();
+    let downloads = dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let (c, _driver) = browser(&downloads).await;
+
+    // The page and its headers.
+    let page = reqwest::get(&base).await.unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+
+    // Sign in by pasting the token.
+    c.goto(&base).await.unwrap();
+    until(
+        &c,
+        "the sign-in form",
+        "!document.getElementById('sign-in').hidden",
+    )
+    .await;
+    shot(&c, "1-sign-in").await;
+    c.find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(&token)
+        .await
+        .unwrap();
+    c.find(Locator::Id("sign-in-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the case list",
+        "!document.getElementById('cases').hidden",
+    )
+    .await;
+    let kept = c
+        .execute(
+            "return [sessionStorage.getItem('casefile-token') !== null, location.href];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept[0], json!(true), "the token is in sessionStorage");
+    assert!(
+        !kept[1].as_str().unwrap().contains(&token),
+        "never in the URL"
+    );
+
+    // A case.
+    c.find(Locator::Id("new-case-title"))
+        .await
+        .unwrap()
+        .send_keys("Doe v. Roe")
+        .await
+        .unwrap();
+    c.find(Locator::Id("create-case"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the case",
+        "document.getElementById('case-title').textContent === 'Doe v. Roe'",
+    )
+    .await;
+
+    // Upload one file at the top, then one inside a folder.
+    let input = c.find(Locator::Id("file-input")).await.unwrap();
+    input
+        .send_keys(&files.join("complaint.pdf").display().to_string())
+        .await
+        .unwrap();
+    c.find(Locator::Id("upload-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the first upload",
+        "document.getElementById('status').textContent.startsWith('Uploaded 1 file,')",
+    )
+    .await;
+    let url = c.current_url().await.unwrap().to_string();
+    let folder = format!("{}exhibits/", url.trim_end_matches('/').to_owned() + "/");
+    c.goto(&folder).await.unwrap();
+    until(
+        &c,
+        "the empty folder",
+        "document.querySelector('#breadcrumbs [aria-current]')?.textContent === 'exhibits'",
+    )
+    .await;
+    let input = c.find(Locator::Id("file-input")).await.unwrap();
+    input
+        .send_keys(&files.join("exhibit-b.pdf").display().to_string())
+        .await
+        .unwrap();
+    c.find(Locator::Id("upload-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the second upload",
+        "document.getElementById('status').textContent.startsWith('Uploaded 1 file,')",
+    )
+    .await;
+    until(
+        &c,
+        "the file in the folder",
+        "document.querySelector('#file-rows tr[data-path=\"exhibits/exhibit-b.pdf\"]')",
+    )
+    .await;
+    assert_eq!(
+        sha_shown(&c, "exhibits/exhibit-b.pdf").await,
+        Sha256::digest(&b).to_hex()
+    );
+    shot(&c, "2-folder").await;
+
+    // Back to the top: the file and the folder.
+    c.find(Locator::Css("#breadcrumbs a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the top level",
+        "document.querySelector('#file-rows a.folder')?.textContent === 'exhibits/'",
+    )
+    .await;
+    assert_eq!(
+        sha_shown(&c, "complaint.pdf").await,
+        Sha256::digest(&a).to_hex()
+    );
+    shot(&c, "3-case").await;
+
+    // Into the folder by its link; download the exhibit and compare the bytes.
+    c.find(Locator::Css("#file-rows a.folder"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the folder again",
+        "document.querySelector('#file-rows tr[data-path=\"exhibits/exhibit-b.pdf\"]')",
+    )
+    .await;
+    click_in_row(&c, "exhibits/exhibit-b.pdf", "Download").await;
+    let saved = downloads.join("exhibit-b.pdf");
+    for _ in 0..200 {
+        if saved.exists() && std::fs::read(&saved).unwrap() == b {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(std::fs::read(&saved).unwrap(), b, "the downloaded bytes");
+
+    // Delete it (after the confirmation).
+    click_in_row(&c, "exhibits/exhibit-b.pdf", "Delete").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.accept_alert().await.unwrap();
+    until(
+        &c,
+        "the deletion",
+        "document.getElementById('status').textContent.startsWith('Deleted')",
+    )
+    .await;
+    until(
+        &c,
+        "the row gone",
+        "!document.querySelector('#file-rows tr[data-path=\"exhibits/exhibit-b.pdf\"]')",
+    )
+    .await;
+
+    // The audit trail.
+    c.find(Locator::Css(".tabs [data-view=audit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(&c, "the audit trail", "[...document.querySelectorAll('#audit-rows .action')].some(t => t.textContent === 'file_deleted')").await;
+    let actions = c
+        .execute(
+            "return [...document.querySelectorAll('#audit-rows .action')].map(t => t.textContent);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    for expected in [
+        "case_created",
+        "upload_completed",
+        "file_downloaded",
+        "file_deleted",
+    ] {
+        assert!(
+            actions.as_array().unwrap().iter().any(|a| a == expected),
+            "{expected} in {actions}"
+        );
+    }
+    shot(&c, "4-audit").await;
+
+    // A phone's width: nothing wider than the screen.
+    c.set_window_size(375, 800).await.unwrap();
+    c.find(Locator::Css(".tabs [data-view=files]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fits = c
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&c, "5-narrow").await;
+    assert_eq!(fits, json!(true), "the page fits 375 px");
+
+    c.close().await.unwrap();
+    server.stop().await.unwrap();
+}
