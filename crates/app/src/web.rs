@@ -15,6 +15,8 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 const INDEX: &str = include_str!("../web/index.html");
+const DOCS: &str = include_str!("../web/docs.html");
+const DOCS_JS: &str = include_str!("../web/docs.js");
 const APP_JS: &str = include_str!("../web/app.js");
 const APP_CSS: &str = include_str!("../web/app.css");
 const SHA256_JS: &str = include_str!("../web/vendor/sha256.min.js");
@@ -46,11 +48,17 @@ pub async fn index() -> Response {
     page("text/html; charset=utf-8", INDEX)
 }
 
+/// `GET /docs`: the OpenAPI document rendered for people (from `/openapi.json`, in the page).
+pub async fn docs() -> Response {
+    page("text/html; charset=utf-8", DOCS)
+}
+
 /// `GET /ui/{*file}`: the page's scripts, style and vendored library (with its licence).
 pub async fn asset(Path(file): Path<String>) -> Response {
     match file.as_str() {
         "app.js" => page("text/javascript; charset=utf-8", APP_JS),
         "app.css" => page("text/css; charset=utf-8", APP_CSS),
+        "docs.js" => page("text/javascript; charset=utf-8", DOCS_JS),
         "vendor/sha256.min.js" => page("text/javascript; charset=utf-8", SHA256_JS),
         "vendor/sha256.LICENSE.txt" => page("text/plain; charset=utf-8", SHA256_LICENSE),
         _ => crate::http::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")

@@ -148,18 +148,92 @@ async fn the_page_in_a_real_browser() {
         ..Config::default()
     };
     let (server, _) = casefile_app::start(&config).await.unwrap();
-    let base = format!("http://{}", server.addr);
-    let (secret, _) = casefile_app::jwt_secret(&config).unwrap();
-    let token = casefile_app::tokens(&config, &secret)
+    scenario(&config, server.addr, dir.path(), "local").await;
+    server.stop().await.unwrap();
+}
+
+/// The same page on S3 (s3s-fs): the browser posts each file to the presigned S3 form (another
+/// origin, whose answer it may not read without CORS rules), and completion verifies it.
+#[cfg(feature = "s3")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_uploads_straight_to_s3() {
+    let endpoint = std::env::var("CASEFILE_TEST_S3_ENDPOINT")
+        .expect("CASEFILE_TEST_S3_ENDPOINT is not set: run the tests with `cargo xtask test`");
+    let bucket = format!("casefile-browser-{}", uuid::Uuid::new_v4().simple());
+    let credentials = || {
+        aws_sdk_s3::config::Credentials::new(
+            "casefile-test-access",
+            "casefile-test-secret-key-0123456789",
+            None,
+            None,
+            "test",
+        )
+    };
+    let admin = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&endpoint)
+            .force_path_style(true)
+            .credentials_provider(credentials())
+            .build(),
+    );
+    admin.create_bucket().bucket(&bucket).send().await.unwrap();
+    let storage: std::sync::Arc<dyn casefile_domain::storage::ObjectStorage> = std::sync::Arc::new(
+        casefile_storage_s3::S3Storage::builder(bucket.clone())
+            .with_endpoint(endpoint)
+            .with_path_style(true)
+            .with_credentials(casefile_storage_s3::StaticCredentials {
+                access_key_id: "casefile-test-access".into(),
+                secret_access_key: "casefile-test-secret-key-0123456789".into(),
+                session_token: None,
+            })
+            .build()
+            .await
+            .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    };
+    let (server, description) = casefile_app::start_with_storage(&config, storage)
+        .await
+        .unwrap();
+    assert!(description.contains("s3"), "{description}");
+    scenario(&config, server.addr, dir.path(), "s3").await;
+    let stored = admin
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap()
+        .key_count()
+        .unwrap_or_default();
+    assert!(stored >= 1, "the bytes are in the bucket");
+    server.stop().await.unwrap();
+}
+
+/// Sign in, a case, two uploads (one in a folder), SHA-256 shown, folder navigation, a download
+/// compared byte for byte, a deletion, the audit trail, /docs, and 375 px.
+async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name: &str) {
+    let base = format!("http://{addr}");
+    let (secret, _) = casefile_app::jwt_secret(config).unwrap();
+    let token = casefile_app::tokens(config, &secret)
         .mint(UserId::new(), 3600)
         .unwrap();
-    let files = dir.path().join("files");
+    let shot = |c: &Client, step: &str| {
+        let (c, step) = (c.clone(), format!("{name}-{step}"));
+        async move { shot(&c, &step).await }
+    };
+    let files = dir.join("files");
     std::fs::create_dir_all(&files).unwrap();
     let a = b"%PDF-1.7\nthe complaint\n".to_vec();
     let b = b"%PDF-1.7\nexhibit B, signed\n".to_vec();
     std::fs::write(files.join("complaint.pdf"), &a).unwrap();
     std::fs::write(files.join("exhibit-b.pdf"), &b).unwrap();
-    let downloads = dir.path().join("downloads");
+    let downloads = dir.join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
     let (c, _driver) = browser(&downloads).await;
 
@@ -398,6 +472,18 @@ async fn the_page_in_a_real_browser() {
     shot(&c, "5-narrow").await;
     assert_eq!(fits, json!(true), "the page fits 375 px");
 
+    // The API for people: /docs renders the OpenAPI document.
+    let docs = reqwest::get(format!("{base}/docs")).await.unwrap();
+    assert!(
+        docs.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    c.set_window_size(1280, 1000).await.unwrap();
+    c.goto(&format!("{base}/docs")).await.unwrap();
+    until(&c, "the rendered document", "[...document.querySelectorAll('.signature')].some(s => s.textContent === 'POST /v1/cases/{case_id}/uploads')").await;
+    shot(&c, "6-docs").await;
+
     c.close().await.unwrap();
-    server.stop().await.unwrap();
 }

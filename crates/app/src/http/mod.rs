@@ -282,6 +282,7 @@ pub fn router(state: AppState) -> Router {
     let app = router
         .route("/", get(crate::web::index))
         .route("/ui/{*file}", get(crate::web::asset))
+        .route("/docs", get(crate::web::docs))
         .route(
             "/openapi.json",
             get(move || {
