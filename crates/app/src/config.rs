@@ -404,6 +404,15 @@ pub struct AuthConfig {
     /// The least time between two fetches of the keys, seconds (default 30): a token with an
     /// unknown `kid` fetches them again at most this often.
     pub jwks_min_refresh_secs: u64,
+    /// The page's sign-in at the identity provider (authorization code with PKCE): its
+    /// authorization endpoint. With `token_endpoint` and `web_client_id`, the page offers it.
+    pub authorization_endpoint: Option<String>,
+    /// The identity provider's token endpoint (it must answer the page's origin with CORS).
+    pub token_endpoint: Option<String>,
+    /// The page's client id at the identity provider (a public client: no secret).
+    pub web_client_id: Option<String>,
+    /// The scopes the page asks for.
+    pub web_scope: String,
 }
 
 impl Default for AuthConfig {
@@ -420,6 +429,10 @@ impl Default for AuthConfig {
             leeway_secs: 60,
             jwks_cache_secs: 300,
             jwks_min_refresh_secs: 30,
+            authorization_endpoint: None,
+            token_endpoint: None,
+            web_client_id: None,
+            web_scope: "openid profile email".into(),
         }
     }
 }
@@ -454,6 +467,34 @@ impl AuthConfig {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let oidc = self.jwks_url.is_some() || self.jwks_file.is_some();
+        let web = [
+            &self.authorization_endpoint,
+            &self.token_endpoint,
+            &self.web_client_id,
+        ];
+        if web.iter().any(|v| v.is_some()) && !oidc {
+            return Err(ConfigError(
+                "auth.authorization_endpoint/token_endpoint/web_client_id need the identity provider's keys (auth.jwks_url or auth.jwks_file)"
+                    .into(),
+            ));
+        }
+        if web.iter().any(|v| v.is_some()) && !web.iter().all(|v| v.is_some()) {
+            return Err(ConfigError(
+                "auth.authorization_endpoint, auth.token_endpoint and auth.web_client_id go together"
+                    .into(),
+            ));
+        }
+        for url in [&self.authorization_endpoint, &self.token_endpoint]
+            .into_iter()
+            .flatten()
+        {
+            if !secure_or_loopback(url) {
+                return Err(ConfigError(format!(
+                    "{url:?}: the identity provider's endpoints must be https (http only on a loopback host)"
+                )));
+            }
+        }
+
         if !oidc {
             return Ok(());
         }
@@ -471,19 +512,12 @@ impl AuthConfig {
                     .into(),
             ));
         }
-        if let Some(url) = &self.jwks_url {
-            let loopback = [
-                "http://127.0.0.1:",
-                "http://127.0.0.1/",
-                "http://[::1]",
-                "http://localhost:",
-                "http://localhost/",
-            ];
-            if !url.starts_with("https://") && !loopback.iter().any(|p| url.starts_with(p)) {
-                return Err(ConfigError(
-                    "auth.jwks_url must be https (http only on a loopback host)".into(),
-                ));
-            }
+        if let Some(url) = &self.jwks_url
+            && !secure_or_loopback(url)
+        {
+            return Err(ConfigError(
+                "auth.jwks_url must be https (http only on a loopback host)".into(),
+            ));
         }
         if self.user_claim.is_empty() {
             return Err(ConfigError("auth.user_claim must not be empty".into()));
@@ -844,6 +878,22 @@ pub const SETTINGS: &[Setting] = &[
         Kind::Number,
     ),
     setting(
+        "auth.authorization_endpoint",
+        &["CASEFILE_OIDC_AUTHORIZATION_ENDPOINT"],
+        Kind::Text,
+    ),
+    setting(
+        "auth.token_endpoint",
+        &["CASEFILE_OIDC_TOKEN_ENDPOINT"],
+        Kind::Text,
+    ),
+    setting(
+        "auth.web_client_id",
+        &["CASEFILE_OIDC_WEB_CLIENT_ID"],
+        Kind::Text,
+    ),
+    setting("auth.web_scope", &["CASEFILE_OIDC_WEB_SCOPE"], Kind::Text),
+    setting(
         "limits.max_file_size",
         &["CASEFILE_MAX_FILE_SIZE"],
         Kind::Number,
@@ -984,6 +1034,18 @@ fn set_path(tree: &mut toml::Value, path: &str, value: toml::Value) {
             .entry(part.to_owned())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
     }
+}
+
+/// `https://…`, or `http://` on a loopback host (a test or a local provider).
+fn secure_or_loopback(url: &str) -> bool {
+    let loopback = [
+        "http://127.0.0.1:",
+        "http://127.0.0.1/",
+        "http://[::1]",
+        "http://localhost:",
+        "http://localhost/",
+    ];
+    url.starts_with("https://") || loopback.iter().any(|p| url.starts_with(p))
 }
 
 /// A configuration that cannot be used.
@@ -1483,6 +1545,23 @@ mod tests {
         c.validate().unwrap();
         c.auth.jwks_file = Some("keys.json".into());
         assert!(c.validate().is_err(), "both a URL and a file");
+        c.auth.jwks_file = None;
         assert!(Config::default().auth.oidc().is_none());
+        // The page's sign-in: three settings together, https, and only with the provider's keys.
+        c.auth.authorization_endpoint = Some("https://idp.firm.example/authorize".into());
+        assert!(c.validate().is_err(), "one of three");
+        c.auth.token_endpoint = Some("https://idp.firm.example/token".into());
+        c.auth.web_client_id = Some("casefile-web".into());
+        c.validate().unwrap();
+        c.auth.token_endpoint = Some("http://idp.firm.example/token".into());
+        assert!(c.validate().is_err(), "a code exchanged in clear text");
+        let mut alone = Config::default();
+        alone.auth.authorization_endpoint = c.auth.authorization_endpoint.clone();
+        alone.auth.token_endpoint = Some("https://idp.firm.example/token".into());
+        alone.auth.web_client_id = Some("casefile-web".into());
+        assert!(
+            alone.validate().is_err(),
+            "no provider keys to check its tokens"
+        );
     }
 }

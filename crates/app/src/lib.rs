@@ -467,6 +467,7 @@ async fn serve(
             window: std::time::Duration::from_secs(config.limits.upload_rate_window_secs),
         },
         cors_allowed_origins: config.server.cors_allowed_origins.clone(),
+        web_sign_in: web::WebSignIn::from_config(&config.auth),
     };
     let connection_limits = serve::ConnectionLimits {
         header_read_timeout: std::time::Duration::from_secs(config.limits.header_read_timeout_secs),

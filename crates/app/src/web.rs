@@ -5,7 +5,8 @@
 //! `frame-ancestors 'none'`, `nosniff` and no referrer. The token is kept in the tab's
 //! sessionStorage by the page, never in a URL.
 
-use axum::extract::Path;
+use axum::Json;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -46,6 +47,42 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
 /// `GET /`.
 pub async fn index() -> Response {
     page("text/html; charset=utf-8", INDEX)
+}
+
+/// The page's sign-in at the identity provider: authorization code with PKCE, as a public
+/// client (no secret; the code verifier proves the exchange).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WebSignIn {
+    /// Where the browser is sent to sign in.
+    pub authorization_endpoint: String,
+    /// Where the page exchanges the code (the provider must allow the page's origin: CORS).
+    pub token_endpoint: String,
+    /// The page's client id.
+    pub client_id: String,
+    /// The scopes asked for.
+    pub scope: String,
+}
+
+impl WebSignIn {
+    /// From `[auth]`, when all three settings are there.
+    pub fn from_config(auth: &crate::config::AuthConfig) -> Option<Self> {
+        Some(Self {
+            authorization_endpoint: auth.authorization_endpoint.clone()?,
+            token_endpoint: auth.token_endpoint.clone()?,
+            client_id: auth.web_client_id.clone()?,
+            scope: auth.web_scope.clone(),
+        })
+    }
+}
+
+/// `GET /ui/config.json`: how the page signs in (`{"oidc": null}` without an identity
+/// provider: paste a token).
+pub async fn config(State(s): State<crate::http::AppState>) -> Response {
+    let mut response = Json(serde_json::json!({ "oidc": s.web_sign_in })).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// `GET /docs`: the OpenAPI document rendered for people (from `/openapi.json`, in the page).

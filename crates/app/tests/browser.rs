@@ -487,3 +487,201 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
 
     c.close().await.unwrap();
 }
+
+/// An identity provider on 127.0.0.1 for the page's sign-in: `/authorize` answers at once with
+/// a code bound to the PKCE challenge, `/token` exchanges it only with the matching verifier.
+struct Provider {
+    base: String,
+    exchanged: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+async fn provider(
+    encoding: jsonwebtoken::EncodingKey,
+    kid: String,
+    issuer: &'static str,
+    audience: &'static str,
+    user: uuid::Uuid,
+) -> Provider {
+    use axum::extract::{Form, Query};
+    use axum::response::IntoResponse;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    type Pending = Arc<Mutex<HashMap<String, (String, String)>>>;
+    let pending: Pending = Arc::default();
+    let exchanged = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let authorize = {
+        let pending = pending.clone();
+        move |Query(q): Query<HashMap<String, String>>| {
+            let pending = pending.clone();
+            async move {
+                assert_eq!(q["response_type"], "code");
+                assert_eq!(q["client_id"], "casefile-web");
+                assert_eq!(q["code_challenge_method"], "S256");
+                let code = uuid::Uuid::new_v4().simple().to_string();
+                pending.lock().unwrap().insert(
+                    code.clone(),
+                    (q["code_challenge"].clone(), q["redirect_uri"].clone()),
+                );
+                let mut to = url::Url::parse(&q["redirect_uri"]).unwrap();
+                to.query_pairs_mut()
+                    .append_pair("code", &code)
+                    .append_pair("state", &q["state"]);
+                axum::response::Redirect::to(to.as_str())
+            }
+        }
+    };
+    let token = {
+        let (pending, exchanged) = (pending.clone(), exchanged.clone());
+        move |Form(f): Form<HashMap<String, String>>| {
+            let (pending, exchanged) = (pending.clone(), exchanged.clone());
+            let (encoding, kid) = (encoding.clone(), kid.clone());
+            async move {
+                let cors = [(axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")];
+                let Some((challenge, redirect)) = pending.lock().unwrap().remove(&f["code"]) else {
+                    return (axum::http::StatusCode::BAD_REQUEST, cors, "unknown code")
+                        .into_response();
+                };
+                use base64::Engine;
+                let proof = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(Sha256::digest(f["code_verifier"].as_bytes()).as_bytes());
+                if proof != challenge || f["redirect_uri"] != redirect {
+                    return (
+                        axum::http::StatusCode::BAD_REQUEST,
+                        cors,
+                        "PKCE verification failed",
+                    )
+                        .into_response();
+                }
+                exchanged.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let now = chrono::Utc::now().timestamp();
+                let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+                header.kid = Some(kid);
+                let claims = json!({
+                    "iss": issuer, "aud": audience, "sub": user.to_string(),
+                    "iat": now, "exp": now + 600, "name": "Ada Associate",
+                });
+                let jwt = jsonwebtoken::encode(&header, &claims, &encoding).unwrap();
+                (
+                    cors,
+                    axum::Json(json!({"access_token": jwt, "token_type": "Bearer"})),
+                )
+                    .into_response()
+            }
+        }
+    };
+    let app = axum::Router::new()
+        .route("/authorize", axum::routing::get(authorize))
+        .route("/token", axum::routing::post(token));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Provider { base, exchanged }
+}
+
+/// #19: with an identity provider configured, the page signs in there (authorization code
+/// with PKCE, as a public client), takes the code out of the address, and works with the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_signs_in_at_the_identity_provider() {
+    const ISSUER: &str = "http://idp.test/realms/casefile";
+    const AUDIENCE: &str = "casefile-api";
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("idp.pem");
+    let status = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ED25519", "-out"])
+        .arg(&key)
+        .status()
+        .expect("openssl makes the test key");
+    assert!(status.success());
+    let encoding = jsonwebtoken::EncodingKey::from_ed_pem(&std::fs::read(&key).unwrap()).unwrap();
+    let mut jwk =
+        jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, jsonwebtoken::Algorithm::EdDSA)
+            .unwrap();
+    jwk.common.key_id = Some("page-key".into());
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(
+        &jwks,
+        serde_json::to_vec(&jsonwebtoken::jwk::JwkSet { keys: vec![jwk] }).unwrap(),
+    )
+    .unwrap();
+    let user = uuid::Uuid::new_v4();
+    let idp = provider(encoding, "page-key".into(), ISSUER, AUDIENCE, user).await;
+    let mut config = Config {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    };
+    config.auth.jwks_file = Some(jwks);
+    config.auth.issuer = Some(ISSUER.into());
+    config.auth.audience = Some(AUDIENCE.into());
+    config.auth.authorization_endpoint = Some(format!("{}/authorize", idp.base));
+    config.auth.token_endpoint = Some(format!("{}/token", idp.base));
+    config.auth.web_client_id = Some("casefile-web".into());
+    config.validate().unwrap();
+    let (server, _) = casefile_app::start(&config).await.unwrap();
+    let base = format!("http://{}", server.addr);
+    let downloads = dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let (c, _driver) = browser(&downloads).await;
+
+    c.goto(&base).await.unwrap();
+    until(
+        &c,
+        "the provider's button",
+        "!document.getElementById('idp').hidden",
+    )
+    .await;
+    c.find(Locator::Id("idp-sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the case list after the round trip",
+        "!document.getElementById('cases').hidden",
+    )
+    .await;
+    assert_eq!(
+        idp.exchanged.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one code exchanged, with the matching verifier"
+    );
+    let search = c.execute("return location.search;", vec![]).await.unwrap();
+    assert_eq!(search, json!(""), "the code is out of the address");
+    // The provider's token works: a case made through the page is the provider's user's.
+    c.find(Locator::Id("new-case-title"))
+        .await
+        .unwrap()
+        .send_keys("Signed in at the provider")
+        .await
+        .unwrap();
+    c.find(Locator::Id("create-case"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the case",
+        "document.getElementById('case-title').textContent === 'Signed in at the provider'",
+    )
+    .await;
+    let case_id = c
+        .execute("return location.hash.split('/')[2];", vec![])
+        .await
+        .unwrap();
+    let user_id = casefile_domain::legal::UserId(user);
+    let owner = c
+        .execute(
+            "return fetch('/v1/cases/' + arguments[0], {headers: {authorization: 'Bearer ' + sessionStorage.getItem('casefile-token')}}).then(r => r.json()).then(c => c.created_by);",
+            vec![case_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(owner, json!(user_id.to_string()));
+    shot(&c, "oidc-signed-in").await;
+    c.close().await.unwrap();
+    server.stop().await.unwrap();
+}

@@ -398,6 +398,72 @@ function view(name) {
   if (load) load().catch((e) => say(e.message, true));
 }
 
+// ----- sign-in at the identity provider: authorization code with PKCE -----
+
+function base64url(bytes) {
+  let text = '';
+  for (const b of new Uint8Array(bytes)) text += String.fromCharCode(b);
+  return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function randomString() {
+  return base64url(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+function redirectUri() { return `${location.origin}/`; }
+
+async function signInConfig() {
+  try { return (await (await fetch('/ui/config.json')).json()).oidc; } catch (_) { return null; }
+}
+
+async function startSignIn(oidc) {
+  const verifier = randomString();
+  const stateValue = randomString();
+  sessionStorage.setItem('casefile-pkce', JSON.stringify({ verifier, state: stateValue }));
+  const challenge = base64url(window.sha256.arrayBuffer(verifier));
+  const url = new URL(oidc.authorization_endpoint);
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: oidc.client_id,
+    redirect_uri: redirectUri(),
+    scope: oidc.scope,
+    state: stateValue,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  });
+  location.assign(url.toString());
+}
+
+// Back from the provider with `?code=…&state=…`: the code is exchanged once, then taken out of
+// the address so that it never stays in history.
+async function finishSignIn(oidc) {
+  const params = new URLSearchParams(location.search);
+  const code = params.get('code');
+  if (!code) return;
+  history.replaceState(null, '', `${location.pathname}${location.hash}`);
+  const pending = JSON.parse(sessionStorage.getItem('casefile-pkce') || 'null');
+  sessionStorage.removeItem('casefile-pkce');
+  if (!oidc || !pending || pending.state !== params.get('state')) {
+    say('The sign-in answer does not match a sign-in of this tab: ignored.', true);
+    return;
+  }
+  const response = await fetch(oidc.token_endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirectUri(),
+      client_id: oidc.client_id,
+      code_verifier: pending.verifier,
+    }),
+  });
+  if (!response.ok) { say(`The identity provider refused the sign-in (${response.status}).`, true); return; }
+  const tokens = await response.json();
+  sessionStorage.setItem('casefile-token', tokens.access_token);
+  say('Signed in.');
+}
+
 // ----- routing -----
 
 async function route() {
@@ -409,6 +475,16 @@ async function route() {
   } catch (e) {
     say(e.message, true);
   }
+}
+
+async function start() {
+  const oidc = await signInConfig();
+  if (oidc) {
+    $('idp').hidden = false;
+    $('idp-sign-in').addEventListener('click', () => startSignIn(oidc));
+  }
+  try { await finishSignIn(oidc); } catch (e) { say(e.message, true); }
+  wire();
 }
 
 function wire() {
@@ -453,4 +529,4 @@ function wire() {
   route();
 }
 
-wire();
+start();

@@ -281,6 +281,7 @@ pub fn router(state: AppState) -> Router {
     let document = bytes::Bytes::from(api.to_json().unwrap_or_default());
     let app = router
         .route("/", get(crate::web::index))
+        .route("/ui/config.json", get(crate::web::config))
         .route("/ui/{*file}", get(crate::web::asset))
         .route("/docs", get(crate::web::docs))
         .route(

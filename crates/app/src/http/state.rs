@@ -30,6 +30,8 @@ pub struct AppState {
     pub upload_rate: crate::limits::MinUploadRate,
     /// Origins allowed to call the API from a browser (CORS); empty: none.
     pub cors_allowed_origins: Vec<String>,
+    /// What the page needs to sign in at the identity provider (`/ui/config.json`), if it can.
+    pub web_sign_in: Option<crate::web::WebSignIn>,
 }
 
 /// The profiles last kept, per user (bounded: cleared when it reaches 10,000 users).
