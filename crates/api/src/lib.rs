@@ -364,6 +364,8 @@ pub struct FileView {
     /// `pending` or `completed`.
     #[schema(example = "completed")]
     pub status: String,
+    /// Who uploaded it.
+    pub uploaded_by: Uuid,
     /// When the upload started.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -400,6 +402,7 @@ impl From<&CaseFile> for FileView {
             file_size: f.actual_size.unwrap_or(f.declared_size),
             content_hash: f.sha256.to_hex(),
             status: f.status.as_str().to_owned(),
+            uploaded_by: f.uploaded_by.0,
             created_at: f.created_at,
             updated_at: f.updated_at,
             held: None,

@@ -328,6 +328,18 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
         "document.getElementById('status').textContent.startsWith('Uploaded 1 file,')",
     )
     .await;
+    until(
+        &c,
+        "the overall bar, full",
+        "(b => b && b.getAttribute('aria-valuenow') === b.getAttribute('aria-valuemax'))(document.querySelector('[role=progressbar][aria-label^=\"All \"]'))",
+    )
+    .await;
+    until(
+        &c,
+        "who uploaded it",
+        "document.querySelector('#file-rows tr[data-path=\"complaint.pdf\"] .by')?.textContent === 'you'",
+    )
+    .await;
     let url = c.current_url().await.unwrap().to_string();
     let folder = format!("{}exhibits/", url.trim_end_matches('/').to_owned() + "/");
     c.goto(&folder).await.unwrap();

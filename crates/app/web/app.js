@@ -2,7 +2,7 @@
 // this tab's sessionStorage only.
 
 const $ = (id) => document.getElementById(id);
-const state = { caseId: null, caseTitle: '', prefix: '', cursor: null, files: [], folders: [], sort: 'name', auditCursor: null };
+const state = { me: null, caseId: null, caseTitle: '', prefix: '', cursor: null, files: [], folders: [], sort: 'name', auditCursor: null };
 
 function token() { return sessionStorage.getItem('casefile-token'); }
 
@@ -69,6 +69,14 @@ function signOut() {
 }
 
 // ----- cases -----
+
+function whoAmI() {
+  // For display only ("you"): the server decides who the caller is.
+  try {
+    const payload = token().split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload)).sub || null;
+  } catch (_) { return null; }
+}
 
 async function loadCases() {
   show('cases');
@@ -151,7 +159,7 @@ function renderFiles() {
     a.textContent = `${folder.slice(state.prefix.length)}`;
     a.className = 'folder';
     cell(tr, a);
-    cell(tr, ''); cell(tr, 'folder'); cell(tr, ''); cell(tr, ''); cell(tr, '');
+    cell(tr, ''); cell(tr, 'folder'); cell(tr, ''); cell(tr, ''); cell(tr, ''); cell(tr, '');
     rows.append(tr);
   }
   const by = {
@@ -166,6 +174,7 @@ function renderFiles() {
     cell(tr, size(f.file_size));
     cell(tr, f.mime_type);
     cell(tr, new Date(f.created_at).toLocaleString());
+    cell(tr, f.uploaded_by === state.me ? 'you' : f.uploaded_by, 'by');
     const sha = document.createElement('span');
     sha.className = 'sha';
     sha.title = f.content_hash;
@@ -279,7 +288,8 @@ function progressRow(label, total) {
 async function uploadOne(item, overall) {
   const { file, path } = item;
   const logical = `${state.prefix}${path}`;
-  const update = progressRow(logical, file.size * 2);
+  const bar = progressRow(logical, file.size * 2);
+  const update = (n, note) => { bar(n, note); overall(n); };
   update(0, 'hashing');
   const sha = await hashFile(file, (n) => update(n));
   const started = await json('POST', `/v1/cases/${state.caseId}/uploads`, {
@@ -288,7 +298,7 @@ async function uploadOne(item, overall) {
     content_hash: sha,
   });
   update(file.size, 'sending');
-  const status = await send(started.upload, file, (n) => { update(file.size + n); overall(); });
+  const status = await send(started.upload, file, (n) => update(file.size + n));
   if (status === -1) throw new Error('the upload could not be sent (network)');
   if (status !== 0 && (status < 200 || status >= 300)) {
     throw new Error(`the store refused the upload (${status})`);
@@ -303,13 +313,19 @@ async function uploadAll(items) {
   $('progress').replaceChildren();
   const total = items.reduce((n, i) => n + i.file.size, 0);
   say(`Uploading ${items.length} files (${size(total)})…`);
+  // Overall: bytes hashed and sent, twice the total.
+  const all = progressRow(`All ${items.length} files`, total * 2 || 1);
+  let done = 0;
   const failures = [];
   for (const item of items) {
+    let mine = 0;
     try {
-      await uploadOne(item, () => {});
+      await uploadOne(item, (n) => { done += n - mine; mine = n; all(done); });
     } catch (e) {
       failures.push(`${item.path}: ${e.message}`);
     }
+    done += item.file.size * 2 - mine;
+    all(done, `${items.indexOf(item) + 1} of ${items.length}`);
   }
   await loadLevel(true);
   if (failures.length) say(`${items.length - failures.length} uploaded, ${failures.length} failed: ${failures.join('; ')}`, true);
@@ -468,6 +484,7 @@ async function finishSignIn(oidc) {
 
 async function route() {
   if (!token()) { show('sign-in'); return; }
+  state.me = whoAmI();
   const match = location.hash.match(/^#\/cases\/([0-9a-f-]{36})\/?(.*)$/);
   try {
     if (match) await openCase(match[1], decodeURIComponent(match[2]));
