@@ -74,6 +74,10 @@ struct Inner {
     root: PathBuf,
     signer: UrlSigner,
     locks: Vec<Mutex<()>>,
+    /// Placing an object (making its parent directories, then renaming into them) holds this
+    /// shared; a delete's pruning of emptied directories holds it alone, so that it never
+    /// removes a directory between a writer's making it and its rename.
+    dirs: tokio::sync::RwLock<()>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -171,6 +175,7 @@ impl FsStorage {
                 root,
                 signer,
                 locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+                dirs: tokio::sync::RwLock::new(()),
             }),
         })
     }
@@ -181,6 +186,7 @@ impl FsStorage {
             root: self.inner.root.clone(),
             signer,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            dirs: tokio::sync::RwLock::new(()),
         };
         Self {
             inner: Arc::new(inner),
@@ -291,9 +297,19 @@ impl FsStorage {
         drop(file);
 
         let _guard = self.lock_for(key).lock().await;
+        let _dirs = self.inner.dirs.read().await;
         let mut attempts = 0;
         let (target, replaced) = loop {
-            let target = self.make_parents(key).await?;
+            // Another process sharing the directory may still prune a parent as it is made:
+            // that is a reason to make it again, not a missing object.
+            let target = match self.make_parents(key).await {
+                Ok(target) => target,
+                Err(StorageError::NotFound { .. }) if attempts < 5 => {
+                    attempts += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let replaced = match tokio::fs::symlink_metadata(&target).await {
                 Ok(m) if m.is_symlink() => return Err(symlink_refused(key.as_str())),
                 Ok(m) if m.is_dir() => {
@@ -323,7 +339,7 @@ impl FsStorage {
             match placed {
                 Ok(()) => break (target, replaced),
                 // A concurrent delete removed an emptied parent directory: make it again.
-                Err(e) if e.kind() == ErrorKind::NotFound && attempts < 3 => attempts += 1,
+                Err(e) if e.kind() == ErrorKind::NotFound && attempts < 5 => attempts += 1,
                 Err(e) => return Err(io_error(key, e)),
             }
         };
@@ -561,7 +577,9 @@ impl ObjectStorage for FsStorage {
         if let Some(manifest) = manifest {
             let _ = tokio::fs::remove_file(self.blob_path(&manifest.blob)).await;
         }
-        // Drop emptied directories (best effort: a concurrent writer may be filling one).
+        // Drop emptied directories, never while an object is being placed (best effort: another
+        // process sharing the directory may be filling one, and retries).
+        let _dirs = self.inner.dirs.write().await;
         let objects = self.inner.root.join(OBJECTS);
         let mut dir = path.parent().map(Path::to_path_buf);
         while let Some(d) = dir {

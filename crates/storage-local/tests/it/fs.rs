@@ -325,3 +325,41 @@ async fn concurrent_overwrites_end_with_one_whole_object_and_no_orphans() {
     );
     assert!(files_in(&fs.root().join("objects")).is_empty());
 }
+
+/// A delete prunes the directories it empties; an upload that is making its directories at that
+/// moment must still land (found by the command-line client's parallel uploads into one case:
+/// completing an upload deletes its staging object, which emptied `uploads/` while another
+/// upload was making `uploads/<case>/`, and that upload failed as "not found").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploads_beside_deletes_that_prune_their_directory_all_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStorage::new(dir.path()).unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in 0..60 {
+                    // Each object in a directory of its own: every delete empties `uploads/`
+                    // whenever no other object is there.
+                    let key = ObjectKey::new(format!("uploads/c{task}-{n}/file")).unwrap();
+                    store
+                        .upload(
+                            &key,
+                            Bytes::from_static(b"%PDF-1.7 x"),
+                            PutOptions::default(),
+                        )
+                        .await
+                        .map_err(|e| format!("upload {key}: {e}"))?;
+                    store
+                        .delete(&key)
+                        .await
+                        .map_err(|e| format!("delete {key}: {e}"))?;
+                }
+                Ok::<_, String>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+}
