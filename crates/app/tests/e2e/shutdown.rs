@@ -90,9 +90,25 @@ async fn sigterm_lets_an_upload_in_flight_finish_then_exits_zero() {
             break;
         }
     }
-    // The listener is closed: a new request is refused while the upload still streams.
-    let refused = client.get(format!("{base}/healthz")).send().await;
-    assert!(refused.is_err(), "{refused:?}");
+    // The listener closes (the line is printed as the signal is handed to the server): a new
+    // connection is refused while the upload still streams. A fresh client each time — a pooled
+    // keep-alive connection would be an old connection, drained, not a new one.
+    let mut refused = None;
+    for _ in 0..40 {
+        let fresh = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        match fresh.get(format!("{base}/healthz")).send().await {
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(25)).await,
+        }
+    }
+    assert!(refused.is_some(), "new connections refused after SIGTERM");
+    assert!(!upload.is_finished(), "while the upload is still in flight");
     let response = upload.await.unwrap().unwrap();
     assert_eq!(
         response.status(),
