@@ -420,6 +420,97 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
     }
     assert_eq!(std::fs::read(&saved).unwrap(), b, "the downloaded bytes");
 
+    // A legal hold on the case: the deletion is refused (and says why); released, it goes.
+    c.find(Locator::Css(".tabs [data-view=holds]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("hold-name"))
+        .await
+        .unwrap()
+        .send_keys("Preservation notice")
+        .await
+        .unwrap();
+    c.find(Locator::Id("hold-reason"))
+        .await
+        .unwrap()
+        .send_keys("Litigation reasonably anticipated")
+        .await
+        .unwrap();
+    c.find(Locator::Id("place-hold"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the hold",
+        "document.querySelector('#hold-rows li.hold.active')",
+    )
+    .await;
+    shot(&c, "3b-hold").await;
+    c.find(Locator::Css(".tabs [data-view=files]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the folder, once more",
+        "document.querySelector('#file-rows tr[data-path=\"exhibits/exhibit-b.pdf\"]')",
+    )
+    .await;
+    click_in_row(&c, "exhibits/exhibit-b.pdf", "Delete").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.accept_alert().await.unwrap();
+    until(
+        &c,
+        "the refusal",
+        "document.getElementById('status').textContent.includes('legal hold')",
+    )
+    .await;
+    c.find(Locator::Css(".tabs [data-view=holds]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the hold again",
+        "document.querySelector('#hold-rows li.hold.active button')",
+    )
+    .await;
+    c.find(Locator::Id("release-reason"))
+        .await
+        .unwrap()
+        .send_keys("Matter settled")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#hold-rows li.hold.active button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(&c, "the release", "document.querySelector('#hold-rows li.hold.released') && !document.querySelector('#hold-rows li.hold.active')").await;
+    c.find(Locator::Css(".tabs [data-view=files]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &c,
+        "the folder after the release",
+        "document.querySelector('#file-rows tr[data-path=\"exhibits/exhibit-b.pdf\"]')",
+    )
+    .await;
+
     // Delete it (after the confirmation).
     click_in_row(&c, "exhibits/exhibit-b.pdf", "Delete").await;
     tokio::time::sleep(Duration::from_millis(200)).await;

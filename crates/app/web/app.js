@@ -396,7 +396,19 @@ async function loadHolds() {
   const list = await json('GET', `/v1/cases/${state.caseId}/holds`);
   const items = list.holds.map((h) => {
     const li = document.createElement('li');
-    li.textContent = `${h.name} (${h.active ? "active" : "released"}): ${h.reason}`;
+    li.className = h.active ? 'hold active' : 'hold released';
+    li.textContent = `${h.name} (${h.active ? 'active' : 'released'}): ${h.reason} `;
+    if (h.active) {
+      li.append(button('Release', async () => {
+        const reason = $('release-reason').value.trim();
+        if (!reason) { say('Give the reason for the release first.', true); $('release-reason').focus(); return; }
+        try {
+          await json('POST', `/v1/holds/${h.id}/release`, { reason });
+          say(`Released ${h.name}.`);
+          await loadHolds();
+        } catch (e) { say(e.message, true); }
+      }));
+    }
     return li;
   });
   if (!items.length) {
@@ -534,6 +546,16 @@ function wire() {
   $('more-audit').addEventListener('click', () => loadAudit(false).catch((e) => say(e.message, true)));
   for (const b of document.querySelectorAll('.tabs button')) b.addEventListener('click', () => view(b.dataset.view));
   for (const b of document.querySelectorAll('button.sort')) b.addEventListener('click', () => { state.sort = b.dataset.sort; renderFiles(); });
+  $('hold-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await json('POST', `/v1/cases/${state.caseId}/holds`, { name: $('hold-name').value, reason: $('hold-reason').value });
+      $('hold-name').value = '';
+      $('hold-reason').value = '';
+      say('Hold placed: nothing in the case can be deleted until it is released.');
+      await loadHolds();
+    } catch (err) { say(err.message, true); }
+  });
   $('member-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     try {
