@@ -119,6 +119,14 @@ async fn until(c: &Client, what: &str, script: &str) {
     panic!("{what}: not after 10 s (status: {status})");
 }
 
+async fn click(c: &Client, at: Locator<'_>) {
+    c.find(at).await.unwrap().click().await.unwrap();
+}
+
+async fn type_in(c: &Client, at: Locator<'_>, text: &str) {
+    c.find(at).await.unwrap().send_keys(text).await.unwrap();
+}
+
 async fn sha_shown(c: &Client, path: &str) -> String {
     let v = c
         .execute(
@@ -259,18 +267,8 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
     )
     .await;
     shot(&c, "1-sign-in").await;
-    c.find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys(&token)
-        .await
-        .unwrap();
-    c.find(Locator::Id("sign-in-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_in(&c, Locator::Id("token"), &token).await;
+    click(&c, Locator::Id("sign-in-button")).await;
     until(
         &c,
         "the case list",
@@ -291,18 +289,8 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
     );
 
     // A case.
-    c.find(Locator::Id("new-case-title"))
-        .await
-        .unwrap()
-        .send_keys("Doe v. Roe")
-        .await
-        .unwrap();
-    c.find(Locator::Id("create-case"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_in(&c, Locator::Id("new-case-title"), "Doe v. Roe").await;
+    click(&c, Locator::Id("create-case")).await;
     until(
         &c,
         "the case",
@@ -311,17 +299,13 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
     .await;
 
     // Upload one file at the top, then one inside a folder.
-    let input = c.find(Locator::Id("file-input")).await.unwrap();
-    input
-        .send_keys(&files.join("complaint.pdf").display().to_string())
-        .await
-        .unwrap();
-    c.find(Locator::Id("upload-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_in(
+        &c,
+        Locator::Id("file-input"),
+        &files.join("complaint.pdf").display().to_string(),
+    )
+    .await;
+    click(&c, Locator::Id("upload-button")).await;
     until(
         &c,
         "the first upload",
@@ -349,17 +333,13 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
         "document.querySelector('#breadcrumbs [aria-current]')?.textContent === 'exhibits'",
     )
     .await;
-    let input = c.find(Locator::Id("file-input")).await.unwrap();
-    input
-        .send_keys(&files.join("exhibit-b.pdf").display().to_string())
-        .await
-        .unwrap();
-    c.find(Locator::Id("upload-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_in(
+        &c,
+        Locator::Id("file-input"),
+        &files.join("exhibit-b.pdf").display().to_string(),
+    )
+    .await;
+    click(&c, Locator::Id("upload-button")).await;
     until(
         &c,
         "the second upload",
@@ -379,12 +359,7 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
     shot(&c, "2-folder").await;
 
     // Back to the top: the file and the folder.
-    c.find(Locator::Css("#breadcrumbs a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("#breadcrumbs a")).await;
     until(
         &c,
         "the top level",
@@ -398,12 +373,7 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
     shot(&c, "3-case").await;
 
     // Into the folder by its link; download the exhibit and compare the bytes.
-    c.find(Locator::Css("#file-rows a.folder"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("#file-rows a.folder")).await;
     until(
         &c,
         "the folder again",
@@ -421,30 +391,15 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
     assert_eq!(std::fs::read(&saved).unwrap(), b, "the downloaded bytes");
 
     // A legal hold on the case: the deletion is refused (and says why); released, it goes.
-    c.find(Locator::Css(".tabs [data-view=holds]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Id("hold-name"))
-        .await
-        .unwrap()
-        .send_keys("Preservation notice")
-        .await
-        .unwrap();
-    c.find(Locator::Id("hold-reason"))
-        .await
-        .unwrap()
-        .send_keys("Litigation reasonably anticipated")
-        .await
-        .unwrap();
-    c.find(Locator::Id("place-hold"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css(".tabs [data-view=holds]")).await;
+    type_in(&c, Locator::Id("hold-name"), "Preservation notice").await;
+    type_in(
+        &c,
+        Locator::Id("hold-reason"),
+        "Litigation reasonably anticipated",
+    )
+    .await;
+    click(&c, Locator::Id("place-hold")).await;
     until(
         &c,
         "the hold",
@@ -452,12 +407,7 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
     )
     .await;
     shot(&c, "3b-hold").await;
-    c.find(Locator::Css(".tabs [data-view=files]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css(".tabs [data-view=files]")).await;
     until(
         &c,
         "the folder, once more",
@@ -473,37 +423,17 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
         "document.getElementById('status').textContent.includes('legal hold')",
     )
     .await;
-    c.find(Locator::Css(".tabs [data-view=holds]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css(".tabs [data-view=holds]")).await;
     until(
         &c,
         "the hold again",
         "document.querySelector('#hold-rows li.hold.active button')",
     )
     .await;
-    c.find(Locator::Id("release-reason"))
-        .await
-        .unwrap()
-        .send_keys("Matter settled")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#hold-rows li.hold.active button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_in(&c, Locator::Id("release-reason"), "Matter settled").await;
+    click(&c, Locator::Css("#hold-rows li.hold.active button")).await;
     until(&c, "the release", "document.querySelector('#hold-rows li.hold.released') && !document.querySelector('#hold-rows li.hold.active')").await;
-    c.find(Locator::Css(".tabs [data-view=files]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css(".tabs [data-view=files]")).await;
     until(
         &c,
         "the folder after the release",
@@ -529,12 +459,7 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
     .await;
 
     // The audit trail.
-    c.find(Locator::Css(".tabs [data-view=audit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css(".tabs [data-view=audit]")).await;
     until(&c, "the audit trail", "[...document.querySelectorAll('#audit-rows .action')].some(t => t.textContent === 'file_deleted')").await;
     let actions = c
         .execute(
@@ -558,12 +483,7 @@ async fn scenario(config: &Config, addr: std::net::SocketAddr, dir: &Path, name:
 
     // A phone's width: nothing wider than the screen.
     c.set_window_size(375, 800).await.unwrap();
-    c.find(Locator::Css(".tabs [data-view=files]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css(".tabs [data-view=files]")).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let fits = c
         .execute(
@@ -733,12 +653,7 @@ async fn the_page_signs_in_at_the_identity_provider() {
         "!document.getElementById('idp').hidden",
     )
     .await;
-    c.find(Locator::Id("idp-sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("idp-sign-in")).await;
     until(
         &c,
         "the case list after the round trip",
@@ -753,18 +668,13 @@ async fn the_page_signs_in_at_the_identity_provider() {
     let search = c.execute("return location.search;", vec![]).await.unwrap();
     assert_eq!(search, json!(""), "the code is out of the address");
     // The provider's token works: a case made through the page is the provider's user's.
-    c.find(Locator::Id("new-case-title"))
-        .await
-        .unwrap()
-        .send_keys("Signed in at the provider")
-        .await
-        .unwrap();
-    c.find(Locator::Id("create-case"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_in(
+        &c,
+        Locator::Id("new-case-title"),
+        "Signed in at the provider",
+    )
+    .await;
+    click(&c, Locator::Id("create-case")).await;
     until(
         &c,
         "the case",
